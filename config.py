@@ -1,0 +1,145 @@
+"""All configuration in one place.
+
+The embedded default needs no server: SQLite under ``instance/``, follow-up work
+run in-process and e-mail written as ``.eml`` files under ``instance/mail/``.
+Production is selected by environment variables (see README, "Configuration").
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+BASE_DIR = Path(__file__).resolve().parent
+DEFAULT_INSTANCE_DIR = BASE_DIR / "instance"
+
+
+class ConfigError(RuntimeError):
+    """Raised when the environment describes an unusable configuration."""
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigError(f"{name} must be true or false, not {raw!r}")
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a whole number, not {raw!r}") from exc
+
+
+def _normalise_database_url(url: str) -> str:
+    """Use the psycopg 3 driver for plain ``postgres://`` / ``postgresql://`` URLs."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def load_config(instance_path: Path, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Build the configuration mapping from the environment and ``overrides``.
+
+    ``overrides`` (used by tests and the CLI) win over the environment.
+    """
+    overrides = dict(overrides or {})
+    database_url = overrides.pop("DATABASE_URL", None) or os.environ.get("DATABASE_URL", "")
+    production = bool(database_url)
+    if "PRODUCTION" in overrides:
+        production = bool(overrides.pop("PRODUCTION"))
+
+    secret_key = overrides.pop("SECRET_KEY", None) or os.environ.get("SECRET_KEY", "")
+    if production and not secret_key:
+        raise ConfigError(
+            "SECRET_KEY is not set. Production mode (DATABASE_URL is set) needs a long random "
+            "SECRET_KEY, e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`."
+        )
+    if not secret_key:
+        secret_key = _embedded_secret_key(instance_path)
+
+    if database_url:
+        sqlalchemy_url = _normalise_database_url(database_url)
+    else:
+        sqlalchemy_url = "sqlite:///" + str(instance_path / "accord.sqlite3")
+
+    redis_url = os.environ.get("REDIS_URL", "")
+    smtp_host = os.environ.get("SMTP_HOST", "")
+    public_url = os.environ.get("PUBLIC_URL", "http://127.0.0.1:5000").rstrip("/")
+
+    config: dict[str, Any] = {
+        "PRODUCTION": production,
+        "SECRET_KEY": secret_key,
+        "SQLALCHEMY_DATABASE_URI": sqlalchemy_url,
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "REDIS_URL": redis_url,
+        # Follow-up work: "inline" runs it in this process after commit; "celery" hands it to workers.
+        "TASK_MODE": os.environ.get("TASK_MODE", "celery" if (production and redis_url) else "inline"),
+        # Mail: "smtp" when SMTP_HOST is set, else .eml files under instance/mail/.
+        "MAIL_BACKEND": "smtp" if smtp_host else "file",
+        "MAIL_FILE_DIR": str(instance_path / "mail"),
+        "SMTP_HOST": smtp_host,
+        "SMTP_PORT": _env_int("SMTP_PORT", 587),
+        "SMTP_USER": os.environ.get("SMTP_USER", ""),
+        "SMTP_PASSWORD": os.environ.get("SMTP_PASSWORD", ""),
+        # "starttls", "ssl" or "none"
+        "SMTP_TLS": os.environ.get("SMTP_TLS", "starttls").strip().lower(),
+        "SMTP_TIMEOUT": _env_int("SMTP_TIMEOUT", 30),
+        "MAIL_FROM": os.environ.get("MAIL_FROM", "Accord <accord@localhost>"),
+        "PUBLIC_URL": public_url,
+        # Rate limits (Flask-Limiter syntax).
+        "RATELIMIT_STORAGE_URI": redis_url if (production and redis_url) else "memory://",
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "LOGIN_RATE_LIMIT": os.environ.get("LOGIN_RATE_LIMIT", "10 per minute;50 per hour"),
+        "RESET_RATE_LIMIT": os.environ.get("RESET_RATE_LIMIT", "5 per minute;20 per hour"),
+        # Links sent by e-mail.
+        "INVITATION_MAX_AGE": timedelta(days=7),
+        "PASSWORD_RESET_MAX_AGE": timedelta(hours=2),
+        # Argon2id parameters (argon2-cffi's RFC 9106 low-memory profile by default).
+        "ARGON2_TIME_COST": _env_int("ARGON2_TIME_COST", 3),
+        "ARGON2_MEMORY_COST": _env_int("ARGON2_MEMORY_COST", 65536),
+        "ARGON2_PARALLELISM": _env_int("ARGON2_PARALLELISM", 4),
+        "PASSWORD_MIN_LENGTH": 12,
+        # Cookies.
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": _env_bool("SESSION_COOKIE_SECURE", production),
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_SECURE": _env_bool("SESSION_COOKIE_SECURE", production),
+        "PERMANENT_SESSION_LIFETIME": timedelta(hours=12),
+        "WTF_CSRF_TIME_LIMIT": 3600 * 12,
+        "MAX_CONTENT_LENGTH": 1024 * 1024,
+    }
+    config.update(overrides)
+    return config
+
+
+def _embedded_secret_key(instance_path: Path) -> str:
+    """A per-installation key kept in ``instance/secret_key`` (never committed)."""
+    import secrets
+
+    key_file = instance_path / "secret_key"
+    if key_file.exists():
+        return key_file.read_text(encoding="ascii").strip()
+    instance_path.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    try:
+        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process created it first
+        return key_file.read_text(encoding="ascii").strip()
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(key + "\n")
+    return key

@@ -1,0 +1,36 @@
+"""Accord: declaration signing and endorsement service."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from config import BASE_DIR, DEFAULT_INSTANCE_DIR, load_config
+
+
+def create_app(overrides: dict[str, Any] | None = None, instance_path: str | Path | None = None) -> Flask:
+    """Application factory. ``overrides`` win over the environment (tests, CLI)."""
+    instance = Path(instance_path or DEFAULT_INSTANCE_DIR).resolve()
+    app = Flask(
+        __name__,
+        instance_path=str(instance),
+        template_folder=str(BASE_DIR / "templates"),
+        static_folder=str(BASE_DIR / "static"),
+    )
+    instance.mkdir(parents=True, exist_ok=True)
+    app.config.from_mapping(load_config(instance, overrides))
+
+    from . import auth, commands, database, errors, security, views, web_admin
+    from workers import celery_init_app
+
+    database.init_app(app)
+    security.init_app(app)
+    errors.init_app(app)
+    auth.init_app(app)
+    views.init_app(app)
+    web_admin.init_app(app)
+    commands.init_app(app)
+    celery_init_app(app)
+    return app

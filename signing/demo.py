@@ -1,0 +1,80 @@
+"""The demo network: B40 member cities, a secretariat account and one delegate per city."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from flask import current_app
+from sqlalchemy import func, select
+
+from .extensions import db
+from .models import Role, User
+from .services import accounts, cities
+
+DEMO_CITIES: list[tuple[str, str]] = [
+    ("İzmir", "Türkiye"),
+    ("İstanbul", "Türkiye"),
+    ("Athens", "Greece"),
+    ("Thessaloniki", "Greece"),
+    ("Sofia", "Bulgaria"),
+    ("Plovdiv", "Bulgaria"),
+    ("Belgrade", "Serbia"),
+    ("Sarajevo", "Bosnia and Herzegovina"),
+    ("Tirana", "Albania"),
+    ("Skopje", "North Macedonia"),
+    ("Bucharest", "Romania"),
+    ("Chișinău", "Moldova"),
+]
+DEMO_DOMAIN = "b40.example"
+LOGINS_FILE = "demo-logins.txt"
+
+
+@dataclass(frozen=True)
+class DemoLogin:
+    email: str
+    password: str
+    role: str
+    city: str
+
+
+def declaration_text() -> str:
+    """The B40 İzmir 2025 declaration, the demo's first draft."""
+    return resources.files("signing.demo_data").joinpath("b40-izmir-declaration-2025.md").read_text("utf-8")
+
+
+def is_empty() -> bool:
+    return (db.session.scalar(select(func.count()).select_from(User)) or 0) == 0
+
+
+def load_demo() -> list[DemoLogin]:
+    """Create the demo network with fresh random passwords; returns the logins (shown once)."""
+    logins: list[DemoLogin] = []
+    password = secrets.token_urlsafe(12)
+    accounts.create_user(f"secretariat@{DEMO_DOMAIN}", "B40 Secretariat", Role.SECRETARIAT, password=password)
+    logins.append(DemoLogin(f"secretariat@{DEMO_DOMAIN}", password, Role.SECRETARIAT.value, ""))
+    for name, country in DEMO_CITIES:
+        city = cities.create_city(name, country, None)
+        password = secrets.token_urlsafe(12)
+        email = f"{city.slug}@{DEMO_DOMAIN}"
+        accounts.create_user(email, f"{name} delegate", Role.DELEGATE, city=city, password=password)
+        logins.append(DemoLogin(email, password, Role.DELEGATE.value, name))
+    _save_logins(logins)
+    return logins
+
+
+def _save_logins(logins: list[DemoLogin]) -> None:
+    path = Path(current_app.instance_path) / LOGINS_FILE
+    lines = ["Accord demo logins (this file is local to instance/ and never committed)", ""]
+    lines += [f"{login.role:<12} {login.email:<32} {login.password}  {login.city}".rstrip() for login in logins]
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write("\n".join(lines) + "\n")
+
+
+def saved_logins() -> str | None:
+    path = Path(current_app.instance_path) / LOGINS_FILE
+    return path.read_text("utf-8") if path.exists() else None

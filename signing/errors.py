@@ -1,0 +1,76 @@
+"""Error pages and request-level input checks: every refusal is a clear 4xx."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qsl
+
+from flask import Flask, jsonify, render_template, request
+from flask.typing import ResponseReturnValue
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from .services import ServiceError
+
+_TITLES = {
+    400: "Bad request",
+    403: "Not allowed",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    410: "Gone",
+    413: "Too large",
+    429: "Too many attempts",
+}
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/")
+
+
+def error_response(status: int, message: str, code: str | None = None) -> ResponseReturnValue:
+    if _wants_json():
+        return jsonify(error={"code": code or _TITLES.get(status, "error").lower().replace(" ", "_"),
+                              "message": message}), status
+    return render_template("error.html", status=status, title=_TITLES.get(status, "Error"), message=message), status
+
+
+def _reject_non_utf8_form() -> ResponseReturnValue | None:
+    """Werkzeug would silently replace undecodable bytes; refuse them instead."""
+    if request.method not in {"POST", "PUT", "PATCH"}:
+        return None
+    if request.mimetype != "application/x-www-form-urlencoded":
+        return None
+    raw = request.get_data(cache=True)
+    try:
+        text = raw.decode("ascii")
+        parse_qsl(text, keep_blank_values=True, encoding="utf-8", errors="strict")
+    except (UnicodeDecodeError, ValueError):
+        return error_response(400, "The form data is not valid UTF-8 text.", "invalid_encoding")
+    return None
+
+
+def init_app(app: Flask) -> None:
+    app.before_request(_reject_non_utf8_form)
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(exc: CSRFError) -> ResponseReturnValue:
+        return error_response(
+            400, "The form has expired or was not sent from this site. Go back, reload the page and try again.",
+            "csrf_failed",
+        )
+
+    @app.errorhandler(ServiceError)
+    def service_error(exc: ServiceError) -> ResponseReturnValue:
+        return error_response(exc.status, exc.message, exc.code)
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> ResponseReturnValue:
+        status = exc.code or 500
+        messages = {
+            403: "You do not have access to this page.",
+            404: "There is nothing at this address.",
+            405: "This address does not accept that kind of request.",
+            413: "What you sent is too large.",
+            429: "Too many attempts. Wait a minute and try again.",
+        }
+        return error_response(status, messages.get(status, exc.description or "Bad request."))

@@ -1,0 +1,71 @@
+"""Member cities of the network."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from sqlalchemy import select
+
+from ..extensions import db
+from ..models import City, User
+from . import Conflict, NotFound, ServiceError, audit, outbox
+
+_SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+# Letters that NFKD does not decompose into an ASCII base letter.
+_TRANSLIT = str.maketrans({"ı": "i", "ß": "ss", "đ": "d", "Đ": "d", "ø": "o", "æ": "ae", "ł": "l"})
+
+
+def slugify(name: str) -> str:
+    """``"Chișinău"`` → ``"chisinau"``; ``"İzmir"`` → ``"izmir"``."""
+    decomposed = unicodedata.normalize("NFKD", name.translate(_TRANSLIT))
+    ascii_only = "".join(ch for ch in decomposed if not unicodedata.combining(ch)).encode("ascii", "ignore")
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_only.decode("ascii").lower()).strip("-")
+    return slug[:80]
+
+
+def get_by_slug(slug: str) -> City:
+    city = db.session.scalar(select(City).where(City.slug == slug))
+    if city is None:
+        raise NotFound("No such city.")
+    return city
+
+
+def list_cities() -> list[City]:
+    return list(db.session.scalars(select(City).order_by(City.name)))
+
+
+def _clean(name: str, country: str, slug: str | None) -> tuple[str, str, str]:
+    name, country = name.strip(), country.strip()
+    if not name or not country:
+        raise ServiceError("A city needs a name and a country.")
+    slug = (slug or "").strip() or slugify(name)
+    if not _SLUG_RE.match(slug):
+        raise ServiceError("The short name may contain only a-z, 0-9 and single hyphens.")
+    return name, country, slug
+
+
+def create_city(name: str, country: str, actor: User | None, slug: str | None = None) -> City:
+    name, country, slug = _clean(name, country, slug)
+    if db.session.scalar(select(City.id).where(City.slug == slug)) is not None:
+        raise Conflict(f"A city with the short name {slug!r} already exists.")
+    city = City(name=name, country=country, slug=slug)
+    db.session.add(city)
+    db.session.flush()
+    audit.record("city.created", city, actor, name=name, country=country, slug=slug)
+    outbox.commit()
+    return city
+
+
+def update_city(city: City, name: str, country: str, actor: User) -> None:
+    """Rename a city. The slug stays: it names the city in signed payloads and bundles."""
+    name, country, _ = _clean(name, country, city.slug)
+    changes = {}
+    if name != city.name:
+        changes["name"] = [city.name, name]
+    if country != city.country:
+        changes["country"] = [city.country, country]
+    if changes:
+        city.name, city.country = name, country
+        audit.record("city.updated", city, actor, **changes)
+    outbox.commit()

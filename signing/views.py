@@ -1,0 +1,33 @@
+"""Pages every logged-in user sees."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask, render_template
+from flask.typing import ResponseReturnValue
+from flask_login import current_user, login_required
+
+from .guards import city_access_required
+from .services import cities
+
+bp = Blueprint("views", __name__)
+
+
+@bp.route("/")
+@login_required
+def home() -> ResponseReturnValue:
+    return render_template("home.html", user=current_user)
+
+
+@bp.route("/cities/<slug>")
+@city_access_required
+def city(slug: str) -> ResponseReturnValue:
+    return render_template("city.html", city=cities.get_by_slug(slug))
+
+
+@bp.route("/healthz")
+def healthz() -> ResponseReturnValue:
+    return {"status": "ok"}
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)

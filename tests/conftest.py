@@ -1,0 +1,261 @@
+"""Shared fixtures: a fresh, migrated database per test on SQLite and PostgreSQL.
+
+The schema is built once per session with the real Alembic migrations into a
+template (a SQLite file, a PostgreSQL template database); each test gets its own
+copy. A part that is absent (PostgreSQL, Redis, Chromium) skips its tests with
+the reason, except under ``CI=true``, where it fails them.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import os
+import re
+import shutil
+import socket
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+TEST_POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+PASSWORD = "correct horse battery staple"
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def missing(part: str, reason: str) -> None:
+    """Skip with the reason, or fail under CI=true where every part must be present."""
+    message = f"{part} unavailable: {reason}"
+    if IN_CI:
+        pytest.fail(message + " (CI=true: a missing part is a failure)", pytrace=False)
+    pytest.skip(message)
+
+
+def _pg_url(database: str) -> str:
+    return make_url(TEST_POSTGRES_URL).set(database=database).render_as_string(hide_password=False)
+
+
+def _pg_admin() -> Any:
+    return create_engine(TEST_POSTGRES_URL, isolation_level="AUTOCOMMIT", pool_pre_ping=True)
+
+
+def base_overrides(instance: Path) -> dict[str, Any]:
+    return {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret-key-" + "x" * 32,
+        "MAIL_FILE_DIR": str(instance / "mail"),
+        "ARGON2_TIME_COST": 1,
+        "ARGON2_MEMORY_COST": 8192,
+        "ARGON2_PARALLELISM": 1,
+        "LOGIN_RATE_LIMIT": "1000 per minute",
+        "RESET_RATE_LIMIT": "1000 per minute",
+        "PUBLIC_URL": "http://accord.test",
+    }
+
+
+def _migrate(url: str, instance: Path) -> None:
+    from flask_migrate import upgrade
+
+    from signing import create_app
+    from signing.extensions import db
+
+    app = create_app({**base_overrides(instance), "SQLALCHEMY_DATABASE_URI": url}, instance_path=instance)
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("sqlite-template")
+    path = folder / "template.sqlite3"
+    _migrate(f"sqlite:///{path}", folder / "instance")
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str | None]:
+    try:
+        admin = _pg_admin()
+        with admin.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception as exc:  # noqa: BLE001 - any failure means "not available"
+        yield None
+        _ = exc
+        return
+    name = f"accord_tpl_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        _migrate(_pg_url(name), tmp_path_factory.mktemp("pg-template") / "instance")
+        yield name
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh migrated database; parametrised by ``backend`` (default: sqlite)."""
+    backend = getattr(request, "param", "sqlite")
+    if backend == "sqlite":
+        template: Path = request.getfixturevalue("sqlite_template")
+        target = tmp_path / "test.sqlite3"
+        shutil.copyfile(template, target)
+        yield f"sqlite:///{target}"
+        return
+    pg_name: str | None = request.getfixturevalue("pg_template")
+    if pg_name is None:
+        missing("PostgreSQL", f"cannot connect to {TEST_POSTGRES_URL}")
+    name = f"accord_t_{uuid.uuid4().hex[:12]}"
+    admin = _pg_admin()
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{pg_name}"'))
+    try:
+        yield _pg_url(name)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+BACKENDS = pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
+
+
+@pytest.fixture
+def instance_dir(tmp_path: Path) -> Path:
+    path = tmp_path / "instance"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def app_factory(database_url: str, instance_dir: Path) -> Iterator[Callable[..., Flask]]:
+    """Build an app on this test's database; keyword arguments override the config."""
+    from signing import create_app
+    from signing.extensions import db
+
+    made: list[Flask] = []
+
+    def make(**overrides: Any) -> Flask:
+        config = {**base_overrides(instance_dir), "SQLALCHEMY_DATABASE_URI": database_url, **overrides}
+        app = create_app(config, instance_path=instance_dir)
+        made.append(app)
+        return app
+
+    yield make
+    for app in made:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+@pytest.fixture
+def app(app_factory: Callable[..., Flask]) -> Iterator[Flask]:
+    app = app_factory()
+    with app.app_context():
+        yield app
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@dataclass
+class People:
+    secretariat: Any
+    observer: Any
+    delegate: Any
+    other_delegate: Any
+    city: Any
+    other_city: Any
+
+    def by_role(self, name: str) -> Any:
+        return getattr(self, name)
+
+
+@pytest.fixture
+def people(app: Flask) -> People:
+    """Two cities and one account of each kind, all with ``PASSWORD``."""
+    from signing.models import Role
+    from signing.services import accounts, cities
+
+    izmir = cities.create_city("İzmir", "Türkiye", None)
+    athens = cities.create_city("Athens", "Greece", None)
+    return People(
+        secretariat=accounts.create_user("sec@b40.example", "Secretariat", Role.SECRETARIAT, password=PASSWORD),
+        observer=accounts.create_user("obs@b40.example", "Observer", Role.OBSERVER, password=PASSWORD),
+        delegate=accounts.create_user("izmir@b40.example", "İzmir delegate", Role.DELEGATE, city=izmir,
+                                      password=PASSWORD),
+        other_delegate=accounts.create_user("athens@b40.example", "Athens delegate", Role.DELEGATE, city=athens,
+                                            password=PASSWORD),
+        city=izmir,
+        other_city=athens,
+    )
+
+
+_CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+
+
+def csrf_token(client: FlaskClient, path: str = "/login") -> str:
+    """A CSRF token valid for this client's session, read from a rendered form."""
+    response = client.get(path)
+    match = _CSRF_RE.search(response.get_data(as_text=True))
+    assert match, f"no CSRF token on {path} (status {response.status_code})"
+    return match.group(1)
+
+
+def login(client: FlaskClient, email_address: str, password: str = PASSWORD) -> Any:
+    token = csrf_token(client, "/login")
+    return client.post("/login", data={"csrf_token": token, "email": email_address, "password": password})
+
+
+@pytest.fixture
+def login_as(client: FlaskClient, people: People) -> Callable[[str], FlaskClient]:
+    """``login_as("delegate")`` logs the test client in as that person (or stays anonymous)."""
+
+    def do(role: str) -> FlaskClient:
+        if role != "anonymous":
+            response = login(client, people.by_role(role).email)
+            assert response.status_code == 302, response.get_data(as_text=True)
+        return client
+
+    return do
+
+
+def read_mail(folder: str | Path) -> list[EmailMessage]:
+    """Messages written by the file mail transport, oldest first."""
+    paths = sorted(Path(folder).glob("*.eml"), key=lambda p: p.stat().st_mtime_ns)
+    return [email.message_from_bytes(p.read_bytes(), policy=email.policy.default) for p in paths]  # type: ignore[misc]
+
+
+def message_text(message: EmailMessage) -> str:
+    body = message.get_body(preferencelist=("plain",))
+    assert body is not None
+    return str(body.get_content())
+
+
+def link_in(message: EmailMessage, path_prefix: str) -> str:
+    """The path of the first link in the message that starts with ``path_prefix``."""
+    match = re.search(r"http://accord\.test(" + re.escape(path_prefix) + r"[^\s\"<]+)", message_text(message))
+    assert match, message_text(message)
+    return match.group(1)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
