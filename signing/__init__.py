@@ -22,8 +22,9 @@ def create_app(overrides: dict[str, Any] | None = None, instance_path: str | Pat
     instance.mkdir(parents=True, exist_ok=True)
     app.config.from_mapping(load_config(instance, overrides))
 
-    from . import auth, commands, database, errors, security, views, web_admin
     from workers import celery_init_app
+
+    from . import auth, commands, database, errors, security, views, web_admin
 
     database.init_app(app)
     security.init_app(app)

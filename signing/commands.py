@@ -23,7 +23,8 @@ def demo_command(if_empty: bool) -> None:
     if not demo.is_empty():
         if if_empty:
             saved = demo.saved_logins()
-            click.echo("Demo already loaded." + (f" Logins (from instance/{demo.LOGINS_FILE}):\n\n{saved}" if saved else ""))
+            where = f" Logins (from instance/{demo.LOGINS_FILE}):\n\n{saved}" if saved else ""
+            click.echo("Demo already loaded." + where)
             return
         raise click.ClickException("The database already has users; the demo loads only into an empty database.")
     logins = demo.load_demo()

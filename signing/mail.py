@@ -47,7 +47,9 @@ def send_messages(messages: list[tuple[str, EmailMessage]]) -> dict[str, Excepti
     """Send a batch; returns ``{key: None | error}`` per message. One SMTP connection per batch."""
     backend = current_app.config["MAIL_BACKEND"]
     if backend == "file":
-        return {key: _write_file(key, msg) for key, msg in messages}
+        for key, msg in messages:
+            _write_file(key, msg)
+        return dict.fromkeys((key for key, _ in messages), None)
     if backend == "smtp":
         return _send_smtp(messages)
     raise RuntimeError(f"unknown MAIL_BACKEND {backend!r}")
@@ -61,7 +63,6 @@ def _write_file(key: str, msg: EmailMessage) -> None:
     partial = directory / f".{safe_key}.eml.partial"
     partial.write_bytes(bytes(msg))
     os.replace(partial, final)  # atomic: readers never see half a message
-    return None
 
 
 def _connect() -> smtplib.SMTP:

@@ -84,7 +84,7 @@ Index("uq_users_email_lower", func.lower(User.email), unique=True)
 
 class LinkPurpose(enum.StrEnum):
     INVITATION = "invitation"
-    PASSWORD_RESET = "password_reset"
+    PASSWORD_RESET = "password_reset"  # noqa: S105 - a purpose name, not a secret
 
 
 class AccountLink(db.Model):  # type: ignore[name-defined,misc]

@@ -22,7 +22,7 @@ from ..models import OutboxEmail, utcnow
 log = logging.getLogger(__name__)
 _PENDING_KEY = "accord_outbox_new"
 MAX_ATTEMPTS = 8
-SECRET_PREFIX = "secret_"  # context keys removed once the message is sent
+SECRET_PREFIX = "secret_"  # noqa: S105 - context keys removed once the message is sent
 
 
 def queue_email(dedupe_key: str, recipient: str, template: str, **context: Any) -> OutboxEmail:
@@ -123,5 +123,5 @@ def drain(limit: int = 500) -> dict[int, str]:
         return {}
     if current_app.config["TASK_MODE"] == "celery":
         relay(ids)
-        return {i: "published" for i in ids}
+        return dict.fromkeys(ids, "published")
     return deliver(ids)
