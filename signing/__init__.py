@@ -24,7 +24,7 @@ def create_app(overrides: dict[str, Any] | None = None, instance_path: str | Pat
 
     from workers import celery_init_app
 
-    from . import auth, commands, database, errors, security, views, web_admin
+    from . import auth, commands, database, errors, security, views, web_admin, web_declarations, web_review
 
     database.init_app(app)
     security.init_app(app)
@@ -32,6 +32,8 @@ def create_app(overrides: dict[str, Any] | None = None, instance_path: str | Pat
     auth.init_app(app)
     views.init_app(app)
     web_admin.init_app(app)
+    web_declarations.init_app(app)
+    web_review.init_app(app)
     commands.init_app(app)
     celery_init_app(app)
     return app

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Flask, current_app, flash, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    current_app,
+    flash,
+    has_request_context,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import select
@@ -155,4 +166,6 @@ def init_app(app: Flask) -> None:
 
     @app.context_processor
     def _logout_form() -> dict[str, Any]:
+        if not has_request_context():  # e-mails rendered by the CLI or a worker: no form, no CSRF
+            return {}
         return {"logout_form": ConfirmForm()}

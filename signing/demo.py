@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from .extensions import db
 from .models import Role, User
-from .services import accounts, cities
+from .services import accounts, cities, declarations, review
 
 DEMO_CITIES: list[tuple[str, str]] = [
     ("İzmir", "Türkiye"),
@@ -62,8 +62,46 @@ def load_demo() -> list[DemoLogin]:
         email = f"{city.slug}@{DEMO_DOMAIN}"
         accounts.create_user(email, f"{name} delegate", Role.DELEGATE, city=city, password=password)
         logins.append(DemoLogin(email, password, Role.DELEGATE.value, name))
+    load_demo_declaration()
     _save_logins(logins)
     return logins
+
+
+DEMO_SLUG = "b40-izmir-2025"
+
+
+def _user(email: str) -> User:
+    user = accounts.find_by_email(email)
+    assert user is not None  # noqa: S101 - created just before
+    return user
+
+
+def load_demo_declaration() -> None:
+    """The B40 İzmir declaration in consultation: two revisions, a comment and an amendment."""
+    secretariat = _user(f"secretariat@{DEMO_DOMAIN}")
+    text = declaration_text()
+    declaration = declarations.create(
+        "B40 Local Economic and Cultural Cooperation Summit Declaration", text, secretariat, slug=DEMO_SLUG
+    )
+    declarations.open_consultation(declaration, secretariat)
+    revised = text.replace(
+        "build a more just, sustainable and democratic world for all.",
+        "build a more just, sustainable, inclusive and democratic world for all.",
+    )
+    declarations.add_revision(declaration, revised, "Closing sentence: add “inclusive”", secretariat)
+    revision = declaration.latest
+    review.add_comment(
+        revision, 2,
+        "Could we name **cultural industries** more concretely — e.g. festivals, heritage and design?",
+        _user(f"athens@{DEMO_DOMAIN}"),
+    )
+    paragraphs = review.paragraphs(revision)
+    review.propose_amendment(
+        revision, 4,
+        paragraphs[4].replace("cross-border solidarity.", "cross-border solidarity between cities and regions."),
+        "Regions are partners of cities in most of our countries.",
+        _user(f"thessaloniki@{DEMO_DOMAIN}"),
+    )
 
 
 def _save_logins(logins: list[DemoLogin]) -> None:

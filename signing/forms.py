@@ -6,8 +6,19 @@ import unicodedata
 from typing import Any
 
 from flask_wtf import FlaskForm
-from wtforms import EmailField, HiddenField, PasswordField, SelectField, StringField, SubmitField
-from wtforms.validators import DataRequired, Email, Length, Optional, ValidationError
+from wtforms import (
+    DateTimeLocalField,
+    EmailField,
+    HiddenField,
+    IntegerField,
+    PasswordField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, Email, InputRequired, Length, NumberRange, Optional, ValidationError
 
 
 def _printable(form: Any, field: Any) -> None:
@@ -66,3 +77,49 @@ class ConfirmForm(FlaskForm):
     """An empty form: a CSRF-protected button."""
 
     submit = SubmitField("Confirm")
+
+
+class DeclarationForm(FlaskForm):
+    title = StringField("Title", validators=[DataRequired(), Length(max=200), _printable])
+    slug = StringField("Short name (URL)", validators=[Optional(), Length(max=60), _printable])
+    text = TextAreaField("Text (Markdown)", validators=[DataRequired(), Length(max=250_000)])
+    submit = SubmitField("Create draft")
+
+
+class RevisionForm(FlaskForm):
+    text = TextAreaField("Text (Markdown)", validators=[DataRequired(), Length(max=250_000)])
+    note = StringField("What changed (note)", validators=[Optional(), Length(max=500), _printable])
+    submit = SubmitField("Save as new revision")
+
+
+class CommentForm(FlaskForm):
+    paragraph = IntegerField("Paragraph", validators=[InputRequired(), NumberRange(min=1, max=100_000)])
+    parent_id = IntegerField("Reply to", validators=[Optional(), NumberRange(min=1)])
+    body = TextAreaField("Comment", validators=[DataRequired(), Length(max=10_000)])
+    submit = SubmitField("Comment")
+
+
+class AmendmentForm(FlaskForm):
+    paragraph = IntegerField("Paragraph", validators=[InputRequired(), NumberRange(min=1, max=100_000)])
+    replacement = TextAreaField("Replacement text", validators=[DataRequired(), Length(max=20_000)])
+    reason = TextAreaField("Reason", validators=[DataRequired(), Length(max=5_000)])
+    submit = SubmitField("Propose amendment")
+
+
+class DecisionForm(FlaskForm):
+    reason = TextAreaField("Reason or note", validators=[Optional(), Length(max=5_000)])
+    submit = SubmitField("Confirm")
+
+
+class ReturnForm(FlaskForm):
+    reason = TextAreaField("Why it goes back to consultation", validators=[DataRequired(), Length(max=2_000)])
+    submit = SubmitField("Return to consultation")
+
+
+class OpenSigningForm(FlaskForm):
+    revision = SelectField("Revision to sign", coerce=int)
+    rule = SelectField("Signing rule", choices=[("all", "All signatory cities"), ("quorum", "A quorum of them")])
+    quorum = IntegerField("Quorum (cities needed)", validators=[Optional(), NumberRange(min=1, max=10_000)])
+    deadline = DateTimeLocalField("Deadline (UTC, optional)", format="%Y-%m-%dT%H:%M", validators=[Optional()])
+    excluded = SelectMultipleField("Leave out these cities", coerce=int, validators=[Optional()])
+    submit = SubmitField("Open signing")

@@ -10,6 +10,8 @@ from flask import abort
 from flask_login import current_user, login_required
 
 from .models import Role
+from .services import declarations, workflow
+from .services.workflow import Action
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -44,3 +46,23 @@ def city_access_required(view: F) -> F:
         abort(403)
 
     return cast(F, wrapped)
+
+
+def declaration_action(action: Action) -> Callable[[F], F]:
+    """Load the declaration named by ``slug`` and check ``action`` against the workflow policy.
+
+    The view receives ``declaration`` instead of ``slug``. Refusals: 302 to log in,
+    403 for a role that may never do it, 409 in the wrong state, 404 if unknown.
+    """
+
+    def decorator(view: F) -> F:
+        @wraps(view)
+        @login_required
+        def wrapped(*args: Any, slug: str, **kwargs: Any) -> Any:
+            declaration = declarations.get(slug)
+            workflow.require(action, declaration, current_user)
+            return view(*args, declaration=declaration, **kwargs)
+
+        return cast(F, wrapped)
+
+    return decorator

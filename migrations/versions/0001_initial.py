@@ -11,6 +11,8 @@ Create Date: 2026-11-27 22:59:21.280942
 from alembic import op
 import sqlalchemy as sa
 
+from signing.db_triggers import create_append_only, drop_append_only
+
 
 # revision identifiers, used by Alembic.
 revision = '0001'
@@ -95,49 +97,11 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_audit_events_occurred_at'), ['occurred_at'], unique=False)
 
     op.create_index('uq_users_email_lower', 'users', [sa.text('lower(email)')], unique=True)
-    append_only('audit_events')
-
-
-def append_only(table):
-    """Reject UPDATE and DELETE (and TRUNCATE on PostgreSQL) of every row of ``table``."""
-    if op.get_bind().dialect.name == 'postgresql':
-        op.execute(
-            """
-            CREATE OR REPLACE FUNCTION accord_reject_change() RETURNS trigger LANGUAGE plpgsql AS $$
-            BEGIN
-                RAISE EXCEPTION 'accord: % is append-only (% refused)', TG_TABLE_NAME, TG_OP
-                    USING ERRCODE = 'restrict_violation';
-            END
-            $$
-            """
-        )
-        op.execute(
-            f'CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} '
-            'FOR EACH ROW EXECUTE FUNCTION accord_reject_change()'
-        )
-        op.execute(
-            f'CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} '
-            'FOR EACH STATEMENT EXECUTE FUNCTION accord_reject_change()'
-        )
-    else:
-        for verb in ('UPDATE', 'DELETE'):
-            op.execute(
-                f'CREATE TRIGGER {table}_no_{verb.lower()} BEFORE {verb} ON {table} '
-                f"BEGIN SELECT RAISE(ABORT, 'accord: {table} is append-only ({verb} refused)'); END"
-            )
-
-
-def drop_append_only(table):
-    if op.get_bind().dialect.name == 'postgresql':
-        op.execute(f'DROP TRIGGER IF EXISTS {table}_append_only ON {table}')
-        op.execute(f'DROP TRIGGER IF EXISTS {table}_no_truncate ON {table}')
-    else:
-        op.execute(f'DROP TRIGGER IF EXISTS {table}_no_update')
-        op.execute(f'DROP TRIGGER IF EXISTS {table}_no_delete')
+    create_append_only(op, 'audit_events')
 
 
 def downgrade():
-    drop_append_only('audit_events')
+    drop_append_only(op, 'audit_events')
     op.drop_index('uq_users_email_lower', table_name='users')
     with op.batch_alter_table('audit_events', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_audit_events_occurred_at'))

@@ -2,11 +2,31 @@
 
 from .accounts import AccountLink, City, LinkPurpose, Role, User
 from .audit import AuditEvent
+from .declarations import (
+    Amendment,
+    AmendmentStatus,
+    Comment,
+    Declaration,
+    Endorsement,
+    Revision,
+    RevisionView,
+    Signatory,
+    Status,
+)
 from .outbox import OutboxEmail
 from .types import UTCDateTime, utcnow
 
 __all__ = [
     "AccountLink",
+    "Amendment",
+    "AmendmentStatus",
+    "Comment",
+    "Declaration",
+    "Endorsement",
+    "Revision",
+    "RevisionView",
+    "Signatory",
+    "Status",
     "AuditEvent",
     "City",
     "LinkPurpose",

@@ -32,7 +32,7 @@ def get_by_slug(slug: str) -> City:
 
 
 def list_cities() -> list[City]:
-    return list(db.session.scalars(select(City).order_by(City.name)))
+    return list(db.session.scalars(select(City).order_by(City.slug)))
 
 
 def _clean(name: str, country: str, slug: str | None) -> tuple[str, str, str]:

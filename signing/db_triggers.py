@@ -1,0 +1,48 @@
+"""SQL for the immutability triggers, used by the migrations.
+
+Kept out of the migration files so every migration emits the same statements on
+SQLite and PostgreSQL. Rows of an append-only table can be inserted, never
+updated or deleted (nor truncated, on PostgreSQL).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+PG_REJECT_FUNCTION = """
+CREATE OR REPLACE FUNCTION accord_reject_change() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'accord: % is append-only (% refused)', TG_TABLE_NAME, TG_OP
+        USING ERRCODE = 'restrict_violation';
+END
+$$
+"""
+
+
+def create_append_only(op: Any, table: str) -> None:
+    """Reject UPDATE and DELETE (and TRUNCATE on PostgreSQL) of every row of ``table``."""
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(PG_REJECT_FUNCTION)
+        op.execute(
+            f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
+            "FOR EACH ROW EXECUTE FUNCTION accord_reject_change()"
+        )
+        op.execute(
+            f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
+            "FOR EACH STATEMENT EXECUTE FUNCTION accord_reject_change()"
+        )
+        return
+    for verb in ("UPDATE", "DELETE"):
+        op.execute(
+            f"CREATE TRIGGER {table}_no_{verb.lower()} BEFORE {verb} ON {table} "
+            f"BEGIN SELECT RAISE(ABORT, 'accord: {table} is append-only ({verb} refused)'); END"
+        )
+
+
+def drop_append_only(op: Any, table: str) -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}")
+        op.execute(f"DROP TRIGGER IF EXISTS {table}_no_truncate ON {table}")
+        return
+    op.execute(f"DROP TRIGGER IF EXISTS {table}_no_update")
+    op.execute(f"DROP TRIGGER IF EXISTS {table}_no_delete")

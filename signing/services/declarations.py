@@ -1,0 +1,249 @@
+"""Declarations: creation, revisions and the workflow transitions."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from ..extensions import db
+from ..models import City, Declaration, Revision, RevisionView, Role, Signatory, Status, User, utcnow
+from ..text.canonical import CanonicalTextError, canonicalize, text_sha256
+from . import Conflict, Forbidden, NotFound, ServiceError, audit, outbox
+from .cities import slugify
+from .workflow import Action, require
+
+MAX_TITLE = 200
+MAX_NOTE = 500
+_SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+
+
+def get(slug: str) -> Declaration:
+    declaration = db.session.scalar(select(Declaration).where(Declaration.slug == slug))
+    if declaration is None:
+        raise NotFound("No such declaration.")
+    return declaration
+
+
+def get_revision(declaration: Declaration, number: int) -> Revision:
+    revision = db.session.scalar(
+        select(Revision).where(Revision.declaration_id == declaration.id, Revision.number == number)
+    )
+    if revision is None:
+        raise NotFound(f"This declaration has no revision {number}.")
+    return revision
+
+
+def visible_to(user: User) -> list[Declaration]:
+    query = select(Declaration).order_by(Declaration.created_at.desc())
+    if user.role != Role.SECRETARIAT:
+        query = query.where(Declaration.status != Status.DRAFT.value)
+    return list(db.session.scalars(query))
+
+
+def _canonical(text: str) -> str:
+    try:
+        return canonicalize(text)
+    except CanonicalTextError as exc:
+        raise ServiceError(str(exc)) from exc
+
+
+def _clean_title(title: str) -> str:
+    title = " ".join((title or "").split())
+    if not title:
+        raise ServiceError("A title is required.")
+    if len(title) > MAX_TITLE:
+        raise ServiceError(f"The title is too long ({MAX_TITLE} characters at most).")
+    return title
+
+
+def _notify(key: str, template: str, recipients: Iterable[User], **context: Any) -> None:
+    """Queue one e-mail per recipient; ``key`` names the event, so each is sent once."""
+    for user in recipients:
+        outbox.queue_email(f"{key}:user{user.id}", user.email, template, display_name=user.display_name, **context)
+
+
+def followers() -> list[User]:
+    """Everyone who has joined (accepted their invitation) and is active."""
+    return list(
+        db.session.scalars(
+            select(User).where(User.active.is_(True), User.password_hash.is_not(None)).order_by(User.id)
+        )
+    )
+
+
+def create(title: str, text: str, actor: User, slug: str | None = None) -> Declaration:
+    if actor.role != Role.SECRETARIAT:
+        raise Forbidden("Only the secretariat creates declarations.")
+    title = _clean_title(title)
+    canonical = _canonical(text)
+    slug = (slug or "").strip() or slugify(title)[:60].strip("-")
+    if not _SLUG_RE.match(slug):
+        raise ServiceError("The short name may contain only a-z, 0-9 and single hyphens.")
+    if db.session.scalar(select(Declaration.id).where(Declaration.slug == slug)) is not None:
+        raise Conflict(f"A declaration with the short name {slug!r} already exists.")
+    declaration = Declaration(slug=slug, title=title, status=Status.DRAFT.value, created_by_id=actor.id)
+    db.session.add(declaration)
+    db.session.flush()
+    revision = Revision(
+        declaration_id=declaration.id, number=1, text=canonical, sha256=text_sha256(canonical),
+        author_id=actor.id, note="First draft",
+    )
+    db.session.add(revision)
+    db.session.flush()
+    audit.record("declaration.created", declaration, actor, title=title, revision=1, sha256=revision.sha256)
+    outbox.commit()
+    return declaration
+
+
+def _lock(declaration: Declaration) -> None:
+    """Serialise writers on one declaration (row lock on PostgreSQL; SQLite locks the database)."""
+    db.session.execute(select(Declaration.id).where(Declaration.id == declaration.id).with_for_update())
+    db.session.refresh(declaration)
+
+
+def add_revision(
+    declaration: Declaration, text: str, note: str, actor: User, *, credited_to: User | None = None,
+    commit: bool = True,
+) -> Revision:
+    """Save a new immutable revision (the secretariat, in draft or consultation)."""
+    _lock(declaration)
+    require(Action.EDIT_TEXT, declaration, actor)
+    canonical = _canonical(text)
+    note = " ".join((note or "").split())
+    if len(note) > MAX_NOTE:
+        raise ServiceError(f"The note is too long ({MAX_NOTE} characters at most).")
+    latest = declaration.latest
+    if canonical == latest.text:
+        raise Conflict(f"The text is the same as revision {latest.number}; nothing was saved.")
+    revision = Revision(
+        declaration_id=declaration.id, number=latest.number + 1, text=canonical, sha256=text_sha256(canonical),
+        author_id=actor.id, note=note, credited_to_id=credited_to.id if credited_to else None,
+    )
+    db.session.add(revision)
+    try:
+        db.session.flush()
+    except IntegrityError as exc:
+        outbox.rollback()
+        raise Conflict("Someone saved another revision at the same moment; reload and try again.") from exc
+    audit.record(
+        "declaration.revision_added", declaration, actor, revision=revision.number, sha256=revision.sha256,
+        note=note, credited_to=credited_to.id if credited_to else None,
+    )
+    if declaration.state is Status.CONSULTATION:
+        _notify(
+            f"revision:{revision.id}", "new_revision", followers(), title=declaration.title, slug=declaration.slug,
+            number=revision.number, previous=latest.number, note=note, sha256=revision.sha256,
+        )
+    if commit:
+        outbox.commit()
+    return revision
+
+
+def open_consultation(declaration: Declaration, actor: User) -> None:
+    _lock(declaration)
+    require(Action.OPEN_CONSULTATION, declaration, actor)
+    declaration.status = Status.CONSULTATION.value
+    audit.record("declaration.consultation_opened", declaration, actor, revision=declaration.latest.number)
+    _notify(
+        f"consultation:{declaration.id}:{declaration.latest.id}", "consultation_opened", followers(),
+        title=declaration.title, slug=declaration.slug, number=declaration.latest.number,
+    )
+    outbox.commit()
+
+
+def parse_rule(kind: str, required: int | None, city_count: int) -> dict[str, Any]:
+    """``{"kind": "all"}`` or ``{"kind": "quorum", "required": M}`` with 1 ≤ M ≤ N."""
+    if kind == "all":
+        return {"kind": "all"}
+    if kind == "quorum":
+        if required is None or not 1 <= required <= city_count:
+            raise ServiceError(f"A quorum must be between 1 and the {city_count} signatory cities.")
+        return {"kind": "quorum", "required": required}
+    raise ServiceError("The signing rule must be 'all' or 'quorum'.")
+
+
+def open_signing(
+    declaration: Declaration, revision_number: int, actor: User, *, excluded_city_ids: Iterable[int] = (),
+    rule_kind: str = "all", quorum: int | None = None, deadline: datetime | None = None,
+) -> None:
+    """Lock the text and open one exact revision for signature by the chosen member cities."""
+    _lock(declaration)
+    require(Action.OPEN_SIGNING, declaration, actor)
+    revision = get_revision(declaration, revision_number)
+    excluded = set(excluded_city_ids)
+    cities = [c for c in db.session.scalars(select(City).order_by(City.slug)) if c.id not in excluded]
+    if not cities:
+        raise ServiceError("At least one city must be asked to sign.")
+    rule = parse_rule(rule_kind, quorum, len(cities))
+    if deadline is not None and deadline <= utcnow():
+        raise ServiceError("The signing deadline must be in the future.")
+    for old in list(declaration.signatories):
+        db.session.delete(old)
+    db.session.flush()
+    for city in cities:
+        db.session.add(Signatory(declaration_id=declaration.id, city_id=city.id))
+    declaration.status = Status.OPEN_FOR_SIGNATURE.value
+    declaration.open_revision_id = revision.id
+    declaration.signing_rule = rule
+    declaration.signing_deadline = deadline
+    declaration.signing_opened_at = utcnow()
+    audit.record(
+        "declaration.signing_opened", declaration, actor, revision=revision.number, sha256=revision.sha256,
+        rule=rule, deadline=deadline.isoformat() if deadline else None, cities=[c.slug for c in cities],
+    )
+    _notify(
+        f"signing:{declaration.id}:{revision.id}:{declaration.signing_opened_at.timestamp():.0f}", "signing_opened",
+        followers(), title=declaration.title, slug=declaration.slug, number=revision.number, sha256=revision.sha256,
+        deadline=deadline.strftime("%Y-%m-%d %H:%M UTC") if deadline else "",
+    )
+    outbox.commit()
+
+
+def return_to_consultation(declaration: Declaration, actor: User, reason: str) -> None:
+    _lock(declaration)
+    require(Action.RETURN_TO_CONSULTATION, declaration, actor)
+    reason = " ".join((reason or "").split())
+    if not reason:
+        raise ServiceError("Say why the declaration goes back to consultation.")
+    if len(reason) > 2000:
+        raise ServiceError("The reason is too long (2000 characters at most).")
+    previous = declaration.open_revision.number if declaration.open_revision else None
+    declaration.status = Status.CONSULTATION.value
+    declaration.open_revision_id = None
+    audit.record("declaration.returned_to_consultation", declaration, actor, revision=previous, reason=reason)
+    outbox.commit()
+
+
+def mark_viewed(user: User, revision: Revision) -> None:
+    """Remember the newest revision this user has opened (never goes backwards)."""
+    row = db.session.scalar(
+        select(RevisionView).where(
+            RevisionView.user_id == user.id, RevisionView.declaration_id == revision.declaration_id
+        )
+    )
+    if row is None:
+        db.session.add(
+            RevisionView(user_id=user.id, declaration_id=revision.declaration_id, revision_number=revision.number)
+        )
+    elif revision.number > row.revision_number:
+        row.revision_number = revision.number
+        row.viewed_at = utcnow()
+    else:
+        return
+    try:
+        db.session.commit()
+    except IntegrityError:  # a parallel request recorded it first
+        db.session.rollback()
+
+
+def last_viewed(user: User, declaration: Declaration) -> int | None:
+    return db.session.scalar(
+        select(RevisionView.revision_number).where(
+            RevisionView.user_id == user.id, RevisionView.declaration_id == declaration.id
+        )
+    )

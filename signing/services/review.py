@@ -1,0 +1,226 @@
+"""Review during consultation: paragraph comments, amendment proposals, endorsements."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from ..extensions import db
+from ..models import Amendment, AmendmentStatus, Comment, Endorsement, Revision, Role, User, utcnow
+from ..text.canonical import CanonicalTextError, canonicalize, join_paragraphs, split_paragraphs
+from . import Conflict, Forbidden, NotFound, ServiceError, audit, outbox
+from .declarations import _lock, _notify, add_revision
+from .workflow import Action, require
+
+MAX_COMMENT = 10_000
+MAX_REASON = 5_000
+MAX_PARAGRAPH = 20_000
+
+
+def paragraphs(revision: Revision) -> list[str]:
+    return split_paragraphs(revision.text)
+
+
+def _check_paragraph(revision: Revision, paragraph: int) -> str:
+    items = paragraphs(revision)
+    if not 0 <= paragraph < len(items):
+        raise ServiceError(f"Revision {revision.number} has no paragraph {paragraph + 1}.")
+    return items[paragraph]
+
+
+def _clean(text: str, limit: int, what: str) -> str:
+    text = (text or "").strip()
+    if not text:
+        raise ServiceError(f"The {what} is empty.")
+    if len(text) > limit:
+        raise ServiceError(f"The {what} is too long ({limit} characters at most).")
+    return text
+
+
+def get_comment(revision: Revision, comment_id: int) -> Comment:
+    comment = db.session.get(Comment, comment_id)
+    if comment is None or comment.revision.declaration_id != revision.declaration_id:
+        raise NotFound("No such comment.")
+    return comment
+
+
+def comments_for(revision: Revision) -> list[Comment]:
+    """Top-level comments on this revision, oldest first (replies hang off them)."""
+    return list(
+        db.session.scalars(
+            select(Comment)
+            .where(Comment.revision_id == revision.id, Comment.parent_id.is_(None))
+            .order_by(Comment.paragraph, Comment.id)
+        )
+    )
+
+
+def add_comment(revision: Revision, paragraph: int, body: str, actor: User, parent_id: int | None = None) -> Comment:
+    declaration = revision.declaration
+    _lock(declaration)
+    require(Action.COMMENT, declaration, actor)
+    body = _clean(body, MAX_COMMENT, "comment")
+    if parent_id is not None:
+        parent = get_comment(revision, parent_id)
+        if parent.revision_id != revision.id or parent.parent_id is not None:
+            raise ServiceError("Replies go under a comment on the same revision.")
+        paragraph = parent.paragraph
+    _check_paragraph(revision, paragraph)
+    comment = Comment(
+        revision_id=revision.id, paragraph=paragraph, parent_id=parent_id, author_id=actor.id, body=body
+    )
+    db.session.add(comment)
+    db.session.flush()
+    audit.record("comment.added", comment, actor, revision=revision.number, paragraph=paragraph + 1,
+                 reply_to=parent_id)
+    outbox.commit()
+    return comment
+
+
+def resolve_comment(comment: Comment, actor: User) -> None:
+    declaration = comment.revision.declaration
+    require(Action.RESOLVE_COMMENT, declaration, actor)
+    if actor.role != Role.SECRETARIAT and actor.id != comment.author_id:
+        raise Forbidden("Only the author or the secretariat can resolve a comment.")
+    if comment.resolved_at is not None:
+        raise Conflict("This comment is already resolved.")
+    comment.resolved_at = utcnow()
+    comment.resolved_by_id = actor.id
+    audit.record("comment.resolved", comment, actor)
+    outbox.commit()
+
+
+def get_amendment(revision_or_declaration_id: int, amendment_id: int) -> Amendment:
+    amendment = db.session.get(Amendment, amendment_id)
+    if amendment is None or amendment.revision.declaration_id != revision_or_declaration_id:
+        raise NotFound("No such amendment.")
+    return amendment
+
+
+def amendments_for(declaration_id: int) -> list[Amendment]:
+    return list(
+        db.session.scalars(
+            select(Amendment)
+            .join(Revision, Amendment.revision_id == Revision.id)
+            .where(Revision.declaration_id == declaration_id)
+            .order_by(Amendment.id)
+        )
+    )
+
+
+def propose_amendment(revision: Revision, paragraph: int, replacement: str, reason: str, actor: User) -> Amendment:
+    declaration = revision.declaration
+    _lock(declaration)
+    require(Action.AMEND, declaration, actor)
+    original = _check_paragraph(revision, paragraph)
+    replacement = _clean(replacement, MAX_PARAGRAPH, "replacement text")
+    try:
+        replacement = canonicalize(replacement).rstrip("\n")
+    except CanonicalTextError as exc:
+        raise ServiceError(str(exc)) from exc
+    if replacement == original:
+        raise ServiceError("The replacement is the same as the paragraph.")
+    reason = _clean(reason, MAX_REASON, "reason")
+    amendment = Amendment(
+        revision_id=revision.id, paragraph=paragraph, original=original, replacement=replacement, reason=reason,
+        proposer_id=actor.id,
+    )
+    db.session.add(amendment)
+    db.session.flush()
+    audit.record("amendment.proposed", amendment, actor, revision=revision.number, paragraph=paragraph + 1)
+    outbox.commit()
+    return amendment
+
+
+def _decide(amendment: Amendment, actor: User, status: AmendmentStatus, reason: str) -> None:
+    amendment.status = status.value
+    amendment.decided_at = utcnow()
+    amendment.decided_by_id = actor.id
+    amendment.decision_reason = reason
+    declaration = amendment.revision.declaration
+    audit.record(f"amendment.{status.value}", amendment, actor, reason=reason,
+                 result_revision=amendment.result_revision.number if amendment.result_revision else None)
+    _notify(
+        f"amendment:{amendment.id}:{status.value}", "amendment_decided", [amendment.proposer],
+        title=declaration.title, slug=declaration.slug, amendment_id=amendment.id, decision=status.value,
+        reason=reason, paragraph=amendment.paragraph + 1,
+        result_revision=amendment.result_revision.number if amendment.result_revision else None,
+    )
+    outbox.commit()
+
+
+def _require_open(amendment: Amendment, actor: User) -> None:
+    declaration = amendment.revision.declaration
+    _lock(declaration)
+    require(Action.DECIDE_AMENDMENT, declaration, actor)
+    db.session.refresh(amendment)
+    if amendment.status != AmendmentStatus.OPEN.value:
+        raise Conflict(f"This amendment has already been {amendment.status}.")
+
+
+def accept_amendment(amendment: Amendment, actor: User, note: str = "") -> Revision:
+    """Apply the replacement to the latest revision, crediting the proposer."""
+    _require_open(amendment, actor)
+    declaration = amendment.revision.declaration
+    latest = declaration.latest
+    items = split_paragraphs(latest.text)
+    index = amendment.paragraph
+    if index >= len(items) or items[index] != amendment.original:
+        raise Conflict(
+            f"Paragraph {index + 1} has changed since revision {amendment.revision.number}; "
+            "the amendment cannot be applied as proposed. Decline it and ask for a new proposal."
+        )
+    items[index] = amendment.replacement
+    note = note.strip() or f"Amendment #{amendment.id} by {amendment.proposer.display_name} accepted"
+    try:
+        revision = add_revision(declaration, join_paragraphs(items), note, actor, credited_to=amendment.proposer,
+                                commit=False)
+    except IntegrityError as exc:  # pragma: no cover - add_revision converts this already
+        raise Conflict("Another revision was saved at the same time; try again.") from exc
+    amendment.result_revision_id = revision.id
+    db.session.flush()
+    _decide(amendment, actor, AmendmentStatus.ACCEPTED, note)
+    return revision
+
+
+def decline_amendment(amendment: Amendment, actor: User, reason: str) -> None:
+    _require_open(amendment, actor)
+    _decide(amendment, actor, AmendmentStatus.DECLINED, _clean(reason, MAX_REASON, "reason for declining"))
+
+
+def endorse(revision: Revision, actor: User) -> Endorsement:
+    """The delegate's city says this exact revision (by its hash) is ready to sign."""
+    declaration = revision.declaration
+    _lock(declaration)
+    require(Action.ENDORSE, declaration, actor)
+    assert actor.city_id is not None  # noqa: S101 - require() checked it
+    existing = db.session.scalar(
+        select(Endorsement).where(Endorsement.revision_id == revision.id, Endorsement.city_id == actor.city_id)
+    )
+    if existing is not None:
+        raise Conflict(f"{actor.city.name if actor.city else 'Your city'} has already endorsed revision "
+                       f"{revision.number}.")
+    endorsement = Endorsement(
+        declaration_id=declaration.id, revision_id=revision.id, city_id=actor.city_id, user_id=actor.id,
+        sha256=revision.sha256,
+    )
+    db.session.add(endorsement)
+    try:
+        db.session.flush()
+    except IntegrityError as exc:
+        outbox.rollback()
+        raise Conflict("Your city has already endorsed this revision.") from exc
+    audit.record("endorsement.added", endorsement, actor, revision=revision.number, sha256=revision.sha256,
+                 city=actor.city.slug if actor.city else None)
+    outbox.commit()
+    return endorsement
+
+
+def latest_endorsements(declaration_id: int) -> dict[int, Endorsement]:
+    """city_id → that city's most recent endorsement on this declaration."""
+    result: dict[int, Endorsement] = {}
+    for row in db.session.scalars(
+        select(Endorsement).where(Endorsement.declaration_id == declaration_id).order_by(Endorsement.id)
+    ):
+        result[row.city_id] = row
+    return result

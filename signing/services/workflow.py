@@ -1,0 +1,75 @@
+"""Who may do what to a declaration in which state — the one place this is decided.
+
+Views (through ``guards.declaration_action``), the API and the services all call
+``require``; templates call ``allowed`` to decide which buttons to show.
+"""
+
+from __future__ import annotations
+
+import enum
+
+from ..models import Declaration, Role, Status, User
+from . import Conflict, Forbidden
+
+SEC = frozenset({Role.SECRETARIAT.value})
+DELEGATE = frozenset({Role.DELEGATE.value})
+EVERYONE = frozenset(r.value for r in Role)
+
+
+class Action(enum.StrEnum):
+    VIEW = "view"
+    EDIT_TEXT = "edit the text of"
+    COMMENT = "comment on"
+    AMEND = "propose amendments to"
+    DECIDE_AMENDMENT = "decide amendments to"
+    RESOLVE_COMMENT = "resolve comments on"
+    ENDORSE = "endorse"
+    OPEN_CONSULTATION = "open consultation on"
+    OPEN_SIGNING = "open signing on"
+    RETURN_TO_CONSULTATION = "return to consultation"
+    DASHBOARD = "track"
+
+
+# action -> state -> roles allowed. A state missing from an action's row refuses it in that state.
+POLICY: dict[Action, dict[Status, frozenset[str]]] = {
+    Action.VIEW: {
+        Status.DRAFT: SEC,
+        Status.CONSULTATION: EVERYONE,
+        Status.OPEN_FOR_SIGNATURE: EVERYONE,
+        Status.FROZEN: EVERYONE,
+    },
+    Action.EDIT_TEXT: {Status.DRAFT: SEC, Status.CONSULTATION: SEC},
+    Action.COMMENT: {Status.CONSULTATION: SEC | DELEGATE},
+    Action.RESOLVE_COMMENT: {Status.CONSULTATION: SEC | DELEGATE},
+    Action.AMEND: {Status.CONSULTATION: DELEGATE},
+    Action.DECIDE_AMENDMENT: {Status.CONSULTATION: SEC},
+    Action.ENDORSE: {Status.CONSULTATION: DELEGATE},
+    Action.OPEN_CONSULTATION: {Status.DRAFT: SEC},
+    Action.OPEN_SIGNING: {Status.CONSULTATION: SEC},
+    Action.RETURN_TO_CONSULTATION: {Status.OPEN_FOR_SIGNATURE: SEC},
+    Action.DASHBOARD: dict.fromkeys(Status, SEC),
+}
+
+
+def _roles_for(action: Action) -> frozenset[str]:
+    return frozenset().union(*POLICY[action].values())
+
+
+def allowed(action: Action, declaration: Declaration, user: User | None) -> bool:
+    if user is None or not getattr(user, "is_authenticated", False):
+        return False
+    return user.role in POLICY[action].get(declaration.state, frozenset())
+
+
+def require(action: Action, declaration: Declaration, user: User | None) -> None:
+    """Raise 403 if the user's role may never do this, 409 if not in the current state."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        raise Forbidden("Please log in.")
+    if user.role not in _roles_for(action):
+        raise Forbidden(f"Your role ({user.role}) cannot {action.value} a declaration.")
+    if action is Action.VIEW and not allowed(action, declaration, user):
+        raise Forbidden("This declaration is still a draft of the secretariat.")
+    if not allowed(action, declaration, user):
+        raise Conflict(f"You cannot {action.value} this declaration while it is {declaration.state.label.lower()}.")
+    if user.role == Role.DELEGATE.value and user.city is None:
+        raise Forbidden("Your account is not attached to a city.")

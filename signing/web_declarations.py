@@ -1,0 +1,219 @@
+"""Declaration pages: list, draft, revisions, redline, transitions, dashboard."""
+
+from __future__ import annotations
+
+from datetime import UTC
+
+from flask import Blueprint, Flask, Response, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_login import current_user
+from sqlalchemy import select
+
+from .extensions import db
+from .forms import ConfirmForm, DeclarationForm, OpenSigningForm, ReturnForm, RevisionForm
+from .guards import declaration_action, role_required
+from .models import City, Declaration, Role
+from .services import ServiceError, dashboard, declarations, review, workflow
+from .services.workflow import Action
+from .text.render import render_markdown, render_paragraphs
+
+bp = Blueprint("declarations", __name__, url_prefix="/declarations")
+
+
+def _form_status() -> int:
+    return 400 if request.method == "POST" else 200
+
+
+@bp.app_context_processor
+def _workflow_helpers() -> dict[str, object]:
+    def can(action: str, declaration: Declaration) -> bool:
+        return workflow.allowed(Action[action], declaration, current_user)
+
+    return {"can": can, "render_markdown": render_markdown}
+
+
+@bp.route("/")
+@role_required(Role.SECRETARIAT, Role.DELEGATE, Role.OBSERVER)
+def index() -> ResponseReturnValue:
+    return render_template("declarations/index.html", items=declarations.visible_to(current_user))
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@role_required(Role.SECRETARIAT)
+def new() -> ResponseReturnValue:
+    form = DeclarationForm()
+    if form.validate_on_submit():
+        try:
+            declaration = declarations.create(form.title.data or "", form.text.data or "", current_user,
+                                              form.slug.data)
+        except ServiceError as exc:
+            form.text.errors = [exc.message]
+            return render_template("declarations/new.html", form=form), exc.status
+        flash("Draft created as revision 1.", "success")
+        return redirect(url_for("declarations.show", slug=declaration.slug))
+    return render_template("declarations/new.html", form=form), _form_status()
+
+
+def _changed_since(declaration: Declaration) -> list[tuple[str, int]]:
+    """Revisions the user knows (last viewed, last endorsed by their city) older than the latest."""
+    notes: list[tuple[str, int]] = []
+    latest = declaration.latest.number
+    viewed = declarations.last_viewed(current_user, declaration)
+    if viewed is not None and viewed < latest:
+        notes.append(("you last viewed", viewed))
+    if current_user.city_id is not None:
+        endorsement = review.latest_endorsements(declaration.id).get(current_user.city_id)
+        if endorsement is not None and endorsement.revision.number < latest:
+            notes.append(("your city last endorsed", endorsement.revision.number))
+    return notes
+
+
+def _revision_page(declaration: Declaration, number: int) -> ResponseReturnValue:
+    revision = declarations.get_revision(declaration, number)
+    changed = _changed_since(declaration)
+    declarations.mark_viewed(current_user, revision)
+    comments = review.comments_for(revision)
+    by_paragraph: dict[int, list[object]] = {}
+    for comment in comments:
+        by_paragraph.setdefault(comment.paragraph, []).append(comment)
+    amendments = [a for a in review.amendments_for(declaration.id) if a.revision_id == revision.id]
+    endorsed = review.latest_endorsements(declaration.id).get(current_user.city_id or -1)
+    return render_template(
+        "declarations/revision.html", declaration=declaration, revision=revision,
+        paragraphs=render_paragraphs(revision.text), paragraph_sources=review.paragraphs(revision),
+        comments=by_paragraph, amendments=amendments,
+        changed=changed, endorsed=endorsed, confirm=ConfirmForm(),
+    )
+
+
+@bp.route("/<slug>")
+@declaration_action(Action.VIEW)
+def show(declaration: Declaration) -> ResponseReturnValue:
+    return _revision_page(declaration, declaration.latest.number)
+
+
+@bp.route("/<slug>/revisions")
+@declaration_action(Action.VIEW)
+def revisions(declaration: Declaration) -> ResponseReturnValue:
+    return render_template("declarations/revisions.html", declaration=declaration,
+                           amendments=review.amendments_for(declaration.id), confirm=ConfirmForm())
+
+
+@bp.route("/<slug>/revisions/<int:number>")
+@declaration_action(Action.VIEW)
+def revision(declaration: Declaration, number: int) -> ResponseReturnValue:
+    return _revision_page(declaration, number)
+
+
+@bp.route("/<slug>/revisions/<int:number>.md")
+@declaration_action(Action.VIEW)
+def revision_source(declaration: Declaration, number: int) -> ResponseReturnValue:
+    """The exact canonical bytes whose SHA-256 is shown (and later signed)."""
+    revision = declarations.get_revision(declaration, number)
+    return Response(revision.text.encode("utf-8"), mimetype="text/markdown",
+                    headers={"Content-Disposition": f"inline; filename={declaration.slug}-r{number}.md",
+                             "X-Content-SHA256": revision.sha256})
+
+
+@bp.route("/<slug>/compare")
+@declaration_action(Action.VIEW)
+def compare(declaration: Declaration) -> ResponseReturnValue:
+    latest = declaration.latest.number
+    old_n = request.args.get("from", type=int, default=max(1, latest - 1))
+    new_n = request.args.get("to", type=int, default=latest)
+    from .text.redline import redline_html, redline_summary
+
+    old = declarations.get_revision(declaration, old_n)
+    new = declarations.get_revision(declaration, new_n)
+    return render_template(
+        "declarations/compare.html", declaration=declaration, old=old, new=new,
+        diff=redline_html(old.text, new.text), summary=redline_summary(old.text, new.text),
+    )
+
+
+@bp.route("/<slug>/edit", methods=["GET", "POST"])
+@declaration_action(Action.EDIT_TEXT)
+def edit(declaration: Declaration) -> ResponseReturnValue:
+    form = RevisionForm()
+    if request.method == "GET":
+        form.text.data = declaration.latest.text
+    if form.validate_on_submit():
+        try:
+            revision = declarations.add_revision(declaration, form.text.data or "", form.note.data or "",
+                                                 current_user)
+        except ServiceError as exc:
+            form.text.errors = [exc.message]
+            return render_template("declarations/edit.html", declaration=declaration, form=form), exc.status
+        flash(f"Saved as revision {revision.number}.", "success")
+        return redirect(url_for("declarations.show", slug=declaration.slug))
+    return render_template("declarations/edit.html", declaration=declaration, form=form), _form_status()
+
+
+@bp.route("/<slug>/open-consultation", methods=["GET", "POST"])
+@declaration_action(Action.OPEN_CONSULTATION)
+def open_consultation(declaration: Declaration) -> ResponseReturnValue:
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        declarations.open_consultation(declaration, current_user)
+        flash("Consultation is open: delegates can comment, propose amendments and endorse.", "success")
+        return redirect(url_for("declarations.show", slug=declaration.slug))
+    return render_template("declarations/confirm.html", declaration=declaration, form=form,
+                           question="Open consultation? Every member of the network is notified.",
+                           action=url_for("declarations.open_consultation", slug=declaration.slug)), _form_status()
+
+
+@bp.route("/<slug>/open-signing", methods=["GET", "POST"])
+@declaration_action(Action.OPEN_SIGNING)
+def open_signing(declaration: Declaration) -> ResponseReturnValue:
+    form = OpenSigningForm()
+    form.revision.choices = [
+        (r.number, f"Revision {r.number} · {r.sha256[:12]}…") for r in reversed(declaration.revisions)
+    ]
+    cities = list(db.session.scalars(select(City).order_by(City.slug)))
+    form.excluded.choices = [(c.id, c.name) for c in cities]
+    if request.method == "GET":
+        form.revision.data = declaration.latest.number
+    if form.validate_on_submit():
+        deadline = form.deadline.data.replace(tzinfo=UTC) if form.deadline.data else None
+        try:
+            declarations.open_signing(
+                declaration, form.revision.data or 0, current_user, excluded_city_ids=form.excluded.data or [],
+                rule_kind=form.rule.data or "all", quorum=form.quorum.data, deadline=deadline,
+            )
+        except ServiceError as exc:
+            form.revision.errors = [exc.message]
+            return render_template("declarations/open_signing.html", declaration=declaration, form=form,
+                                   board=dashboard.build(declaration)), exc.status
+        flash("Signing is open. The text is locked until you return it to consultation.", "success")
+        return redirect(url_for("declarations.show", slug=declaration.slug))
+    return render_template("declarations/open_signing.html", declaration=declaration, form=form,
+                           board=dashboard.build(declaration)), _form_status()
+
+
+@bp.route("/<slug>/return-to-consultation", methods=["GET", "POST"])
+@declaration_action(Action.RETURN_TO_CONSULTATION)
+def return_to_consultation(declaration: Declaration) -> ResponseReturnValue:
+    form = ReturnForm()
+    if form.validate_on_submit():
+        declarations.return_to_consultation(declaration, current_user, form.reason.data or "")
+        flash("The declaration is back in consultation.", "success")
+        return redirect(url_for("declarations.show", slug=declaration.slug))
+    return render_template("declarations/return.html", declaration=declaration, form=form), _form_status()
+
+
+@bp.route("/<slug>/dashboard")
+@declaration_action(Action.DASHBOARD)
+def board(declaration: Declaration) -> ResponseReturnValue:
+    return render_template("declarations/dashboard.html", board=dashboard.build(declaration))
+
+
+@bp.route("/<slug>/dashboard.csv")
+@declaration_action(Action.DASHBOARD)
+def board_csv(declaration: Declaration) -> ResponseReturnValue:
+    body = dashboard.to_csv(dashboard.build(declaration))
+    return Response(body.encode("utf-8-sig"), mimetype="text/csv",
+                    headers={"Content-Disposition": f"attachment; filename={declaration.slug}-status.csv"})
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)
