@@ -112,6 +112,8 @@ def load_config(instance_path: Path, overrides: dict[str, Any] | None = None) ->
         "ARGON2_MEMORY_COST": _env_int("ARGON2_MEMORY_COST", 65536),
         "ARGON2_PARALLELISM": _env_int("ARGON2_PARALLELISM", 4),
         "PASSWORD_MIN_LENGTH": 12,
+        # Signing payloads are single-use and expire after this long.
+        "SIGNING_PAYLOAD_TTL": timedelta(seconds=_env_int("SIGNING_PAYLOAD_TTL_SECONDS", 300)),
         # Cookies.
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

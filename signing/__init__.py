@@ -1,17 +1,38 @@
-"""Accord: declaration signing and endorsement service."""
+"""Accord: declaration signing and endorsement service.
+
+Importing the package has no side effects and needs no Flask, so the offline
+verifier (``python -m signing.verify``) runs with the standard library and
+``cryptography`` alone.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask
-
-from config import BASE_DIR, DEFAULT_INSTANCE_DIR, load_config
+if TYPE_CHECKING:
+    from flask import Flask
 
 
 def create_app(overrides: dict[str, Any] | None = None, instance_path: str | Path | None = None) -> Flask:
     """Application factory. ``overrides`` win over the environment (tests, CLI)."""
+    from flask import Flask
+
+    from config import BASE_DIR, DEFAULT_INSTANCE_DIR, load_config
+    from workers import celery_init_app
+
+    from . import (
+        auth,
+        commands,
+        database,
+        errors,
+        security,
+        views,
+        web_admin,
+        web_declarations,
+        web_review,
+    )
+
     instance = Path(instance_path or DEFAULT_INSTANCE_DIR).resolve()
     app = Flask(
         __name__,
@@ -21,10 +42,6 @@ def create_app(overrides: dict[str, Any] | None = None, instance_path: str | Pat
     )
     instance.mkdir(parents=True, exist_ok=True)
     app.config.from_mapping(load_config(instance, overrides))
-
-    from workers import celery_init_app
-
-    from . import auth, commands, database, errors, security, views, web_admin, web_declarations, web_review
 
     database.init_app(app)
     security.init_app(app)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, render_template
+from flask import Blueprint, Flask, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 
@@ -22,6 +22,11 @@ def home() -> ResponseReturnValue:
 @city_access_required
 def city(slug: str) -> ResponseReturnValue:
     return render_template("city.html", city=cities.get_by_slug(slug))
+
+
+@bp.route("/favicon.ico")
+def favicon() -> ResponseReturnValue:
+    return redirect(url_for("static", filename="favicon.svg"), code=301)
 
 
 @bp.route("/healthz")

@@ -7,6 +7,7 @@ from datetime import UTC
 from flask import Blueprint, Flask, Response, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
+from markupsafe import Markup
 from sqlalchemy import select
 
 from .extensions import db
@@ -15,6 +16,8 @@ from .guards import declaration_action, role_required
 from .models import City, Declaration, Role
 from .services import ServiceError, dashboard, declarations, review, workflow
 from .services.workflow import Action
+from .text.canonical import canonicalize
+from .text.redline import redline_html, redline_summary
 from .text.render import render_markdown, render_paragraphs
 
 bp = Blueprint("declarations", __name__, url_prefix="/declarations")
@@ -29,7 +32,10 @@ def _workflow_helpers() -> dict[str, object]:
     def can(action: str, declaration: Declaration) -> bool:
         return workflow.allowed(Action[action], declaration, current_user)
 
-    return {"can": can, "render_markdown": render_markdown}
+    def redline(old: str, new: str) -> Markup:
+        return redline_html(canonicalize(old), canonicalize(new))
+
+    return {"can": can, "render_markdown": render_markdown, "redline": redline}
 
 
 @bp.route("/")
@@ -121,8 +127,6 @@ def compare(declaration: Declaration) -> ResponseReturnValue:
     latest = declaration.latest.number
     old_n = request.args.get("from", type=int, default=max(1, latest - 1))
     new_n = request.args.get("to", type=int, default=latest)
-    from .text.redline import redline_html, redline_summary
-
     old = declarations.get_revision(declaration, old_n)
     new = declarations.get_revision(declaration, new_n)
     return render_template(

@@ -14,9 +14,25 @@ from .declarations import (
     Status,
 )
 from .outbox import OutboxEmail
+from .signatures import (
+    ApiToken,
+    IssuedPayload,
+    PayloadKind,
+    Signature,
+    SignatureStatus,
+    SigningKey,
+    Withdrawal,
+)
 from .types import UTCDateTime, utcnow
 
 __all__ = [
+    "ApiToken",
+    "IssuedPayload",
+    "PayloadKind",
+    "Signature",
+    "SignatureStatus",
+    "SigningKey",
+    "Withdrawal",
     "AccountLink",
     "Amendment",
     "AmendmentStatus",

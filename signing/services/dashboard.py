@@ -4,12 +4,25 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import Row, func, select
 
 from ..extensions import db
-from ..models import Amendment, AmendmentStatus, City, Comment, Declaration, Revision, RevisionView, Role, User
+from ..models import (
+    Amendment,
+    AmendmentStatus,
+    City,
+    Comment,
+    Declaration,
+    Revision,
+    RevisionView,
+    Role,
+    Signature,
+    SignatureStatus,
+    User,
+)
 from .review import latest_endorsements
 
 
@@ -41,15 +54,48 @@ class Dashboard:
     def total(self) -> int:
         return len(self.rows)
 
+    @property
+    def signed_count(self) -> int:
+        return sum(1 for r in self.rows if r.signature.startswith("signed"))
+
+    @property
+    def signatory_count(self) -> int:
+        return sum(1 for r in self.rows if r.signatory)
+
+
+def _by_city(rows: Sequence[Row[tuple[int | None, int]]]) -> dict[int | None, int]:
+    return {row[0]: int(row[1] or 0) for row in rows}
+
+
+def _signature_status(declaration: Declaration, city_id: int, signatory_ids: set[int],
+                      signatures: dict[int, Signature]) -> str:
+    if not signatory_ids:
+        return "—"
+    if city_id not in signatory_ids:
+        return "not asked"
+    record = signatures.get(city_id)
+    if record is None:
+        return "not signed"
+    when = record.signed_at.strftime("%Y-%m-%d %H:%M UTC")
+    if record.status == SignatureStatus.VALID:
+        return f"signed {when}"
+    return f"{record.status} (signed {when})"
+
 
 def build(declaration: Declaration) -> Dashboard:
     current = declaration.open_revision or declaration.latest
     cities = list(db.session.scalars(select(City).order_by(City.slug)))
     signatory_ids = {s.city_id for s in declaration.signatories}
     endorsements = latest_endorsements(declaration.id)
+    signatures: dict[int, Signature] = {}
+    if declaration.open_revision_id is not None:
+        for record in db.session.scalars(
+            select(Signature).where(Signature.revision_id == declaration.open_revision_id).order_by(Signature.id)
+        ):
+            signatures[record.city_id] = record  # the latest attempt per city wins
 
     revision_ids = select(Revision.id).where(Revision.declaration_id == declaration.id)
-    comments = dict(
+    comments = _by_city(
         db.session.execute(
             select(User.city_id, func.count(Comment.id))
             .join(User, Comment.author_id == User.id)
@@ -58,7 +104,7 @@ def build(declaration: Declaration) -> Dashboard:
             .group_by(User.city_id)
         ).all()
     )
-    amendments = dict(
+    amendments = _by_city(
         db.session.execute(
             select(User.city_id, func.count(Amendment.id))
             .join(User, Amendment.proposer_id == User.id)
@@ -66,7 +112,7 @@ def build(declaration: Declaration) -> Dashboard:
             .group_by(User.city_id)
         ).all()
     )
-    views = dict(
+    views = _by_city(
         db.session.execute(
             select(User.city_id, func.max(RevisionView.revision_number))
             .join(User, RevisionView.user_id == User.id)
@@ -87,7 +133,7 @@ def build(declaration: Declaration) -> Dashboard:
                 endorsed_current=bool(endorsement and endorsement.revision_id == current.id),
                 open_comments=int(comments.get(city.id, 0)),
                 open_amendments=int(amendments.get(city.id, 0)),
-                signature="—" if not signatory_ids else ("not signed" if city.id in signatory_ids else "not asked"),
+                signature=_signature_status(declaration, city.id, signatory_ids, signatures),
                 signatory=city.id in signatory_ids,
             )
         )

@@ -213,9 +213,13 @@ def return_to_consultation(declaration: Declaration, actor: User, reason: str) -
     if len(reason) > 2000:
         raise ServiceError("The reason is too long (2000 characters at most).")
     previous = declaration.open_revision.number if declaration.open_revision else None
+    from .signatures import void_standing  # signatures builds on this module
+
+    voided = void_standing(declaration)
     declaration.status = Status.CONSULTATION.value
     declaration.open_revision_id = None
-    audit.record("declaration.returned_to_consultation", declaration, actor, revision=previous, reason=reason)
+    audit.record("declaration.returned_to_consultation", declaration, actor, revision=previous, reason=reason,
+                 signatures_voided=voided)
     outbox.commit()
 
 

@@ -28,6 +28,8 @@ class Action(enum.StrEnum):
     OPEN_SIGNING = "open signing on"
     RETURN_TO_CONSULTATION = "return to consultation"
     DASHBOARD = "track"
+    SIGN = "sign"
+    WITHDRAW = "withdraw a signature from"
 
 
 # action -> state -> roles allowed. A state missing from an action's row refuses it in that state.
@@ -48,6 +50,8 @@ POLICY: dict[Action, dict[Status, frozenset[str]]] = {
     Action.OPEN_SIGNING: {Status.CONSULTATION: SEC},
     Action.RETURN_TO_CONSULTATION: {Status.OPEN_FOR_SIGNATURE: SEC},
     Action.DASHBOARD: dict.fromkeys(Status, SEC),
+    Action.SIGN: {Status.OPEN_FOR_SIGNATURE: DELEGATE},
+    Action.WITHDRAW: {Status.OPEN_FOR_SIGNATURE: DELEGATE},
 }
 
 

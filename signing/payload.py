@@ -1,0 +1,149 @@
+"""The exact bytes a delegate signs: RFC 8785 canonical JSON.
+
+This one module defines the signature and withdrawal payloads, key fingerprints
+and Ed25519 verification. The server issues payloads with it, the offline CLI
+signer reads them with it, and the bundle verifier checks them with it. Only the
+standard library and ``cryptography`` are needed to *read and verify*; issuing
+uses the ``rfc8785`` package.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+SIGNATURE_FORMAT = "accord.signature/1"
+WITHDRAWAL_FORMAT = "accord.withdrawal/1"
+FORMATS = (SIGNATURE_FORMAT, WITHDRAWAL_FORMAT)
+PUBLIC_KEY_BYTES = 32
+SIGNATURE_BYTES = 64
+
+SIGNATURE_FIELDS = (
+    "format", "issuer", "declaration_slug", "declaration_title", "revision", "text_sha256", "city_slug",
+    "city_name", "signer_id", "signer_name", "key_fingerprint", "issued_at", "expires_at", "nonce", "statement",
+)
+WITHDRAWAL_FIELDS = (*SIGNATURE_FIELDS, "withdraws_payload_sha256")
+
+
+class PayloadError(ValueError):
+    """The bytes are not a well-formed Accord payload."""
+
+
+def canonical_json(value: dict[str, Any]) -> bytes:
+    """RFC 8785 (JSON Canonicalization Scheme) serialisation."""
+    import rfc8785
+
+    return bytes(rfc8785.dumps(value))
+
+
+def is_canonical(data: bytes, parsed: dict[str, Any]) -> bool:
+    """True if ``data`` is the JCS form of ``parsed``.
+
+    For Accord payloads (ASCII keys, strings and integers only) JCS equals sorted
+    keys, no whitespace and minimal escaping, which the standard library produces.
+    """
+    expected = json.dumps(parsed, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return expected == data
+
+
+def fingerprint(public_key: bytes) -> str:
+    """``sha256:`` + hex SHA-256 of the raw 32-byte Ed25519 public key."""
+    if len(public_key) != PUBLIC_KEY_BYTES:
+        raise PayloadError(f"an Ed25519 public key is {PUBLIC_KEY_BYTES} bytes, not {len(public_key)}")
+    return "sha256:" + hashlib.sha256(public_key).hexdigest()
+
+
+def public_key_pem(public_key: bytes) -> bytes:
+    """The SubjectPublicKeyInfo PEM that ``openssl pkeyutl -pubin`` reads."""
+    key = Ed25519PublicKey.from_public_bytes(public_key)
+    return key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def verify(public_key: bytes, signature: bytes, message: bytes) -> bool:
+    """Ed25519 (RFC 8032, pure) verification. False for any malformed input."""
+    if len(public_key) != PUBLIC_KEY_BYTES or len(signature) != SIGNATURE_BYTES:
+        return False
+    try:
+        Ed25519PublicKey.from_public_bytes(public_key).verify(signature, message)
+    except (InvalidSignature, ValueError):
+        return False
+    return True
+
+
+def timestamp(moment: datetime) -> str:
+    """RFC 3339 UTC with seconds precision, e.g. ``2026-11-27T10:00:00Z``."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_timestamp(value: str) -> datetime:
+    try:
+        return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    except (TypeError, ValueError) as exc:
+        raise PayloadError(f"bad timestamp {value!r}") from exc
+
+
+def statement(fields: dict[str, Any]) -> str:
+    """The human sentence carried inside the payload."""
+    verb = "withdraws the signature of" if fields["format"] == WITHDRAWAL_FORMAT else "signs"
+    return (
+        f"{fields['signer_name']}, for {fields['city_name']}, {verb} revision {fields['revision']} of "
+        f"\u201c{fields['declaration_title']}\u201d (text SHA-256 {fields['text_sha256']})."
+    )
+
+
+def build(fields: dict[str, Any]) -> bytes:
+    """Canonical bytes for a payload; ``statement`` is derived from the other fields."""
+    body = dict(fields)
+    body["statement"] = statement(body)
+    expected = WITHDRAWAL_FIELDS if body.get("format") == WITHDRAWAL_FORMAT else SIGNATURE_FIELDS
+    if set(body) != set(expected):
+        raise PayloadError(f"payload fields differ from {body.get('format')}: {sorted(set(body) ^ set(expected))}")
+    return canonical_json(body)
+
+
+def parse(data: bytes) -> dict[str, Any]:
+    """Parse and check payload bytes: UTF-8, canonical, the right fields and types."""
+    try:
+        parsed = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise PayloadError("the payload is not UTF-8 JSON") from exc
+    if not isinstance(parsed, dict):
+        raise PayloadError("the payload is not a JSON object")
+    kind = parsed.get("format")
+    if kind not in FORMATS:
+        raise PayloadError(f"unknown payload format {kind!r}")
+    expected = WITHDRAWAL_FIELDS if kind == WITHDRAWAL_FORMAT else SIGNATURE_FIELDS
+    if set(parsed) != set(expected):
+        raise PayloadError("the payload has missing or extra fields")
+    for name in expected:
+        wanted = int if name in ("revision", "signer_id") else str
+        if type(parsed[name]) is not wanted:
+            raise PayloadError(f"payload field {name!r} has the wrong type")
+    if not is_canonical(data, parsed):
+        raise PayloadError("the payload is not in RFC 8785 canonical form")
+    if parsed["statement"] != statement(parsed):
+        raise PayloadError("the payload statement does not match its fields")
+    return parsed
+
+
+def b64encode(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def b64decode(text: str, what: str) -> bytes:
+    """Standard or URL-safe base64, padding optional; ``PayloadError`` naming ``what`` otherwise."""
+    if not isinstance(text, str) or len(text) > 1_000_000:
+        raise PayloadError(f"{what} must be a base64 string")
+    cleaned = text.strip().replace("-", "+").replace("_", "/")
+    cleaned += "=" * (-len(cleaned) % 4)
+    try:
+        return base64.b64decode(cleaned, validate=True)
+    except (ValueError, base64.binascii.Error) as exc:  # type: ignore[attr-defined]
+        raise PayloadError(f"{what} is not valid base64") from exc

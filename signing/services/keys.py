@@ -1,0 +1,82 @@
+"""Enrolling and revoking delegates' Ed25519 public keys."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from ..extensions import db
+from ..models import Role, SigningKey, User, utcnow
+from ..payload import PUBLIC_KEY_BYTES, PayloadError, b64decode, fingerprint
+from . import Conflict, Forbidden, NotFound, ServiceError, audit, outbox
+from .passwords import verify_password
+
+ORIGINS = ("browser", "cli")
+MAX_LABEL = 120
+
+
+def parse_public_key(encoded: str) -> bytes:
+    try:
+        raw = b64decode(encoded, "public_key")
+    except PayloadError as exc:
+        raise ServiceError(str(exc)) from exc
+    if len(raw) != PUBLIC_KEY_BYTES:
+        raise ServiceError(f"public_key must be the raw {PUBLIC_KEY_BYTES}-byte Ed25519 key, base64-encoded.")
+    return raw
+
+
+def keys_of(user: User) -> list[SigningKey]:
+    return list(db.session.scalars(select(SigningKey).where(SigningKey.user_id == user.id).order_by(SigningKey.id)))
+
+
+def get_by_fingerprint(value: str) -> SigningKey:
+    key = db.session.scalar(select(SigningKey).where(SigningKey.fingerprint == value))
+    if key is None:
+        raise NotFound("No key with that fingerprint.")
+    return key
+
+
+def enrol(user: User, public_key_b64: str, label: str, password: str, origin: str = "browser") -> SigningKey:
+    """Register a public key for a delegate, after re-checking their password."""
+    if user.role != Role.DELEGATE or user.city_id is None:
+        raise Forbidden("Only delegates of a member city enrol signing keys.")
+    if not verify_password(user.password_hash, password or ""):
+        raise Forbidden("The password is not correct; the key was not enrolled.", code="wrong_password")
+    raw = parse_public_key(public_key_b64)
+    label = " ".join((label or "").split())
+    if not label:
+        raise ServiceError("Give the key a label, such as the device it lives on.")
+    if len(label) > MAX_LABEL:
+        raise ServiceError(f"The label is too long ({MAX_LABEL} characters at most).")
+    if origin not in ORIGINS:
+        raise ServiceError("origin must be 'browser' or 'cli'.")
+    print_ = fingerprint(raw)
+    if db.session.scalar(select(SigningKey.id).where(SigningKey.fingerprint == print_)) is not None:
+        raise Conflict("This key is already enrolled.")
+    key = SigningKey(user_id=user.id, public_key=raw, fingerprint=print_, label=label, origin=origin)
+    db.session.add(key)
+    db.session.flush()
+    audit.record("key.enrolled", key, user, fingerprint=print_, label=label, origin=origin)
+    secretariat = db.session.scalars(
+        select(User).where(User.role == Role.SECRETARIAT.value, User.active.is_(True))
+    )
+    for recipient in [user, *secretariat]:
+        outbox.queue_email(
+            f"key_enrolled:{key.id}:user{recipient.id}", recipient.email, "key_enrolled",
+            display_name=recipient.display_name, owner=user.display_name,
+            city=user.city.name if user.city else "", fingerprint=print_, label=label, origin=origin,
+            is_owner=recipient.id == user.id,
+        )
+    outbox.commit()
+    return key
+
+
+def revoke(key: SigningKey, actor: User) -> None:
+    """The owner or the secretariat revokes a key. Earlier signatures stay valid."""
+    if actor.id != key.user_id and actor.role != Role.SECRETARIAT:
+        raise Forbidden("Only the key's owner or the secretariat can revoke it.")
+    if key.revoked_at is not None:
+        raise Conflict("This key is already revoked.")
+    key.revoked_at = utcnow()
+    key.revoked_by_id = actor.id
+    audit.record("key.revoked", key, actor, fingerprint=key.fingerprint)
+    outbox.commit()

@@ -1,0 +1,260 @@
+"""Issuing payloads, accepting signatures and withdrawals — the heart of Accord.
+
+A payload is issued by the server for one delegate, key, city and revision; it
+expires after ``SIGNING_PAYLOAD_TTL`` and can be used once. A signature is
+accepted only over exactly those bytes, verified with the delegate's enrolled
+public key, in one transaction; a partial unique index guarantees one standing
+signature per city and revision whatever the concurrency.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from .. import payload as payloads
+from ..extensions import db
+from ..models import (
+    Declaration,
+    IssuedPayload,
+    PayloadKind,
+    Revision,
+    Role,
+    Signature,
+    SignatureStatus,
+    SigningKey,
+    User,
+    Withdrawal,
+    utcnow,
+)
+from . import Conflict, Forbidden, ServiceError, audit, outbox
+from .keys import get_by_fingerprint
+from .workflow import Action, require
+
+
+class SignatureRejected(ServiceError):
+    status = 400
+    code = "signature_rejected"
+
+
+def _ttl() -> timedelta:
+    value: timedelta = current_app.config["SIGNING_PAYLOAD_TTL"]
+    return value
+
+
+def _open_revision(declaration: Declaration) -> Revision:
+    if declaration.open_revision is None:
+        raise Conflict("This declaration is not open for signature.")
+    return declaration.open_revision
+
+
+def _check_signer(declaration: Declaration, user: User, key: SigningKey, action: Action) -> None:
+    require(action, declaration, user)
+    if key.user_id != user.id:
+        raise Forbidden("This key belongs to someone else.")
+    if not key.active:
+        raise Conflict("This key has been revoked.")
+    if user.city_id not in {s.city_id for s in declaration.signatories}:
+        raise Forbidden("Your city is not among the signatories of this declaration.")
+
+
+def standing_signature(declaration: Declaration, city_id: int) -> Signature | None:
+    if declaration.open_revision_id is None:
+        return None
+    return db.session.scalar(
+        select(Signature).where(
+            Signature.revision_id == declaration.open_revision_id,
+            Signature.city_id == city_id,
+            Signature.status == SignatureStatus.VALID.value,
+        )
+    )
+
+
+def _issue(declaration: Declaration, user: User, key: SigningKey, kind: PayloadKind,
+           withdraws: Signature | None = None) -> IssuedPayload:
+    revision = _open_revision(declaration)
+    assert user.city is not None  # noqa: S101 - checked by _check_signer
+    now = utcnow().replace(microsecond=0)
+    fields = {
+        "format": payloads.WITHDRAWAL_FORMAT if kind is PayloadKind.WITHDRAWAL else payloads.SIGNATURE_FORMAT,
+        "issuer": current_app.config["PUBLIC_URL"],
+        "declaration_slug": declaration.slug,
+        "declaration_title": declaration.title,
+        "revision": revision.number,
+        "text_sha256": revision.sha256,
+        "city_slug": user.city.slug,
+        "city_name": user.city.name,
+        "signer_id": user.id,
+        "signer_name": user.display_name,
+        "key_fingerprint": key.fingerprint,
+        "issued_at": payloads.timestamp(now),
+        "expires_at": payloads.timestamp(now + _ttl()),
+        "nonce": secrets.token_urlsafe(24),
+    }
+    if withdraws is not None:
+        fields["withdraws_payload_sha256"] = withdraws.payload_sha256
+    data = payloads.build(fields)
+    issued = IssuedPayload(
+        kind=kind.value, nonce=fields["nonce"], payload=data, payload_sha256=hashlib.sha256(data).hexdigest(),
+        user_id=user.id, key_id=key.id, declaration_id=declaration.id, revision_id=revision.id,
+        city_id=user.city.id, issued_at=now, expires_at=now + _ttl(),
+    )
+    db.session.add(issued)
+    db.session.flush()
+    outbox.commit()
+    return issued
+
+
+def issue_signature_payload(declaration: Declaration, user: User, key_fingerprint: str) -> IssuedPayload:
+    key = get_by_fingerprint(key_fingerprint)
+    _check_signer(declaration, user, key, Action.SIGN)
+    if standing_signature(declaration, user.city_id or 0) is not None:
+        raise Conflict("Your city has already signed this revision.")
+    return _issue(declaration, user, key, PayloadKind.SIGNATURE)
+
+
+def issue_withdrawal_payload(declaration: Declaration, user: User, key_fingerprint: str) -> IssuedPayload:
+    key = get_by_fingerprint(key_fingerprint)
+    _check_signer(declaration, user, key, Action.WITHDRAW)
+    standing = standing_signature(declaration, user.city_id or 0)
+    if standing is None:
+        raise Conflict("Your city has no signature to withdraw.")
+    return _issue(declaration, user, key, PayloadKind.WITHDRAWAL, withdraws=standing)
+
+
+def _claim(declaration: Declaration, user: User, data: bytes, signature: bytes, kind: PayloadKind) -> IssuedPayload:
+    """Check the submitted bytes against what was issued and mark the payload used (atomically)."""
+    try:
+        fields = payloads.parse(data)
+    except payloads.PayloadError as exc:
+        raise SignatureRejected(f"The payload is not valid: {exc}.") from exc
+    issued = db.session.scalar(
+        select(IssuedPayload).where(IssuedPayload.payload_sha256 == hashlib.sha256(data).hexdigest())
+    )
+    if issued is None or issued.payload != data or issued.kind != kind.value:
+        raise SignatureRejected("These payload bytes were not issued by this server.")
+    if issued.user_id != user.id or issued.declaration_id != declaration.id:
+        raise SignatureRejected("This payload was issued to someone else or for another declaration.")
+    if issued.used_at is not None:
+        raise Conflict("This payload has already been used. Ask for a new one.", code="payload_used")
+    if issued.expires_at <= utcnow():
+        raise SignatureRejected("This payload has expired. Ask for a new one.", code="payload_expired")
+    key = db.session.get(SigningKey, issued.key_id)
+    assert key is not None  # noqa: S101 - foreign key
+    _check_signer(declaration, user, key, Action.SIGN if kind is PayloadKind.SIGNATURE else Action.WITHDRAW)
+    open_revision = declaration.open_revision
+    if open_revision is None or open_revision.id != issued.revision_id or fields["revision"] != open_revision.number:
+        raise Conflict("Signing is no longer open on the revision this payload names.")
+    if user.city_id != issued.city_id or user.role != Role.DELEGATE or not user.active:
+        raise Forbidden("You are no longer a delegate of the city this payload names.")
+    if not payloads.verify(key.public_key, signature, data):
+        raise SignatureRejected("The signature does not verify with your enrolled key.")
+    claimed = db.session.execute(
+        update(IssuedPayload)
+        .where(IssuedPayload.id == issued.id, IssuedPayload.used_at.is_(None))
+        .values(used_at=utcnow())
+    )
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        outbox.rollback()
+        raise Conflict("This payload has already been used. Ask for a new one.", code="payload_used")
+    return issued
+
+
+def submit_signature(declaration: Declaration, user: User, data: bytes, signature: bytes) -> Signature:
+    issued = _claim(declaration, user, data, signature, PayloadKind.SIGNATURE)
+    record = Signature(
+        declaration_id=declaration.id, revision_id=issued.revision_id, city_id=issued.city_id, user_id=user.id,
+        key_id=issued.key_id, issued_payload_id=issued.id, payload=data, payload_sha256=issued.payload_sha256,
+        signature=signature,
+    )
+    db.session.add(record)
+    try:
+        db.session.flush()
+    except IntegrityError as exc:
+        outbox.rollback()
+        raise Conflict("Your city has already signed this revision.", code="already_signed") from exc
+    audit.record("signature.added", record, user, city=user.city.slug if user.city else None,
+                 revision=declaration.open_revision.number if declaration.open_revision else None,
+                 fingerprint=record.key.fingerprint, payload_sha256=record.payload_sha256)
+    _notify_signature(declaration, record, user, "signature_receipt", "signature_received")
+    outbox.commit()
+    return record
+
+
+def submit_withdrawal(declaration: Declaration, user: User, data: bytes, signature: bytes) -> Withdrawal:
+    issued = _claim(declaration, user, data, signature, PayloadKind.WITHDRAWAL)
+    withdraws = payloads.parse(data)["withdraws_payload_sha256"]
+    standing = standing_signature(declaration, issued.city_id)
+    if standing is None or standing.payload_sha256 != withdraws:
+        outbox.rollback()
+        raise Conflict("The signature this statement withdraws is no longer standing.")
+    standing.status = SignatureStatus.WITHDRAWN.value
+    standing.status_changed_at = utcnow()
+    record = Withdrawal(signature_id=standing.id, user_id=user.id, key_id=issued.key_id,
+                        issued_payload_id=issued.id, payload=data, signature=signature)
+    db.session.add(record)
+    db.session.flush()
+    audit.record("signature.withdrawn", standing, user, withdrawal=record.id,
+                 city=user.city.slug if user.city else None)
+    _notify_signature(declaration, standing, user, "withdrawal_receipt", "withdrawal_received")
+    outbox.commit()
+    return record
+
+
+def _notify_signature(declaration: Declaration, record: Signature, user: User, to_signer: str,
+                      to_secretariat: str) -> None:
+    context = {
+        "title": declaration.title, "slug": declaration.slug, "city": record.city.name,
+        "signer": user.display_name, "revision": record.revision.number, "sha256": record.revision.sha256,
+        "fingerprint": record.key.fingerprint, "signed_at": payloads.timestamp(record.signed_at or utcnow()),
+    }
+    event = f"{to_signer}:{record.id}"
+    outbox.queue_email(f"{event}:user{user.id}", user.email, to_signer, display_name=user.display_name, **context)
+    for member in db.session.scalars(select(User).where(User.role == Role.SECRETARIAT.value,
+                                                        User.active.is_(True))):
+        outbox.queue_email(f"{to_secretariat}:{record.id}:user{member.id}", member.email, to_secretariat,
+                           display_name=member.display_name, **context)
+
+
+def void_standing(declaration: Declaration) -> int:
+    """Mark the open revision's standing signatures void (kept, shown). Caller commits."""
+    if declaration.open_revision_id is None:
+        return 0
+    result = db.session.execute(
+        update(Signature)
+        .where(Signature.revision_id == declaration.open_revision_id, Signature.status == SignatureStatus.VALID.value)
+        .values(status=SignatureStatus.VOID.value, status_changed_at=utcnow())
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def signatures_of(declaration: Declaration) -> list[Signature]:
+    return list(db.session.scalars(
+        select(Signature).where(Signature.declaration_id == declaration.id).order_by(Signature.id)
+    ))
+
+
+def receipt(record: Signature) -> dict[str, object]:
+    """Everything needed to check one signature offline."""
+    key = record.key
+    return {
+        "format": "accord.receipt/1",
+        "declaration": record.declaration.slug,
+        "city": record.city.slug,
+        "status": record.status,
+        "signed_at": payloads.timestamp(record.signed_at),
+        "payload_base64": payloads.b64encode(record.payload),
+        "payload": record.payload.decode("utf-8"),
+        "payload_sha256": record.payload_sha256,
+        "signature_base64": payloads.b64encode(record.signature),
+        "public_key_base64": payloads.b64encode(key.public_key),
+        "public_key_pem": payloads.public_key_pem(key.public_key).decode("ascii"),
+        "key_fingerprint": key.fingerprint,
+        "verify": "See docs/signature-format.md: openssl pkeyutl -verify -pubin -inkey key.pem -rawin "
+                  "-in payload.json -sigfile sig.bin",
+    }
