@@ -168,4 +168,5 @@ def init_app(app: Flask) -> None:
     def _logout_form() -> dict[str, Any]:
         if not has_request_context():  # e-mails rendered by the CLI or a worker: no form, no CSRF
             return {}
-        return {"logout_form": ConfirmForm()}
+        # Never bound to the request's form data: reading it may itself fail (413 on an error page).
+        return {"logout_form": ConfirmForm(formdata=None)}

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import parse_qsl
 
 from flask import Flask, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter, Map
 
 from .services import ServiceError
 
@@ -49,8 +51,18 @@ def _reject_non_utf8_form() -> ResponseReturnValue | None:
     return None
 
 
+class _DatabaseInt(IntegerConverter):
+    """``<int:...>`` in URLs: only values an INTEGER column holds; larger ones are simply not found (404)."""
+
+    def __init__(self, map: Map, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(map, *args, **kwargs)
+
+
 def init_app(app: Flask) -> None:
-    app.before_request(_reject_non_utf8_form)
+    app.url_map.converters["int"] = _DatabaseInt  # before any route is registered
+    # First of all: CSRFProtect parses the form, after which the raw body is no longer readable.
+    app.before_request_funcs.setdefault(None, []).insert(0, _reject_non_utf8_form)
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError) -> ResponseReturnValue:

@@ -90,9 +90,8 @@ def pg_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str | None
         admin = _pg_admin()
         with admin.connect() as conn:
             conn.execute(text("SELECT 1"))
-    except Exception as exc:  # noqa: BLE001 - any failure means "not available"
+    except Exception:  # any failure means "not available"
         yield None
-        _ = exc
         return
     name = f"accord_tpl_{uuid.uuid4().hex[:10]}"
     with admin.connect() as conn:
@@ -259,3 +258,25 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+@pytest.fixture(autouse=True)
+def fresh_g() -> Iterator[None]:
+    """Start every request with an empty ``flask.g``, as a real server does.
+
+    The ``app`` fixture keeps an application context pushed for the whole test, and a
+    test-client request reuses a pushed context of the same app, so ``g`` would outlive
+    the request: Flask-Login's cached ``g._login_user`` and Flask-WTF's ``g.csrf_token``
+    would leak into the next request, even one from another client (another browser).
+    It is on for every test (autouse).
+    """
+    from flask import g, request_started
+
+    def clear(sender: Flask, **extra: Any) -> None:
+        vars(g._get_current_object()).clear()
+
+    request_started.connect(clear)
+    try:
+        yield
+    finally:
+        request_started.disconnect(clear)

@@ -29,7 +29,10 @@ class City(db.Model):  # type: ignore[name-defined,misc]
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
-    delegates: Mapped[list[User]] = relationship(back_populates="city", order_by="User.display_name")
+    # passive_deletes="all": deleting a city with members is refused by the database (RESTRICT).
+    delegates: Mapped[list[User]] = relationship(
+        back_populates="city", order_by="User.display_name", passive_deletes="all"
+    )
 
     def __repr__(self) -> str:
         return f"<City {self.slug}>"

@@ -56,9 +56,10 @@ def create_user(
     actor: User | None = None,
 ) -> User:
     """Create an account directly (CLI and demo). Without a password the user must be invited."""
-    user = _new_user(email, display_name, role, city)
     if password is not None:
         check_password_policy(password)
+    user = _new_user(email, display_name, role, city)
+    if password is not None:
         user.password_hash = hash_password(password)
     audit.record("user.created", user, actor, email=user.email, role=role, city=city.slug if city else None)
     outbox.commit()
@@ -99,16 +100,21 @@ def resend_invitation(user: User, actor: User | None) -> None:
     outbox.commit()
 
 
-def accept_invitation(token: str, password: str) -> User:
-    link = links.resolve(token, LinkPurpose.INVITATION)
+def _set_password_by_link(token: str, purpose: LinkPurpose, password: str, action: str) -> User:
+    """Use a single-use link to set a password; every other session is logged out."""
+    link = links.resolve(token, purpose)
     check_password_policy(password)
     user = link.user
     link.used_at = utcnow()
     user.password_hash = hash_password(password)
     user.session_epoch += 1
-    audit.record("user.invitation_accepted", user, user)
+    audit.record(action, user, user)
     outbox.commit()
     return user
+
+
+def accept_invitation(token: str, password: str) -> User:
+    return _set_password_by_link(token, LinkPurpose.INVITATION, password, "user.invitation_accepted")
 
 
 def request_password_reset(email: str) -> None:
@@ -134,15 +140,7 @@ def request_password_reset(email: str) -> None:
 
 
 def reset_password(token: str, password: str) -> User:
-    link = links.resolve(token, LinkPurpose.PASSWORD_RESET)
-    check_password_policy(password)
-    user = link.user
-    link.used_at = utcnow()
-    user.password_hash = hash_password(password)
-    user.session_epoch += 1
-    audit.record("user.password_reset", user, user)
-    outbox.commit()
-    return user
+    return _set_password_by_link(token, LinkPurpose.PASSWORD_RESET, password, "user.password_reset")
 
 
 def authenticate(email: str, password: str) -> User | None:
