@@ -164,7 +164,7 @@ def test_outbox_drain_sends_pending_email(app: Flask) -> None:
     runner = app.test_cli_runner()
     result = runner.invoke(args=["outbox", "drain"])
     assert result.exit_code == 0, result.output
-    assert "1 e-mail(s) handled." in result.output
+    assert "1 e-mail(s) and 0 task(s) handled." in result.output
     messages = read_mail(app.config["MAIL_FILE_DIR"])
     assert [m["To"] for m in messages] == ["someone@b40.example"]
     db.session.refresh(row)
@@ -173,6 +173,6 @@ def test_outbox_drain_sends_pending_email(app: Flask) -> None:
 
     again = runner.invoke(args=["outbox", "drain"])
     assert again.exit_code == 0
-    assert "0 e-mail(s) handled." in again.output
+    assert "0 e-mail(s) and 0 task(s) handled." in again.output
     assert len(read_mail(app.config["MAIL_FILE_DIR"])) == 1
     assert db.session.get(OutboxEmail, row.id).attempts == 1

@@ -1,0 +1,1 @@
+"""Declaration text: canonical form, safe Markdown rendering and redlines."""
