@@ -88,6 +88,8 @@ def load_config(instance_path: Path, overrides: dict[str, Any] | None = None) ->
         # Follow-up work: "inline" runs it in this process after commit; "celery" hands it to workers.
         "TASK_MODE": os.environ.get("TASK_MODE", "celery" if (production and redis_url) else "inline"),
         # Mail: "smtp" when SMTP_HOST is set, else .eml files under instance/mail/.
+        # The sweep republishes outbox rows published this long ago and still not done.
+        "OUTBOX_STALE_SECONDS": _env_int("OUTBOX_STALE_SECONDS", 300),
         "MAIL_BACKEND": "smtp" if smtp_host else "file",
         "MAIL_FILE_DIR": str(instance_path / "mail"),
         "SMTP_HOST": smtp_host,
@@ -99,6 +101,8 @@ def load_config(instance_path: Path, overrides: dict[str, Any] | None = None) ->
         "SMTP_TIMEOUT": _env_int("SMTP_TIMEOUT", 30),
         "MAIL_FROM": os.environ.get("MAIL_FROM", "Accord <accord@localhost>"),
         "PUBLIC_URL": public_url,
+        # Ed25519 key sealing bundle manifests (generated here in the embedded default).
+        "PLATFORM_KEY_PATH": os.environ.get("PLATFORM_KEY_PATH", str(instance_path / "platform_key.pem")),
         # Rate limits (Flask-Limiter syntax).
         "RATELIMIT_STORAGE_URI": redis_url if (production and redis_url) else "memory://",
         "RATELIMIT_HEADERS_ENABLED": True,

@@ -71,9 +71,9 @@ outbox_group = AppGroup("outbox", help="The e-mail outbox.")
 
 @outbox_group.command("drain")
 def outbox_drain() -> None:
-    """Send (or republish to the workers) every pending e-mail."""
+    """Send (or republish to the workers) every pending e-mail and task."""
     result = outbox.drain()
-    click.echo(f"{len(result)} e-mail(s) handled.")
+    click.echo(f"{result['emails']} e-mail(s) and {result['tasks']} task(s) handled.")
 
 
 def init_app(app: Flask) -> None:

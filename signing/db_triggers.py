@@ -46,3 +46,64 @@ def drop_append_only(op: Any, table: str) -> None:
         return
     op.execute(f"DROP TRIGGER IF EXISTS {table}_no_update")
     op.execute(f"DROP TRIGGER IF EXISTS {table}_no_delete")
+
+
+PG_REJECT_FROZEN_FUNCTION = """
+CREATE OR REPLACE FUNCTION accord_reject_frozen() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    frozen boolean;
+BEGIN
+    IF TG_TABLE_NAME = 'declarations' THEN
+        frozen := OLD.status = 'frozen';
+    ELSE
+        SELECT d.status = 'frozen' INTO frozen FROM declarations d WHERE d.id = OLD.declaration_id;
+    END IF;
+    IF frozen THEN
+        RAISE EXCEPTION 'accord: % of a frozen declaration cannot change (% refused)', TG_TABLE_NAME, TG_OP
+            USING ERRCODE = 'restrict_violation';
+    END IF;
+    IF TG_OP = 'DELETE' THEN
+        RETURN OLD;
+    END IF;
+    RETURN NEW;
+END
+$$
+"""
+
+
+def create_frozen_guard(op: Any, table: str) -> None:
+    """Reject UPDATE and DELETE of rows belonging to a frozen declaration (TRUNCATE too, on PostgreSQL).
+
+    ``table`` is ``declarations`` itself or a table with a ``declaration_id`` column.
+    """
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(PG_REJECT_FROZEN_FUNCTION)
+        op.execute(PG_REJECT_FUNCTION)
+        op.execute(
+            f"CREATE TRIGGER {table}_frozen_guard BEFORE UPDATE OR DELETE ON {table} "
+            "FOR EACH ROW EXECUTE FUNCTION accord_reject_frozen()"
+        )
+        op.execute(
+            f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
+            "FOR EACH STATEMENT EXECUTE FUNCTION accord_reject_change()"
+        )
+        return
+    if table == "declarations":
+        condition = "OLD.status = 'frozen'"
+    else:
+        condition = "(SELECT status FROM declarations WHERE id = OLD.declaration_id) = 'frozen'"
+    for verb in ("UPDATE", "DELETE"):
+        op.execute(
+            f"CREATE TRIGGER {table}_frozen_no_{verb.lower()} BEFORE {verb} ON {table} WHEN {condition} "
+            f"BEGIN SELECT RAISE(ABORT, 'accord: {table} of a frozen declaration cannot change ({verb} refused)'); "
+            "END"
+        )
+
+
+def drop_frozen_guard(op: Any, table: str) -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(f"DROP TRIGGER IF EXISTS {table}_frozen_guard ON {table}")
+        op.execute(f"DROP TRIGGER IF EXISTS {table}_no_truncate ON {table}")
+        return
+    op.execute(f"DROP TRIGGER IF EXISTS {table}_frozen_no_update")
+    op.execute(f"DROP TRIGGER IF EXISTS {table}_frozen_no_delete")

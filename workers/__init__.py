@@ -32,6 +32,10 @@ def celery_init_app(app: Flask) -> Celery:
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
         broker_connection_retry_on_startup=True,
+        # Publishing happens after commit; if the broker is down, fail fast and let the sweep republish.
+        task_publish_retry_policy={"max_retries": 1, "interval_start": 0, "interval_step": 0.5, "interval_max": 1},
+        broker_connection_timeout=3,
+        broker_transport_options={"visibility_timeout": 3600},
         timezone="UTC",
         imports=("workers.tasks",),
         beat_schedule={

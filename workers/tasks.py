@@ -17,7 +17,16 @@ def send_email(self, outbox_id: int) -> str:  # type: ignore[no-untyped-def]
     return status
 
 
+@shared_task(name="workers.tasks.run_task", bind=True, max_retries=None)
+def run_task(self, task_id: int) -> str:  # type: ignore[no-untyped-def]
+    """Run one outbox task (e.g. a freeze); idempotent."""
+    status = outbox.run_task(task_id)
+    if status == "pending":  # failed this time: back off
+        raise self.retry(countdown=min(2 ** self.request.retries * 5, 600))
+    return status
+
+
 @shared_task(name="workers.tasks.drain_outbox")
-def drain_outbox() -> int:
-    """Periodic sweep: republish every e-mail still pending."""
-    return len(outbox.drain())
+def drain_outbox() -> dict[str, int]:
+    """Periodic sweep: republish every e-mail and task still pending."""
+    return outbox.drain()

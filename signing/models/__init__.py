@@ -2,6 +2,7 @@
 
 from .accounts import AccountLink, City, LinkPurpose, Role, User
 from .audit import AuditEvent
+from .bundles import Bundle
 from .declarations import (
     Amendment,
     AmendmentStatus,
@@ -13,7 +14,7 @@ from .declarations import (
     Signatory,
     Status,
 )
-from .outbox import OutboxEmail
+from .outbox import OutboxEmail, OutboxTask
 from .signatures import (
     ApiToken,
     IssuedPayload,
@@ -26,6 +27,8 @@ from .signatures import (
 from .types import UTCDateTime, utcnow
 
 __all__ = [
+    "Bundle",
+    "OutboxTask",
     "ApiToken",
     "IssuedPayload",
     "PayloadKind",

@@ -47,6 +47,7 @@ class Declaration(db.Model):  # type: ignore[name-defined,misc]
     signing_rule: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     signing_deadline: Mapped[datetime | None] = mapped_column(UTCDateTime)
     signing_opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    frozen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     revisions: Mapped[list[Revision]] = relationship(
         back_populates="declaration", order_by="Revision.number", foreign_keys="Revision.declaration_id"

@@ -1,4 +1,4 @@
-"""Transactional outbox for e-mail.
+"""Transactional outbox for e-mail and follow-up tasks.
 
 ``queue_email`` adds a row in the caller's transaction; ``commit`` commits it
 together with the state change and then relays the new rows: in-process in the
@@ -8,21 +8,29 @@ not be published or sent stay ``pending`` and are picked up by ``drain``.
 
 from __future__ import annotations
 
+import importlib
 import logging
 from collections.abc import Iterable
+from datetime import timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 
 from ..extensions import db
 from ..mail import PermanentMailError, build_message, send_messages
-from ..models import OutboxEmail, utcnow
+from ..models import OutboxEmail, OutboxTask, utcnow
 
 log = logging.getLogger(__name__)
 _PENDING_KEY = "accord_outbox_new"
 MAX_ATTEMPTS = 8
 SECRET_PREFIX = "secret_"  # noqa: S105 - context keys removed once the message is sent
+# Task kinds and the functions (``module:function``, called with the row's arguments) that do them.
+TASK_HANDLERS = {"freeze": "signing.services.freeze:freeze_declaration"}
+
+
+def _remember(kind: str, row_id: int) -> None:
+    db.session.info.setdefault(_PENDING_KEY, []).append((kind, row_id))
 
 
 def queue_email(dedupe_key: str, recipient: str, template: str, **context: Any) -> OutboxEmail:
@@ -33,20 +41,34 @@ def queue_email(dedupe_key: str, recipient: str, template: str, **context: Any) 
     row = OutboxEmail(dedupe_key=dedupe_key, recipient=recipient, template=template, context=context)
     db.session.add(row)
     db.session.flush()
-    db.session.info.setdefault(_PENDING_KEY, []).append(row.id)
+    _remember("email", row.id)
+    return row
+
+
+def queue_task(dedupe_key: str, kind: str, **arguments: Any) -> OutboxTask:
+    """Add follow-up work (a ``TASK_HANDLERS`` kind) to the current transaction; idempotent by key."""
+    if kind not in TASK_HANDLERS:
+        raise ValueError(f"unknown task kind {kind!r}")
+    existing = db.session.scalar(select(OutboxTask).where(OutboxTask.dedupe_key == dedupe_key))
+    if existing is not None:
+        return existing
+    row = OutboxTask(dedupe_key=dedupe_key, kind=kind, arguments=arguments)
+    db.session.add(row)
+    db.session.flush()
+    _remember("task", row.id)
     return row
 
 
 def commit() -> None:
     """Commit the current transaction, then relay the outbox rows it created."""
-    new_ids: list[int] = db.session.info.pop(_PENDING_KEY, [])
+    new: list[tuple[str, int]] = db.session.info.pop(_PENDING_KEY, [])
     try:
         db.session.commit()
     except Exception:
         db.session.rollback()
         raise
-    if new_ids:
-        relay(new_ids)
+    if new:
+        relay(new)
 
 
 def rollback() -> None:
@@ -54,26 +76,67 @@ def rollback() -> None:
     db.session.rollback()
 
 
-def relay(ids: Iterable[int]) -> None:
-    """Hand committed rows to whoever sends them. Never raises: ``drain`` retries."""
-    ids = list(ids)
+def relay(items: Iterable[tuple[str, int]]) -> None:
+    """Hand committed rows to whoever runs them. Never raises: ``drain`` retries."""
+    items = list(items)
     if current_app.config["TASK_MODE"] == "celery":
-        from workers.tasks import send_email
-
-        for outbox_id in ids:
-            try:
-                send_email.delay(outbox_id)
-            except Exception:  # broker down: the periodic drain republishes
-                log.warning("could not publish outbox e-mail %s; it stays pending", outbox_id, exc_info=True)
-                continue
-            db.session.execute(
-                OutboxEmail.__table__.update()
-                .where(OutboxEmail.id == outbox_id, OutboxEmail.published_at.is_(None))
-                .values(published_at=utcnow())
-            )
-        db.session.commit()
+        _publish(items)
         return
-    deliver(ids)
+    emails = [row_id for kind, row_id in items if kind == "email"]
+    try:
+        for kind, row_id in items:
+            if kind == "task":
+                run_task(row_id)
+        if emails:
+            deliver(emails)
+    except Exception:  # the change is committed; what failed stays pending for the sweep
+        db.session.rollback()
+        log.exception("in-process relay failed; the outbox sweep will retry")
+
+
+def _publish(items: list[tuple[str, int]]) -> None:
+    from workers.tasks import run_task as run_task_job
+    from workers.tasks import send_email
+
+    for kind, row_id in items:
+        job, table = (send_email, OutboxEmail) if kind == "email" else (run_task_job, OutboxTask)
+        try:
+            job.delay(row_id)
+        except Exception:  # broker down: the periodic drain republishes
+            log.warning("could not publish outbox %s %s; it stays pending", kind, row_id, exc_info=True)
+            continue
+        db.session.execute(update(table).where(table.id == row_id).values(published_at=utcnow()))
+    db.session.commit()
+
+
+def run_task(task_id: int) -> str:
+    """Run one outbox task by id. Idempotent: a done task is skipped; handlers are idempotent too."""
+    row = db.session.get(OutboxTask, task_id)
+    if row is None or row.status != "pending":
+        db.session.rollback()
+        return row.status if row else "missing"
+    module_name, _, function_name = TASK_HANDLERS[row.kind].partition(":")
+    handler = getattr(importlib.import_module(module_name), function_name)
+    arguments = dict(row.arguments)
+    db.session.commit()
+    try:
+        handler(**arguments)
+    except Exception as exc:
+        db.session.rollback()
+        log.exception("outbox task %s (%s) failed", task_id, row.kind)
+        row = db.session.get(OutboxTask, task_id)
+        assert row is not None  # noqa: S101
+        row.attempts += 1
+        row.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+        if row.attempts >= MAX_ATTEMPTS:
+            row.status = "failed"
+        db.session.commit()
+        return row.status
+    db.session.execute(
+        update(OutboxTask).where(OutboxTask.id == task_id).values(status="done", done_at=utcnow(), last_error=None)
+    )
+    db.session.commit()
+    return "done"
 
 
 def deliver(ids: Iterable[int]) -> dict[int, str]:
@@ -90,8 +153,16 @@ def deliver(ids: Iterable[int]) -> dict[int, str]:
     if not rows:
         db.session.commit()
         return outcome
-    messages = [(row.dedupe_key, build_message(row.template, row.recipient, row.context, str(row.id))) for row in rows]
-    results = send_messages(messages)
+    messages = []
+    results: dict[str, Exception | None] = {}
+    for row in rows:
+        try:
+            messages.append((row.dedupe_key, build_message(row.template, row.recipient, row.context, str(row.id))))
+        except Exception as exc:  # a broken template must not block the batch
+            log.exception("cannot build e-mail %s", row.id)
+            results[row.dedupe_key] = PermanentMailError(f"cannot build the message: {type(exc).__name__}: {exc}")
+    if messages:
+        results.update(send_messages(messages))
     now = utcnow()
     for row in rows:
         error = results.get(row.dedupe_key)
@@ -111,17 +182,23 @@ def deliver(ids: Iterable[int]) -> dict[int, str]:
     return outcome
 
 
-def drain(limit: int = 500) -> dict[int, str]:
-    """Send (inline) or republish (celery) every pending row. Used by the sweep and the CLI."""
-    ids = list(
-        db.session.scalars(
-            select(OutboxEmail.id).where(OutboxEmail.status == "pending").order_by(OutboxEmail.id).limit(limit)
-        )
-    )
+def drain(limit: int = 500) -> dict[str, int]:
+    """The sweep: send or republish every pending e-mail and task.
+
+    In celery mode a row is republished if it was never published, or published
+    more than ``OUTBOX_STALE_SECONDS`` ago and still not done (a crashed worker).
+    """
+    stale = utcnow() - timedelta(seconds=current_app.config["OUTBOX_STALE_SECONDS"])
+    counts = {"emails": 0, "tasks": 0}
+    items: list[tuple[str, int]] = []
+    for kind, table in (("email", OutboxEmail), ("task", OutboxTask)):
+        query = select(table.id).where(table.status == "pending").order_by(table.id).limit(limit)
+        if current_app.config["TASK_MODE"] == "celery":
+            query = query.where(or_(table.published_at.is_(None), table.published_at < stale))
+        ids = list(db.session.scalars(query))
+        counts[f"{kind}s"] = len(ids)
+        items.extend((kind, row_id) for row_id in ids)
     db.session.commit()
-    if not ids:
-        return {}
-    if current_app.config["TASK_MODE"] == "celery":
-        relay(ids)
-        return dict.fromkeys(ids, "published")
-    return deliver(ids)
+    if items:
+        relay(items)
+    return counts

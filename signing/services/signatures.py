@@ -32,7 +32,7 @@ from ..models import (
     Withdrawal,
     utcnow,
 )
-from . import Conflict, Forbidden, ServiceError, audit, outbox
+from . import Conflict, Forbidden, ServiceError, audit, freeze, outbox
 from .keys import get_by_fingerprint
 from .workflow import Action, require
 
@@ -182,6 +182,7 @@ def submit_signature(declaration: Declaration, user: User, data: bytes, signatur
                  revision=declaration.open_revision.number if declaration.open_revision else None,
                  fingerprint=record.key.fingerprint, payload_sha256=record.payload_sha256)
     _notify_signature(declaration, record, user, "signature_receipt", "signature_received")
+    freeze.queue_if_rule_met(declaration)
     outbox.commit()
     return record
 

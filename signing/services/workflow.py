@@ -30,6 +30,7 @@ class Action(enum.StrEnum):
     DASHBOARD = "track"
     SIGN = "sign"
     WITHDRAW = "withdraw a signature from"
+    FREEZE = "freeze"
 
 
 # action -> state -> roles allowed. A state missing from an action's row refuses it in that state.
@@ -52,6 +53,7 @@ POLICY: dict[Action, dict[Status, frozenset[str]]] = {
     Action.DASHBOARD: dict.fromkeys(Status, SEC),
     Action.SIGN: {Status.OPEN_FOR_SIGNATURE: DELEGATE},
     Action.WITHDRAW: {Status.OPEN_FOR_SIGNATURE: DELEGATE},
+    Action.FREEZE: {Status.OPEN_FOR_SIGNATURE: SEC},
 }
 
 

@@ -1,0 +1,241 @@
+"""Building the frozen bundle: a zip anyone can verify with openssl and sha256sum.
+
+Pure functions (no Flask, no database): the freeze service gathers the data, this
+module lays out the files, the manifest (RFC 8785) and its platform signature.
+The layout is specified in ``docs/bundle-format.md``; ``signing.verify`` checks it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import zipfile
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from . import payload as payloads
+
+BUNDLE_FORMAT = "accord.bundle/1"
+MANIFEST = "manifest.json"
+MANIFEST_SIG = "manifest.sig"
+PLATFORM_KEY = "platform.pem"
+TEXT = "declaration.md"
+PDF = "declaration.pdf"
+VERIFY = "VERIFY.txt"
+SUMS = "SHA256SUMS"
+
+
+@dataclass(frozen=True)
+class SignedItem:
+    """One signature (standing, or earlier and later withdrawn) as stored by the server."""
+
+    city_slug: str
+    city_name: str
+    signer_name: str
+    signed_at: datetime
+    public_key: bytes
+    payload: bytes
+    signature: bytes
+
+
+@dataclass(frozen=True)
+class WithdrawnItem:
+    signed: SignedItem
+    withdrawn_at: datetime
+    public_key: bytes  # the key that signed the withdrawal statement
+    payload: bytes
+    signature: bytes
+
+
+@dataclass
+class BundleInput:
+    declaration_slug: str
+    declaration_title: str
+    revision: int
+    text: str
+    text_sha256: str
+    signing_rule: dict[str, Any]
+    signing_opened_at: datetime | None
+    signing_deadline: datetime | None
+    frozen_at: datetime
+    issuer: str
+    signatories: list[str]  # city slugs asked to sign
+    signatures: list[SignedItem]
+    withdrawals: list[WithdrawnItem] = field(default_factory=list)
+
+
+def folder_name(slug: str) -> str:
+    return f"{slug}-bundle"
+
+
+def key_file(public_key: bytes) -> str:
+    return f"keys/{payloads.fingerprint(public_key).removeprefix('sha256:')}.pem"
+
+
+def _ts(moment: datetime | None) -> str | None:
+    return payloads.timestamp(moment) if moment else None
+
+
+def build(data: BundleInput, pdf: bytes, platform_key: Ed25519PrivateKey) -> tuple[bytes, bytes]:
+    """Return ``(zip bytes, manifest bytes)``. Deterministic for the same input."""
+    files: dict[str, bytes] = {TEXT: data.text.encode("utf-8"), PDF: pdf}
+    keys: dict[str, bytes] = {}
+    signature_entries = []
+    for item in sorted(data.signatures, key=lambda s: s.city_slug):
+        name = f"signatures/{item.city_slug}"
+        files[f"{name}.json"], files[f"{name}.sig"] = item.payload, item.signature
+        keys[key_file(item.public_key)] = item.public_key
+        signature_entries.append(_signature_entry(item, name))
+    withdrawal_entries = []
+    for index, withdrawn in enumerate(sorted(data.withdrawals, key=lambda w: (w.signed.city_slug, w.withdrawn_at)), 1):
+        base = f"{withdrawn.signed.city_slug}-{index}"
+        original = f"withdrawn/{base}"
+        statement = f"withdrawals/{base}"
+        files[f"{original}.json"], files[f"{original}.sig"] = withdrawn.signed.payload, withdrawn.signed.signature
+        files[f"{statement}.json"], files[f"{statement}.sig"] = withdrawn.payload, withdrawn.signature
+        keys[key_file(withdrawn.signed.public_key)] = withdrawn.signed.public_key
+        keys[key_file(withdrawn.public_key)] = withdrawn.public_key
+        withdrawal_entries.append(
+            {
+                "city_slug": withdrawn.signed.city_slug,
+                "withdrawn_at": payloads.timestamp(withdrawn.withdrawn_at),
+                "signature": _signature_entry(withdrawn.signed, original),
+                "withdrawal_file": f"{statement}.json",
+                "withdrawal_signature_file": f"{statement}.sig",
+                "withdrawal_key_file": key_file(withdrawn.public_key),
+                "withdrawal_key_fingerprint": payloads.fingerprint(withdrawn.public_key),
+            }
+        )
+    for name, raw in keys.items():
+        files[name] = payloads.public_key_pem(raw)
+    platform_public = platform_key.public_key().public_bytes(
+        serialization.Encoding.Raw, serialization.PublicFormat.Raw
+    )
+    files[PLATFORM_KEY] = payloads.public_key_pem(platform_public)
+    files[VERIFY] = verify_instructions(data, signature_entries, withdrawal_entries).encode("utf-8")
+    files[SUMS] = "".join(
+        f"{hashlib.sha256(content).hexdigest()}  {name}\n" for name, content in sorted(files.items())
+    ).encode("ascii")
+    manifest = {
+        "format": BUNDLE_FORMAT,
+        "issuer": data.issuer,
+        "declaration_slug": data.declaration_slug,
+        "declaration_title": data.declaration_title,
+        "revision": data.revision,
+        "text_file": TEXT,
+        "text_sha256": data.text_sha256,
+        "signing_rule": data.signing_rule,
+        "signing_opened_at": _ts(data.signing_opened_at),
+        "signing_deadline": _ts(data.signing_deadline),
+        "frozen_at": payloads.timestamp(data.frozen_at),
+        "signatories": sorted(data.signatories),
+        "signatures": signature_entries,
+        "withdrawals": withdrawal_entries,
+        "platform_key_file": PLATFORM_KEY,
+        "platform_key_fingerprint": payloads.fingerprint(platform_public),
+        "files": {name: hashlib.sha256(content).hexdigest() for name, content in sorted(files.items())},
+    }
+    manifest_bytes = payloads.canonical_json(manifest)
+    files[MANIFEST] = manifest_bytes
+    files[MANIFEST_SIG] = platform_key.sign(manifest_bytes)
+    return _zip(folder_name(data.declaration_slug), files, data.frozen_at), manifest_bytes
+
+
+def _signature_entry(item: SignedItem, name: str) -> dict[str, Any]:
+    return {
+        "city_slug": item.city_slug,
+        "city_name": item.city_name,
+        "signer_name": item.signer_name,
+        "signed_at": payloads.timestamp(item.signed_at),
+        "payload_file": f"{name}.json",
+        "signature_file": f"{name}.sig",
+        "payload_sha256": hashlib.sha256(item.payload).hexdigest(),
+        "key_file": key_file(item.public_key),
+        "key_fingerprint": payloads.fingerprint(item.public_key),
+    }
+
+
+def _zip(folder: str, files: dict[str, bytes], moment: datetime) -> bytes:
+    buffer = io.BytesIO()
+    stamp = (max(moment.year, 1980), moment.month, moment.day, moment.hour, moment.minute, moment.second)
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name in sorted(files):
+            info = zipfile.ZipInfo(f"{folder}/{name}", date_time=stamp)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            archive.writestr(info, files[name])
+    return buffer.getvalue()
+
+
+def verify_instructions(data: BundleInput, signatures: list[dict[str, Any]],
+                        withdrawals: list[dict[str, Any]]) -> str:
+    """VERIFY.txt: the stock openssl and sha256sum commands that check this bundle."""
+    lines = [
+        f"How to verify “{data.declaration_title}”, revision {data.revision}",
+        "=" * 72,
+        "",
+        "You need only OpenSSL 3 and sha256sum (coreutils). Run every command inside the",
+        f"unpacked folder {folder_name(data.declaration_slug)}/. Each must succeed as described.",
+        "",
+        "1. The platform signed the manifest (expect 'Signature Verified Successfully'):",
+        "",
+        f"   openssl pkeyutl -verify -pubin -inkey {PLATFORM_KEY} -rawin -in {MANIFEST} -sigfile {MANIFEST_SIG}",
+        "",
+        "   Compare the platform key's fingerprint with the one the network publishes:",
+        "",
+        f"   openssl pkey -pubin -in {PLATFORM_KEY} -outform DER | tail -c 32 | sha256sum",
+        "",
+        "2. Every file is the one the manifest names (expect every line 'OK'):",
+        "",
+        f"   sha256sum -c {SUMS}",
+        f"   sha256sum {SUMS}    # must equal the \"{SUMS}\" entry in {MANIFEST}:",
+        f"   grep -o '\"{SUMS}\":\"[0-9a-f]*\"' {MANIFEST}",
+        "",
+        "   and no file was added or removed (expect no output):",
+        "",
+        f"   find . -type f ! -name {MANIFEST} ! -name {MANIFEST_SIG} ! -name {SUMS} | sed 's|^./||' | sort"
+        f" | diff - <(cut -c67- {SUMS} | sort)",
+        "",
+        f"3. The text is the one that was signed: its SHA-256 must be {data.text_sha256}",
+        "",
+        f"   sha256sum {TEXT}",
+        "",
+        "4. Each city's signature (expect 'Signature Verified Successfully' for each), and the",
+        "   signed payload names this text's hash and the key's fingerprint:",
+        "",
+    ]
+    for entry in signatures:
+        lines += _signature_commands(entry, data.text_sha256)
+    if withdrawals:
+        lines += ["5. Withdrawn signatures and the signed statements withdrawing them:", ""]
+        for entry in withdrawals:
+            lines += _signature_commands(entry["signature"], data.text_sha256)
+            lines += [
+                f"   openssl pkeyutl -verify -pubin -inkey {entry['withdrawal_key_file']} -rawin"
+                f" -in {entry['withdrawal_file']} -sigfile {entry['withdrawal_signature_file']}",
+                "",
+            ]
+    lines += [
+        "The same checks, with a per-signature report, in one command (Python 3 and the",
+        "'cryptography' package): python -m signing.verify BUNDLE.zip",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _signature_commands(entry: dict[str, Any], text_sha256: str) -> list[str]:
+    fingerprint_hex = entry["key_fingerprint"].removeprefix("sha256:")
+    return [
+        f"   # {entry['city_name']} — {entry['signer_name']}, signed {entry['signed_at']}",
+        f"   openssl pkeyutl -verify -pubin -inkey {entry['key_file']} -rawin -in {entry['payload_file']}"
+        f" -sigfile {entry['signature_file']}",
+        f"   grep -c '\"text_sha256\":\"{text_sha256}\"' {entry['payload_file']}    # expect 1",
+        f"   grep -c '\"key_fingerprint\":\"sha256:{fingerprint_hex}\"' {entry['payload_file']}    # expect 1",
+        f"   openssl pkey -pubin -in {entry['key_file']} -outform DER | tail -c 32 | sha256sum"
+        f"    # expect {fingerprint_hex}",
+        "",
+    ]

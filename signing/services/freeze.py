@@ -1,0 +1,184 @@
+"""Freezing: once the signing rule is met, seal the signed revision into a bundle.
+
+``queue_if_rule_met`` runs in the signing transaction and writes an outbox task;
+``request`` is the secretariat's freeze at or after the deadline; the task runs
+``freeze_declaration``, which is idempotent: a frozen declaration keeps its one
+bundle, and a concurrent second run loses on the unique constraint.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+
+from flask import current_app
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from .. import bundle as layout
+from .. import payload as payloads
+from .. import pdf, platform_key
+from ..extensions import db
+from ..models import Bundle, Declaration, Signature, SignatureStatus, Status, User, Withdrawal, utcnow
+from . import Conflict, audit, outbox
+from .workflow import Action, require
+
+log = logging.getLogger(__name__)
+
+
+class FreezeError(RuntimeError):
+    """Freezing was refused because something does not verify; nothing changed."""
+
+
+def required_signatures(declaration: Declaration) -> int:
+    rule = declaration.signing_rule or {"kind": "all"}
+    if rule.get("kind") == "quorum":
+        return int(rule["required"])
+    return len(declaration.signatories)
+
+
+def standing_count(declaration: Declaration) -> int:
+    return int(
+        db.session.scalar(
+            select(func.count(Signature.id)).where(
+                Signature.revision_id == declaration.open_revision_id,
+                Signature.status == SignatureStatus.VALID.value,
+            )
+        )
+        or 0
+    )
+
+
+def rule_met(declaration: Declaration) -> bool:
+    return declaration.open_revision_id is not None and standing_count(declaration) >= required_signatures(declaration)
+
+
+def _queue(declaration: Declaration, reason: str) -> None:
+    outbox.queue_task(f"freeze:{declaration.id}:{declaration.open_revision_id}", "freeze",
+                      declaration_id=declaration.id, reason=reason)
+
+
+def queue_if_rule_met(declaration: Declaration) -> bool:
+    """Called inside the signing transaction (the caller commits)."""
+    if declaration.state is Status.OPEN_FOR_SIGNATURE and rule_met(declaration):
+        _queue(declaration, "signing rule met")
+        return True
+    return False
+
+
+def request(declaration: Declaration, actor: User) -> None:
+    """The secretariat freezes: allowed once the rule is met or the deadline has passed."""
+    require(Action.FREEZE, declaration, actor)
+    deadline_passed = declaration.signing_deadline is not None and declaration.signing_deadline <= utcnow()
+    if not (rule_met(declaration) or deadline_passed):
+        raise Conflict("The signing rule is not met and the deadline has not passed; it cannot be frozen yet.")
+    if standing_count(declaration) == 0:
+        raise Conflict("No city has signed: there is nothing to freeze.")
+    audit.record("declaration.freeze_requested", declaration, actor, signatures=standing_count(declaration))
+    _queue(declaration, "requested by the secretariat")
+    outbox.commit()
+
+
+def _signed_item(record: Signature) -> layout.SignedItem:
+    if not payloads.verify(record.key.public_key, record.signature, record.payload):
+        raise FreezeError(f"the signature of {record.city.slug} no longer verifies")
+    fields = payloads.parse(record.payload)
+    if fields["text_sha256"] != record.revision.sha256 or fields["city_slug"] != record.city.slug:
+        raise FreezeError(f"the signature of {record.city.slug} names another text or city")
+    return layout.SignedItem(
+        city_slug=record.city.slug, city_name=record.city.name, signer_name=fields["signer_name"],
+        signed_at=record.signed_at, public_key=record.key.public_key, payload=record.payload,
+        signature=record.signature,
+    )
+
+
+def freeze_declaration(declaration_id: int, reason: str = "") -> int | None:
+    """Build and store the bundle and mark the declaration frozen. Returns the bundle id."""
+    declaration = db.session.scalar(select(Declaration).where(Declaration.id == declaration_id).with_for_update())
+    if declaration is None:
+        return None
+    existing = db.session.scalar(select(Bundle.id).where(Bundle.declaration_id == declaration_id))
+    if declaration.state is Status.FROZEN or existing is not None:
+        db.session.rollback()
+        return existing
+    if declaration.state is not Status.OPEN_FOR_SIGNATURE or declaration.open_revision is None:
+        db.session.rollback()
+        log.info("declaration %s is %s: nothing to freeze", declaration_id, declaration.status)
+        return None
+    revision = declaration.open_revision
+    records = list(db.session.scalars(
+        select(Signature).where(Signature.revision_id == revision.id).order_by(Signature.id)
+    ))
+    standing = [_signed_item(r) for r in records if r.status == SignatureStatus.VALID.value]
+    withdrawn = []
+    for w in db.session.scalars(
+        select(Withdrawal).join(Signature, Withdrawal.signature_id == Signature.id)
+        .where(Signature.revision_id == revision.id).order_by(Withdrawal.id)
+    ):
+        if not payloads.verify(w.key.public_key, w.signature, w.payload):
+            raise FreezeError(f"a withdrawal by {w.original.city.slug} does not verify")
+        withdrawn.append(layout.WithdrawnItem(
+            signed=_signed_item_unchecked(w.original), withdrawn_at=w.withdrawn_at, public_key=w.key.public_key,
+            payload=w.payload, signature=w.signature,
+        ))
+    if not standing:
+        raise FreezeError("no standing signature")
+    frozen_at = utcnow().replace(microsecond=0)
+    key = platform_key.load()
+    verify_url = f"{current_app.config['PUBLIC_URL']}/public/declarations/{declaration.slug}"
+    document = pdf.render(
+        title=declaration.title, text=revision.text, revision=revision.number, text_sha256=revision.sha256,
+        frozen_at=frozen_at, verify_url=verify_url, platform_fingerprint=platform_key.fingerprint(key),
+        signatories=[pdf.SignatoryRow(s.city_name, s.signer_name, s.signed_at,
+                                      payloads.fingerprint(s.public_key)) for s in standing],
+    )
+    archive, manifest = layout.build(
+        layout.BundleInput(
+            declaration_slug=declaration.slug, declaration_title=declaration.title, revision=revision.number,
+            text=revision.text, text_sha256=revision.sha256, signing_rule=declaration.signing_rule or {"kind": "all"},
+            signing_opened_at=declaration.signing_opened_at, signing_deadline=declaration.signing_deadline,
+            frozen_at=frozen_at, issuer=current_app.config["PUBLIC_URL"],
+            signatories=[s.city.slug for s in declaration.signatories], signatures=standing, withdrawals=withdrawn,
+        ),
+        document, key,
+    )
+    bundle = Bundle(
+        declaration_id=declaration.id, revision_id=revision.id, frozen_at=frozen_at, manifest=manifest,
+        archive=archive, archive_sha256=hashlib.sha256(archive).hexdigest(), pdf=document,
+        platform_key_fingerprint=platform_key.fingerprint(key),
+    )
+    db.session.add(bundle)
+    declaration.status = Status.FROZEN.value
+    declaration.frozen_at = frozen_at
+    try:
+        db.session.flush()
+    except IntegrityError:  # another worker froze it first
+        outbox.rollback()
+        return db.session.scalar(select(Bundle.id).where(Bundle.declaration_id == declaration_id))
+    audit.record("declaration.frozen", declaration, None, revision=revision.number, sha256=revision.sha256,
+                 signatures=len(standing), bundle_sha256=bundle.archive_sha256, reason=reason)
+    for user in _everyone():
+        outbox.queue_email(f"frozen:{declaration.id}:user{user.id}", user.email, "frozen",
+                           display_name=user.display_name, title=declaration.title, slug=declaration.slug,
+                           number=revision.number, sha256=revision.sha256, signatures=len(standing),
+                           verify_url=verify_url)
+    outbox.commit()
+    return bundle.id
+
+
+def _signed_item_unchecked(record: Signature) -> layout.SignedItem:
+    return layout.SignedItem(
+        city_slug=record.city.slug, city_name=record.city.name,
+        signer_name=payloads.parse(record.payload)["signer_name"], signed_at=record.signed_at,
+        public_key=record.key.public_key, payload=record.payload, signature=record.signature,
+    )
+
+
+def _everyone() -> list[User]:
+    return list(db.session.scalars(
+        select(User).where(User.active.is_(True), User.password_hash.is_not(None)).order_by(User.id)
+    ))
+
+
+def bundle_of(declaration: Declaration) -> Bundle | None:
+    return db.session.scalar(select(Bundle).where(Bundle.declaration_id == declaration.id))
