@@ -22,6 +22,7 @@ def create_app(overrides: dict[str, Any] | None = None, instance_path: str | Pat
     from workers import celery_init_app
 
     from . import (
+        api,
         auth,
         commands,
         database,
@@ -30,7 +31,9 @@ def create_app(overrides: dict[str, Any] | None = None, instance_path: str | Pat
         views,
         web_admin,
         web_declarations,
+        web_public,
         web_review,
+        web_signing,
     )
 
     instance = Path(instance_path or DEFAULT_INSTANCE_DIR).resolve()
@@ -51,6 +54,9 @@ def create_app(overrides: dict[str, Any] | None = None, instance_path: str | Pat
     web_admin.init_app(app)
     web_declarations.init_app(app)
     web_review.init_app(app)
+    web_public.init_app(app)
+    api.init_app(app)
+    web_signing.init_app(app)
     commands.init_app(app)
     celery_init_app(app)
     return app

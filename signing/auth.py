@@ -18,12 +18,15 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required, login_user, logout_user
+from flask_wtf import FlaskForm
 from sqlalchemy import select
+from wtforms import StringField, SubmitField
+from wtforms.validators import Length
 
 from .extensions import db, limiter, login_manager
-from .forms import ChangePasswordForm, ConfirmForm, LoginForm, ResetRequestForm, SetPasswordForm
+from .forms import ChangePasswordForm, ConfirmForm, LoginForm, ResetRequestForm, SetPasswordForm, _printable
 from .models import LinkPurpose, User
-from .services import ServiceError, accounts, links
+from .services import ServiceError, accounts, links, tokens
 
 bp = Blueprint("auth", __name__)
 
@@ -128,6 +131,20 @@ def reset_password(token: str) -> ResponseReturnValue:
     return _set_password_page(LinkPurpose.PASSWORD_RESET, token, "auth/reset.html")
 
 
+class TokenForm(FlaskForm):
+    name = StringField("Name", validators=[Length(max=tokens.MAX_NAME), _printable])
+    submit = SubmitField("Create token")
+
+
+def _account_page(form: ChangePasswordForm | None = None, token_form: TokenForm | None = None,
+                  new_token: str | None = None) -> str:
+    return render_template(
+        "auth/account.html", form=form or ChangePasswordForm(formdata=None),
+        token_form=token_form or TokenForm(formdata=None), api_tokens=tokens.list_for(current_user),
+        new_token=new_token, revoke_form=ConfirmForm(formdata=None),
+    )
+
+
 @bp.route("/account", methods=["GET", "POST"])
 @login_required
 def account() -> ResponseReturnValue:
@@ -137,12 +154,42 @@ def account() -> ResponseReturnValue:
             accounts.change_password(current_user, form.current.data or "", form.password.data or "")
         except ServiceError as exc:
             form.current.errors = [exc.message]
-            return render_template("auth/account.html", form=form), exc.status
+            return _account_page(form=form), exc.status
         _start_session(current_user)
         flash("Your password has been changed. Other sessions have been logged out.", "success")
         return redirect(url_for("auth.account"))
     status = 400 if request.method == "POST" else 200
-    return render_template("auth/account.html", form=form), status
+    return _account_page(form=form), status
+
+
+@bp.route("/account/tokens", methods=["POST"])
+@login_required
+def token_create() -> ResponseReturnValue:
+    """Make an API token; the page shows it this once (never stored in clear, never in the session)."""
+    token_form = TokenForm()
+    if not token_form.validate_on_submit():
+        return _account_page(token_form=token_form), 400
+    try:
+        _, secret = tokens.create(current_user, token_form.name.data, actor=current_user)
+    except ServiceError as exc:
+        token_form.name.errors = [exc.message]
+        return _account_page(token_form=token_form), exc.status
+    return _account_page(new_token=secret), 200
+
+
+@bp.route("/account/tokens/<int:token_id>/revoke", methods=["POST"])
+@login_required
+def token_revoke(token_id: int) -> ResponseReturnValue:
+    if not ConfirmForm().validate_on_submit():
+        return render_template("error.html", status=400, title="Bad request",
+                               message="The form was not valid. Reload the page and try again."), 400
+    token = tokens.get(token_id)
+    if token.user_id != current_user.id:  # someone else's token: as if it did not exist
+        return render_template("error.html", status=404, title="Not found",
+                               message="You have no API token with that number."), 404
+    tokens.revoke(token, current_user)
+    flash(f"The API token {token.prefix}… is revoked.", "success")
+    return redirect(url_for("auth.account"))
 
 
 @login_manager.user_loader

@@ -53,6 +53,30 @@ def is_canonical(data: bytes, parsed: dict[str, Any]) -> bool:
     return expected == data
 
 
+# Encodings of the Ed25519 points of small order (1, 2, 4, 8), compared with the sign bit cleared,
+# including the non-canonical y = p-1, p, p+1 — the blocklist libsodium uses. A key among them
+# would let its holder later claim that anyone could have produced "their" signature.
+_SMALL_ORDER = frozenset(
+    bytes.fromhex(h)
+    for h in (
+        "0000000000000000000000000000000000000000000000000000000000000000",
+        "0100000000000000000000000000000000000000000000000000000000000000",
+        "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05",
+        "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a",
+        "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+        "edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+        "eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+    )
+)
+
+
+def is_weak_public_key(public_key: bytes) -> bool:
+    """True for a small-order (or non-canonical small-order) Ed25519 public key."""
+    if len(public_key) != PUBLIC_KEY_BYTES:
+        return True
+    return public_key[:31] + bytes([public_key[31] & 0x7F]) in _SMALL_ORDER
+
+
 def fingerprint(public_key: bytes) -> str:
     """``sha256:`` + hex SHA-256 of the raw 32-byte Ed25519 public key."""
     if len(public_key) != PUBLIC_KEY_BYTES:

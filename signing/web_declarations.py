@@ -14,7 +14,7 @@ from .extensions import db
 from .forms import ConfirmForm, DeclarationForm, OpenSigningForm, ReturnForm, RevisionForm
 from .guards import declaration_action, role_required
 from .models import City, Declaration, Role
-from .services import ServiceError, dashboard, declarations, review, workflow
+from .services import ServiceError, dashboard, declarations, freeze, review, workflow
 from .services.workflow import Action
 from .text.canonical import canonicalize
 from .text.redline import redline_html, redline_summary
@@ -203,6 +203,21 @@ def return_to_consultation(declaration: Declaration) -> ResponseReturnValue:
         flash("The declaration is back in consultation.", "success")
         return redirect(url_for("declarations.show", slug=declaration.slug))
     return render_template("declarations/return.html", declaration=declaration, form=form), _form_status()
+
+
+@bp.route("/<slug>/freeze", methods=["GET", "POST"])
+@declaration_action(Action.FREEZE)
+def freeze_now(declaration: Declaration) -> ResponseReturnValue:
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        freeze.request(declaration, current_user)
+        flash("Freezing requested: the bundle is being built and everyone will be notified.", "success")
+        return redirect(url_for("declarations.show", slug=declaration.slug))
+    return render_template(
+        "declarations/confirm.html", declaration=declaration, form=form,
+        question="Freeze the declaration now with the signatures it has? This cannot be undone.",
+        action=url_for("declarations.freeze_now", slug=declaration.slug),
+    ), _form_status()
 
 
 @bp.route("/<slug>/dashboard")

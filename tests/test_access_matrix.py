@@ -30,6 +30,8 @@ LOGIN = "login"  # 302 to /login?next=...
 FORBIDDEN = "403"
 BAD_LINK = "400"  # a bogus invitation / reset token: a clear 400, never 500
 CONFLICT = "409"  # allowed role, wrong workflow state
+NOT_FOUND = "404"  # allowed past the guard, but the thing named in the URL does not exist
+UNAUTHORIZED = "401"  # a same-origin JSON endpoint without a session: JSON 401, never a redirect
 HOME = "home"  # 302 to / (already logged in)
 LOGGED_OUT = "logged out"  # 302 to /login without next
 FAVICON = "301 /static/favicon.svg"  # "<status> <path>": a redirect to exactly there
@@ -67,6 +69,8 @@ MATRIX: dict[tuple[str, str], dict[str, str]] = {
     ("auth.reset_password", "POST"): everyone(BAD_LINK),
     ("auth.account", "GET"): members(OK),
     ("auth.account", "POST"): members(ALLOWED),
+    ("auth.token_create", "POST"): members(ALLOWED),
+    ("auth.token_revoke", "POST"): members(ALLOWED),
     ("views.home", "GET"): members(OK),
     ("views.city", "GET"): {
         "anonymous": LOGIN,
@@ -108,6 +112,8 @@ MATRIX: dict[tuple[str, str], dict[str, str]] = {
     ("declarations.open_signing", "POST"): secretariat(ALLOWED),
     ("declarations.return_to_consultation", "GET"): secretariat(CONFLICT),
     ("declarations.return_to_consultation", "POST"): secretariat(CONFLICT),
+    ("declarations.freeze_now", "GET"): secretariat(CONFLICT),
+    ("declarations.freeze_now", "POST"): secretariat(CONFLICT),
     ("declarations.board", "GET"): secretariat(OK),
     ("declarations.board_csv", "GET"): secretariat(OK),
     ("review.comment", "POST"): secretariat_and_delegates(ALLOWED),
@@ -117,6 +123,25 @@ MATRIX: dict[tuple[str, str], dict[str, str]] = {
     ("review.accept", "POST"): secretariat(ALLOWED),
     ("review.decline", "POST"): secretariat(ALLOWED),
     ("review.endorse", "POST"): delegates(ALLOWED),
+    # Signing in the browser (signing/web_signing.py). No key or signature exists here (tests/test_web_signing.py
+    # checks them with real ones); the declaration is in consultation, so signing is refused with 409.
+    # Public pages: no login; a declaration that is not frozen does not exist there (tests/test_public.py
+    # checks a frozen one).
+    ("public.index", "GET"): everyone(OK),
+    ("public.declaration", "GET"): everyone(NOT_FOUND),
+    ("public.bundle_zip", "GET"): everyone(NOT_FOUND),
+    ("public.bundle_pdf", "GET"): everyone(NOT_FOUND),
+    ("public.bundle_text", "GET"): everyone(NOT_FOUND),
+    ("signing.keys_page", "GET"): delegates(OK),
+    ("signing.admin_keys", "GET"): secretariat(OK),
+    ("signing.revoke_key", "POST"): secretariat_and_delegates(NOT_FOUND),
+    ("signing.sign_page", "GET"): delegates(CONFLICT),
+    ("signing.receipt", "GET"): secretariat_and_delegates(NOT_FOUND),
+    ("signing_json.enrol_key", "POST"): {**delegates(ALLOWED), "anonymous": UNAUTHORIZED},
+    ("signing_json.sign_payload", "POST"): {**delegates(CONFLICT), "anonymous": UNAUTHORIZED},
+    ("signing_json.sign_submit", "POST"): {**delegates(CONFLICT), "anonymous": UNAUTHORIZED},
+    ("signing_json.withdraw_payload", "POST"): {**delegates(CONFLICT), "anonymous": UNAUTHORIZED},
+    ("signing_json.withdraw_submit", "POST"): {**delegates(CONFLICT), "anonymous": UNAUTHORIZED},
 }
 
 # Form data that would change something if the request got through (used by the CSRF test).
@@ -171,10 +196,10 @@ IGNORED_METHODS = {"HEAD", "OPTIONS"}
 
 
 def routes(app: Flask) -> list[tuple[str, str, Any]]:
-    """(endpoint, method, rule) for every route but ``static``."""
+    """(endpoint, method, rule) for every route but ``static`` and the bearer-token API (tests/api has its own)."""
     found = []
     for rule in app.url_map.iter_rules():
-        if rule.endpoint == "static":
+        if rule.endpoint == "static" or rule.rule.startswith("/api/"):
             continue
         for method in sorted((rule.methods or set()) - IGNORED_METHODS):
             found.append((rule.endpoint, method, rule))
@@ -184,12 +209,15 @@ def routes(app: Flask) -> list[tuple[str, str, Any]]:
 def url_for_rule(app: Flask, rule: Any, targets: Targets) -> str:
     people = targets.people
     candidates: dict[str, Any] = {
-        "slug": targets.declaration_slug if rule.rule.startswith("/declarations/") else people.city.slug,
+        "slug": targets.declaration_slug if "/declarations/" in rule.rule else people.city.slug,
         "user_id": people.delegate.id,
         "token": "bogus-token",
         "number": 1,
         "comment_id": targets.comment_id,
         "amendment_id": targets.amendment_id,
+        "key_id": 999_999,  # no such key
+        "signature_id": 999_999,  # no such signature
+        "token_id": 1,
     }
     unknown = set(rule.arguments) - set(candidates)
     assert not unknown, f"the access matrix does not know how to fill {unknown} in {rule.rule}"
@@ -219,7 +247,7 @@ def _problem(outcome: str, response: Any) -> str | None:
     status = response.status_code
     if status >= 500:
         return f"server error {status}"
-    if outcome in {OK, FORBIDDEN, BAD_LINK, CONFLICT}:
+    if outcome in {OK, FORBIDDEN, BAD_LINK, CONFLICT, NOT_FOUND, UNAUTHORIZED}:
         return None if status == int(outcome) else f"expected {outcome}, got {status}"
     if outcome[0].isdigit():
         want_status, want_path = outcome.split(" ", 1)

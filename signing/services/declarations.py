@@ -20,6 +20,14 @@ from .workflow import Action, require
 MAX_TITLE = 200
 MAX_NOTE = 500
 _SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+# Control characters (but TAB, LF, CR) and U+FFFD: PostgreSQL cannot even store NUL.
+_UNPRINTABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffd]")
+
+
+def check_printable(text: str, what: str) -> str:
+    if _UNPRINTABLE.search(text):
+        raise ServiceError(f"The {what} contains characters that are not allowed.")
+    return text
 
 
 def get(slug: str) -> Declaration:
@@ -30,6 +38,8 @@ def get(slug: str) -> Declaration:
 
 
 def get_revision(declaration: Declaration, number: int) -> Revision:
+    if not 0 < number < 2**31:  # beyond an INTEGER column: not found, not a database error
+        raise NotFound(f"This declaration has no revision {number}.")
     revision = db.session.scalar(
         select(Revision).where(Revision.declaration_id == declaration.id, Revision.number == number)
     )
@@ -58,7 +68,7 @@ def _clean_title(title: str) -> str:
         raise ServiceError("A title is required.")
     if len(title) > MAX_TITLE:
         raise ServiceError(f"The title is too long ({MAX_TITLE} characters at most).")
-    return title
+    return check_printable(title, "title")
 
 
 def _notify(key: str, template: str, recipients: Iterable[User], **context: Any) -> None:
@@ -114,7 +124,7 @@ def add_revision(
     _lock(declaration)
     require(Action.EDIT_TEXT, declaration, actor)
     canonical = _canonical(text)
-    note = " ".join((note or "").split())
+    note = check_printable(" ".join((note or "").split()), "note")
     if len(note) > MAX_NOTE:
         raise ServiceError(f"The note is too long ({MAX_NOTE} characters at most).")
     latest = declaration.latest
@@ -207,7 +217,7 @@ def open_signing(
 def return_to_consultation(declaration: Declaration, actor: User, reason: str) -> None:
     _lock(declaration)
     require(Action.RETURN_TO_CONSULTATION, declaration, actor)
-    reason = " ".join((reason or "").split())
+    reason = check_printable(" ".join((reason or "").split()), "reason")
     if not reason:
         raise ServiceError("Say why the declaration goes back to consultation.")
     if len(reason) > 2000:

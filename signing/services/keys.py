@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import select
 
 from ..extensions import db
 from ..models import Role, SigningKey, User, utcnow
-from ..payload import PUBLIC_KEY_BYTES, PayloadError, b64decode, fingerprint
+from ..payload import PUBLIC_KEY_BYTES, PayloadError, b64decode, fingerprint, is_weak_public_key
 from . import Conflict, Forbidden, NotFound, ServiceError, audit, outbox
 from .passwords import verify_password
 
@@ -21,6 +22,12 @@ def parse_public_key(encoded: str) -> bytes:
         raise ServiceError(str(exc)) from exc
     if len(raw) != PUBLIC_KEY_BYTES:
         raise ServiceError(f"public_key must be the raw {PUBLIC_KEY_BYTES}-byte Ed25519 key, base64-encoded.")
+    if is_weak_public_key(raw):
+        raise ServiceError("This public key is a small-order point, which cannot bind a signature to one signer.")
+    try:
+        Ed25519PublicKey.from_public_bytes(raw)
+    except ValueError as exc:
+        raise ServiceError("public_key is not a valid Ed25519 public key.") from exc
     return raw
 
 

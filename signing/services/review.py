@@ -9,7 +9,7 @@ from ..extensions import db
 from ..models import Amendment, AmendmentStatus, Comment, Endorsement, Revision, Role, User, utcnow
 from ..text.canonical import CanonicalTextError, canonicalize, join_paragraphs, split_paragraphs
 from . import Conflict, Forbidden, NotFound, ServiceError, audit, outbox
-from .declarations import _lock, _notify, add_revision
+from .declarations import _lock, _notify, add_revision, check_printable
 from .workflow import Action, require
 
 MAX_COMMENT = 10_000
@@ -34,10 +34,12 @@ def _clean(text: str, limit: int, what: str) -> str:
         raise ServiceError(f"The {what} is empty.")
     if len(text) > limit:
         raise ServiceError(f"The {what} is too long ({limit} characters at most).")
-    return text
+    return check_printable(text, what)
 
 
 def get_comment(revision: Revision, comment_id: int) -> Comment:
+    if not 0 < comment_id < 2**31:  # beyond an INTEGER column: not found, not a database error
+        raise NotFound("No such comment.")
     comment = db.session.get(Comment, comment_id)
     if comment is None or comment.revision.declaration_id != revision.declaration_id:
         raise NotFound("No such comment.")

@@ -114,7 +114,7 @@ def issue_signature_payload(declaration: Declaration, user: User, key_fingerprin
     key = get_by_fingerprint(key_fingerprint)
     _check_signer(declaration, user, key, Action.SIGN)
     if standing_signature(declaration, user.city_id or 0) is not None:
-        raise Conflict("Your city has already signed this revision.")
+        raise Conflict("Your city has already signed this revision.", code="already_signed")
     return _issue(declaration, user, key, PayloadKind.SIGNATURE)
 
 
@@ -223,9 +223,20 @@ def _notify_signature(declaration: Declaration, record: Signature, user: User, t
 
 
 def void_standing(declaration: Declaration) -> int:
-    """Mark the open revision's standing signatures void (kept, shown). Caller commits."""
+    """Mark the open revision's standing signatures void (kept, shown). Caller commits.
+
+    Unused payloads are retired too (expired now): one issued before signing closed must
+    not be accepted if signing later reopens on the same revision.
+    """
     if declaration.open_revision_id is None:
         return 0
+    now = utcnow()
+    db.session.execute(
+        update(IssuedPayload)
+        .where(IssuedPayload.declaration_id == declaration.id, IssuedPayload.used_at.is_(None),
+               IssuedPayload.expires_at > now)
+        .values(expires_at=now)
+    )
     result = db.session.execute(
         update(Signature)
         .where(Signature.revision_id == declaration.open_revision_id, Signature.status == SignatureStatus.VALID.value)

@@ -1,0 +1,22 @@
+"""The JSON API under ``/api/v1``: bearer tokens, JSON bodies, an OpenAPI document at ``/api/v1/openapi.json``.
+
+Views are thin: parse (pydantic, through spectree) → call a service → serialise
+(``present``). Every refusal is ``{"error": {"code", "message"}}`` with a 4xx
+status (``signing.errors``).
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from ..extensions import csrf
+from . import auth, views_declarations, views_keys, views_meta, views_signing
+from .core import API_PREFIX, bp, spec
+
+__all__ = ["API_PREFIX", "auth", "bp", "init_app", "spec", "views_declarations", "views_keys", "views_meta",
+           "views_signing"]
+
+
+def init_app(app: Flask) -> None:
+    csrf.exempt(bp)  # bearer tokens only: no cookie is ever read here, so there is nothing to forge
+    app.register_blueprint(bp)

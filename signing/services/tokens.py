@@ -1,0 +1,95 @@
+"""Bearer tokens for the JSON API.
+
+A token is ``acc_`` followed by 43 URL-safe characters (32 random bytes). It is
+shown once, when it is created; the database keeps only its SHA-256 and a short
+visible prefix that helps its owner tell tokens apart. A token works while it is
+not revoked and its owner's account is active.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import unicodedata
+from datetime import timedelta
+
+from sqlalchemy import select, update
+
+from ..extensions import db
+from ..models import ApiToken, Role, User, utcnow
+from . import Conflict, Forbidden, NotFound, ServiceError, audit, outbox
+
+TOKEN_PREFIX = "acc_"  # noqa: S105 - a format marker, not a secret
+VISIBLE_CHARS = 12  # "acc_" and the first 8 random characters
+MAX_NAME = 120
+MAX_TOKEN_LENGTH = 200
+DEFAULT_NAME = "API token"
+# ``last_used_at`` is written at most this often per token, not on every request.
+LAST_USED_RESOLUTION = timedelta(seconds=60)
+
+
+def token_hash(raw: str) -> str:
+    return hashlib.sha256(raw.encode("utf-8")).hexdigest()
+
+
+def _clean_name(name: str | None) -> str:
+    name = " ".join((name or "").split()) or DEFAULT_NAME
+    if len(name) > MAX_NAME:
+        raise ServiceError(f"The token name is too long ({MAX_NAME} characters at most).")
+    if any(ch == "\ufffd" or unicodedata.category(ch) in {"Cc", "Cs"} for ch in name):
+        raise ServiceError("The token name contains characters that are not allowed.")
+    return name
+
+
+def create(user: User, name: str | None = None, actor: User | None = None) -> tuple[ApiToken, str]:
+    """Make a token for ``user``; returns the row and the secret (the only time it exists in clear)."""
+    if not user.active:
+        raise Conflict("This account is deactivated; its tokens would not work.")
+    clean = _clean_name(name)
+    raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken(user_id=user.id, name=clean, token_hash=token_hash(raw), prefix=raw[:VISIBLE_CHARS])
+    db.session.add(token)
+    db.session.flush()
+    audit.record("api_token.created", token, actor, user=user.id, name=clean,
+                 prefix=token.prefix)
+    outbox.commit()
+    return token, raw
+
+
+def list_for(user: User) -> list[ApiToken]:
+    return list(db.session.scalars(select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id)))
+
+
+def get(token_id: int) -> ApiToken:
+    token = db.session.get(ApiToken, token_id) if 0 < token_id < 2**31 else None
+    if token is None:
+        raise NotFound("No API token with that number.")
+    return token
+
+
+def revoke(token: ApiToken, actor: User | None) -> None:
+    """Revoke a token: its owner, the secretariat, or the command line (``actor`` None)."""
+    if actor is not None and actor.id != token.user_id and actor.role != Role.SECRETARIAT:
+        raise Forbidden("Only the token's owner or the secretariat can revoke it.")
+    if token.revoked_at is not None:
+        raise Conflict("This token is already revoked.")
+    token.revoked_at = utcnow()
+    audit.record("api_token.revoked", token, actor, user=token.user_id, prefix=token.prefix)
+    outbox.commit()
+
+
+def authenticate(raw: str) -> User | None:
+    """The active user a presented token belongs to, or None. Records when the token was used."""
+    if not raw.startswith(TOKEN_PREFIX) or len(raw) > MAX_TOKEN_LENGTH or not raw.isascii():
+        return None
+    token = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == token_hash(raw)))
+    if token is None or token.revoked_at is not None:
+        return None
+    user = token.user
+    if user is None or not user.active:
+        return None
+    now = utcnow()
+    if token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION:
+        db.session.execute(update(ApiToken).where(ApiToken.id == token.id).values(last_used_at=now))
+        db.session.commit()
+    return user

@@ -1,0 +1,302 @@
+// /declarations/<slug>/sign: sign (or withdraw) one exact revision with a key held in this browser.
+//
+// 1. Hash the text shown in #canonical-text and compare it with the revision's SHA-256.
+// 2. Ask the server for the payload: the exact bytes to sign (RFC 8785 JSON, base64).
+// 3. Decode and show its fields; check they name this declaration, revision, signer, key and
+//    the SHA-256 this browser computed. Any difference: refuse, and send nothing more.
+// 4. After the delegate confirms, hash the text again, sign the payload bytes with the
+//    non-extractable private key and send {payload, signature}.
+"use strict";
+
+import {
+  allKeys,
+  base64ToBytes,
+  bytesToBase64,
+  cryptoAvailable,
+  errorMessage,
+  getKey,
+  postJSON,
+  sha256Hex,
+  utf8,
+} from "./keystore.js";
+
+const section = document.getElementById("signing");
+const select = document.getElementById("key-select");
+const chosen = document.getElementById("chosen-fingerprint");
+const keyMissing = document.getElementById("key-missing");
+const prepareButton = document.getElementById("prepare-button");
+const payloadView = document.getElementById("payload-view");
+const fieldList = document.getElementById("payload-fields");
+const hashCheck = document.getElementById("hash-check");
+const confirmStep = document.getElementById("confirm-step");
+const checkbox = document.getElementById("confirm-checkbox");
+const signButton = document.getElementById("sign-button");
+const errorBox = document.getElementById("signing-error");
+const statusBox = document.getElementById("signing-status");
+const statusText = document.getElementById("signing-status-text");
+const receiptLink = document.getElementById("receipt-link");
+
+const withdrawing = section && section.dataset.mode === "withdraw";
+const FORMAT = withdrawing ? "accord.withdrawal/1" : "accord.signature/1";
+const FIELD_LABELS = [
+  ["format", "Format"],
+  ["declaration_title", "Declaration"],
+  ["declaration_slug", "Short name"],
+  ["revision", "Revision"],
+  ["text_sha256", "SHA-256 of the text"],
+  ["city_name", "City"],
+  ["signer_name", "Signer"],
+  ["key_fingerprint", "Key"],
+  ["withdraws_payload_sha256", "Withdraws the signed statement"],
+  ["issued_at", "Issued (UTC)"],
+  ["expires_at", "Valid until (UTC)"],
+  ["statement", "Statement"],
+];
+
+let prepared = null; // {payload (base64), bytes, fields, fingerprint}
+
+function showError(message) {
+  errorBox.textContent = message;
+  errorBox.hidden = false;
+}
+
+function clearError() {
+  errorBox.textContent = "";
+  errorBox.hidden = true;
+}
+
+function resetPrepared() {
+  prepared = null;
+  payloadView.hidden = true;
+  confirmStep.hidden = true;
+  checkbox.checked = false;
+  signButton.disabled = true;
+  fieldList.replaceChildren();
+  hashCheck.textContent = "";
+  hashCheck.className = "hash-check";
+}
+
+/** Refuse to go on: the reason is shown, the confirm step is hidden and nothing is kept to sign. */
+function refuse(message) {
+  prepared = null;
+  confirmStep.hidden = true;
+  checkbox.checked = false;
+  signButton.disabled = true;
+  hashCheck.className = "hash-check error";
+  showError(message);
+}
+
+async function displayedTextSha256() {
+  const pre = document.getElementById("canonical-text");
+  return sha256Hex(utf8(pre ? pre.textContent : ""));
+}
+
+function textMismatch(local, expected) {
+  return `Refused: the text shown on this page does not match revision ${section.dataset.revision}. `
+    + `Its SHA-256 is ${local}, but the revision's is ${expected}. Nothing was signed or sent. `
+    + "Reload the page and compare the text before signing.";
+}
+
+function selectedFingerprint() {
+  return select.value;
+}
+
+function showChosen() {
+  chosen.textContent = selectedFingerprint() || "";
+}
+
+async function loadKeys() {
+  const serverKeys = JSON.parse(section.dataset.keys || "[]");
+  let stored = [];
+  try {
+    stored = await allKeys();
+  } catch (error) {
+    showError(`This browser's key storage cannot be opened: ${error && error.message ? error.message : error}`);
+  }
+  const here = new Set(stored.map((record) => record.fingerprint));
+  const usable = serverKeys.filter((key) => here.has(key.fingerprint));
+  select.replaceChildren();
+  if (usable.length === 0) {
+    const option = document.createElement("option");
+    option.value = "";
+    option.textContent = "No usable key in this browser";
+    select.append(option);
+    select.disabled = true;
+    keyMissing.hidden = false;
+    prepareButton.disabled = true;
+    showChosen();
+    return;
+  }
+  for (const key of usable) {
+    const option = document.createElement("option");
+    option.value = key.fingerprint;
+    option.textContent = `${key.label} (${key.fingerprint.slice(0, 19)}…)`;
+    select.append(option);
+  }
+  select.disabled = false;
+  keyMissing.hidden = true;
+  prepareButton.disabled = false;
+  showChosen();
+}
+
+function showFields(fields) {
+  fieldList.replaceChildren();
+  for (const [name, label] of FIELD_LABELS) {
+    if (!(name in fields)) continue;
+    const dt = document.createElement("dt");
+    dt.textContent = label;
+    const dd = document.createElement("dd");
+    dd.dataset.field = name;
+    const value = String(fields[name]);
+    if (name.endsWith("sha256") || name === "key_fingerprint") {
+      const code = document.createElement("code");
+      code.className = "sha256";
+      code.textContent = value;
+      dd.append(code);
+    } else {
+      dd.textContent = value;
+    }
+    fieldList.append(dt, dd);
+  }
+}
+
+function problemsWith(fields, fingerprint, localSha256) {
+  const data = section.dataset;
+  const problems = [];
+  const expect = (ok, what) => { if (!ok) problems.push(what); };
+  expect(fields.format === FORMAT, `the format is ${fields.format}, not ${FORMAT}`);
+  expect(fields.declaration_slug === data.slug, "it names another declaration");
+  expect(fields.revision === Number(data.revision), `it names revision ${fields.revision}, not ${data.revision}`);
+  expect(fields.text_sha256 === data.expectedSha256, "it names another text SHA-256 than this page");
+  expect(fields.text_sha256 === localSha256, "it names another text SHA-256 than the text shown here");
+  expect(fields.key_fingerprint === fingerprint, "it names another key");
+  expect(fields.signer_id === Number(data.signerId), "it names another signer");
+  expect(fields.city_slug === data.citySlug, "it names another city");
+  return problems;
+}
+
+async function prepare() {
+  clearError();
+  resetPrepared();
+  prepareButton.disabled = true;
+  try {
+    const fingerprint = selectedFingerprint();
+    if (!fingerprint) {
+      showError("Choose a key first.");
+      return;
+    }
+    const expected = section.dataset.expectedSha256;
+    const local = await displayedTextSha256();
+    if (local !== expected) {
+      refuse(textMismatch(local, expected));
+      return;
+    }
+    const result = await postJSON(section.dataset.payloadUrl, { key_fingerprint: fingerprint });
+    if (!result.ok) {
+      showError(errorMessage(result));
+      return;
+    }
+    const bytes = base64ToBytes(result.data.payload);
+    let fields;
+    try {
+      fields = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
+    } catch (error) {
+      refuse("Refused: the statement Accord sent is not valid UTF-8 JSON. Nothing was signed.");
+      return;
+    }
+    payloadView.hidden = false;
+    showFields(fields);
+    const problems = problemsWith(fields, fingerprint, local);
+    if (problems.length) {
+      refuse(`Refused: the statement Accord sent does not match this page (${problems.join("; ")}). Nothing was signed.`);
+      hashCheck.textContent = "✗ The statement does not match what this page shows.";
+      return;
+    }
+    hashCheck.className = "hash-check ok";
+    hashCheck.textContent = `✓ The statement names SHA-256 ${fields.text_sha256}, which this browser also computed `
+      + "for the text shown below.";
+    prepared = { payload: result.data.payload, bytes, fields, fingerprint };
+    confirmStep.hidden = false;
+    checkbox.focus();
+  } catch (error) {
+    showError(`Preparing failed: ${error && error.message ? error.message : error}`);
+  } finally {
+    prepareButton.disabled = false;
+  }
+}
+
+function finished(data) {
+  resetPrepared();
+  prepareButton.hidden = true;
+  select.disabled = true;
+  if (withdrawing) {
+    statusText.textContent = `Withdrawn. The signature of ${data.city} on revision ${data.revision} is withdrawn `
+      + `(${data.withdrawn_at}). The receipt now shows it as withdrawn.`;
+    const standing = document.getElementById("standing-signature");
+    if (standing) standing.hidden = true;
+  } else {
+    statusText.textContent = `Signed. Revision ${data.revision} is signed for ${data.city} at ${data.signed_at} `
+      + `with the key ${data.key_fingerprint}.`;
+  }
+  receiptLink.href = data.receipt_url;
+  statusBox.hidden = false;
+}
+
+async function sign() {
+  if (!prepared || !checkbox.checked) return;
+  clearError();
+  signButton.disabled = true;
+  prepareButton.disabled = true;
+  const current = prepared;
+  try {
+    // The text may have changed on the page since the statement was prepared: check it again.
+    const local = await displayedTextSha256();
+    if (local !== current.fields.text_sha256 || local !== section.dataset.expectedSha256) {
+      refuse(textMismatch(local, section.dataset.expectedSha256));
+      return;
+    }
+    const record = await getKey(current.fingerprint);
+    if (!record || !record.keyPair || !record.keyPair.privateKey) {
+      refuse("The chosen key is no longer in this browser. Nothing was signed.");
+      return;
+    }
+    const signature = new Uint8Array(
+      await crypto.subtle.sign({ name: "Ed25519" }, record.keyPair.privateKey, current.bytes),
+    );
+    const result = await postJSON(section.dataset.submitUrl, {
+      payload: current.payload,
+      signature: bytesToBase64(signature),
+    });
+    if (!result.ok) {
+      resetPrepared();
+      showError(`${errorMessage(result)} Prepare the statement again to retry.`);
+      return;
+    }
+    finished(result.data);
+  } catch (error) {
+    refuse(`Signing failed in this browser: ${error && error.message ? error.message : error}`);
+  } finally {
+    prepareButton.disabled = false;
+    if (prepared && checkbox.checked) signButton.disabled = false;
+  }
+}
+
+if (section) {
+  if (!cryptoAvailable()) {
+    showError("This page must be opened over HTTPS (a secure context) to sign.");
+  } else {
+    prepareButton.addEventListener("click", prepare);
+    signButton.addEventListener("click", sign);
+    checkbox.addEventListener("change", () => {
+      signButton.disabled = !(prepared && checkbox.checked);
+    });
+    select.addEventListener("change", () => {
+      showChosen();
+      resetPrepared();
+      clearError();
+    });
+    loadKeys().then(() => {
+      section.dataset.ready = "true";
+    });
+  }
+}
