@@ -207,7 +207,7 @@ def open_signing(
         rule=rule, deadline=deadline.isoformat() if deadline else None, cities=[c.slug for c in cities],
     )
     _notify(
-        f"signing:{declaration.id}:{revision.id}:{declaration.signing_opened_at.timestamp():.0f}", "signing_opened",
+        f"signing:{declaration.id}:{revision.id}:{declaration.signing_opened_at.timestamp():.6f}", "signing_opened",
         followers(), title=declaration.title, slug=declaration.slug, number=revision.number, sha256=revision.sha256,
         deadline=deadline.strftime("%Y-%m-%d %H:%M UTC") if deadline else "",
     )

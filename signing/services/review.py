@@ -81,6 +81,7 @@ def add_comment(revision: Revision, paragraph: int, body: str, actor: User, pare
 
 def resolve_comment(comment: Comment, actor: User) -> None:
     declaration = comment.revision.declaration
+    _lock(declaration)
     require(Action.RESOLVE_COMMENT, declaration, actor)
     if actor.role != Role.SECRETARIAT and actor.id != comment.author_id:
         raise Forbidden("Only the author or the secretariat can resolve a comment.")
