@@ -257,3 +257,8 @@ class SignatureList(RootModel[list[SignatureOut]]):
 
 class OpenApiDocument(RootModel[dict[str, Any]]):
     """This document."""
+
+
+class FreezeOut(BaseModel):
+    status: StatusName = Field(description="`frozen` if the bundle is built already, else still `open_for_signature`.")
+    queued: bool = Field(description="True while the freeze waits for a worker.")

@@ -105,6 +105,10 @@ ROWS = [
     Row("POST", "/declarations/{signed}/withdrawals", delegate(201, 400), _issued("signed", "withdrawal")),
     Row("GET", "/declarations/{signed}/signatures", everyone(200)),
     Row("GET", "/declarations/{draft}/signatures", secretariat(200)),
+    Row("POST", "/declarations/{consultation}/freeze", secretariat(409)),
+    Row("POST", "/declarations/{open}/freeze", secretariat(409)),  # rule not met, no deadline passed
+    Row("GET", "/declarations/{open}/bundle", everyone(404)),  # not frozen: no bundle yet
+    Row("GET", "/declarations/{draft}/bundle", secretariat(404)),
 ]
 
 

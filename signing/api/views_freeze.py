@@ -1,0 +1,41 @@
+"""Freezing and the frozen bundle."""
+
+from __future__ import annotations
+
+from flask import Response
+
+from ..extensions import db
+from ..services import NotFound, freeze
+from ..services.workflow import Action
+from . import lookup, schemas
+from .auth import current_user
+from .core import bp, endpoint
+
+
+@bp.post("/declarations/<slug>/freeze")
+@endpoint(schemas.FreezeOut, status=202, errors=(403, 404, 409), tag="freezing")
+def freeze_now(slug: str) -> tuple[schemas.FreezeOut, int]:
+    """Secretariat: freeze now — allowed once the signing rule is met or the deadline has passed.
+
+    The freeze runs as follow-up work (at once in the embedded default, on a worker in production):
+    ``status`` is ``frozen`` when it has already happened, otherwise poll the declaration.
+    """
+    declaration = lookup.declaration(slug, Action.FREEZE)
+    freeze.request(declaration, current_user())
+    db.session.refresh(declaration)
+    return schemas.FreezeOut(status=declaration.status, queued=declaration.status != "frozen"), 202
+
+
+@bp.get("/declarations/<slug>/bundle")
+@endpoint(None, errors=(403, 404), tag="freezing")
+def bundle(slug: str) -> Response:
+    """The frozen declaration's bundle (application/zip): verify it with its VERIFY.txt or ``signing.verify``."""
+    declaration = lookup.declaration(slug)
+    found = freeze.bundle_of(declaration)
+    if found is None:
+        raise NotFound("This declaration is not frozen: there is no bundle yet.")
+    return Response(
+        found.archive, mimetype="application/zip",
+        headers={"Content-Disposition": f"attachment; filename={declaration.slug}-bundle.zip",
+                 "X-Content-SHA256": found.archive_sha256},
+    )
