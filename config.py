@@ -42,6 +42,20 @@ def _env_int(name: str, default: int) -> int:
         raise ConfigError(f"{name} must be a whole number, not {raw!r}") from exc
 
 
+def _env_days(name: str, default: str) -> tuple[int, ...]:
+    """A comma-separated list of whole days, e.g. ``7,3,1``: distinct, positive, largest first; ``none``: no days."""
+    raw = os.environ.get(name) or default
+    if raw.strip().lower() == "none":
+        return ()
+    try:
+        days = {int(part) for part in raw.split(",") if part.strip()}
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be whole days separated by commas, such as 7,3,1, not {raw!r}") from exc
+    if any(day < 1 for day in days):
+        raise ConfigError(f"{name} must list days of at least 1, not {raw!r}")
+    return tuple(sorted(days, reverse=True))
+
+
 def _normalise_database_url(url: str) -> str:
     """Use the psycopg 3 driver for plain ``postgres://`` / ``postgresql://`` URLs."""
     for prefix in ("postgres://", "postgresql://"):
@@ -116,6 +130,8 @@ def load_config(instance_path: Path, overrides: dict[str, Any] | None = None) ->
         "ARGON2_MEMORY_COST": _env_int("ARGON2_MEMORY_COST", 65536),
         "ARGON2_PARALLELISM": _env_int("ARGON2_PARALLELISM", 4),
         "PASSWORD_MIN_LENGTH": 12,
+        # Reminders to cities that have not signed, this many days before the signing deadline.
+        "REMINDER_DAYS": _env_days("REMINDER_DAYS", "7,3,1"),
         # Signing payloads are single-use and expire after this long.
         "SIGNING_PAYLOAD_TTL": timedelta(seconds=_env_int("SIGNING_PAYLOAD_TTL_SECONDS", 300)),
         # Cookies.

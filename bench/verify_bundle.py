@@ -25,12 +25,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from cryptography.hazmat.primitives import serialization  # noqa: E402
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey  # noqa: E402
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from signing import bundle as layout  # noqa: E402
-from signing import payload as payloads  # noqa: E402
-from signing.verify import verify_bundle  # noqa: E402
+from signing import bundle as layout
+from signing import payload as payloads
+from signing.verify import verify_bundle
 
 PLACEHOLDER_PDF = b"%PDF-1.4\n% placeholder: the benchmark skips rendering\n%%EOF\n"
 TEXT = "# Benchmark declaration\n\nThe cities of the network agree on this text.\n"

@@ -1,13 +1,18 @@
-"""``flask`` commands: demo, create-user, invite, outbox."""
+"""``flask`` commands: demo, create-user, invite, outbox, tokens, reminders, export-bundle, platform-key."""
 
 from __future__ import annotations
 
+import hashlib
+import sys
+from datetime import datetime
+from pathlib import Path
+
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import AppGroup
 
-from .models import Role
-from .services import ServiceError, accounts, cities, outbox
+from .models import Declaration, Role, Status, User
+from .services import ServiceError, accounts, cities, declarations, freeze, outbox, reminders, tokens
 
 
 def _fail(exc: ServiceError) -> None:
@@ -16,8 +21,10 @@ def _fail(exc: ServiceError) -> None:
 
 @click.command("demo")
 @click.option("--if-empty", is_flag=True, help="Do nothing (but show the saved logins) if the database has users.")
-def demo_command(if_empty: bool) -> None:
-    """Load the B40 demo network and print its logins once."""
+@click.option("--complete", is_flag=True,
+              help="Then open signing, sign for every city with keys made for the occasion, and freeze.")
+def demo_command(if_empty: bool, complete: bool) -> None:
+    """Load the B40 demo network and print its logins once (--complete: signed and frozen too)."""
     from . import demo
 
     if not demo.is_empty():
@@ -31,6 +38,25 @@ def demo_command(if_empty: bool) -> None:
     click.echo("Demo network loaded. Logins (also saved to instance/demo-logins.txt):\n")
     for login in logins:
         click.echo(f"  {login.role:<12} {login.email:<32} {login.password}  {login.city}".rstrip())
+    if complete:
+        try:
+            declaration = demo.complete_demo(logins)
+        except ServiceError as exc:
+            _fail(exc)
+            return
+        _report_completed(declaration)
+
+
+def _report_completed(declaration: Declaration) -> None:
+    count = len(declaration.signatories)
+    click.echo(f"\nSigning opened on revision {declaration.open_revision.number if declaration.open_revision else '?'}"
+               f" and signed for all {count} cities with keys made for the occasion (private keys discarded).")
+    bundle = freeze.bundle_of(declaration)
+    if bundle is None:
+        click.echo("Freezing is queued: the workers build the bundle (or run `flask --app wsgi outbox drain`).")
+        return
+    click.echo(f"“{declaration.title}” is frozen; bundle SHA-256 {bundle.archive_sha256}.")
+    click.echo(f"Export it with: flask --app wsgi export-bundle {declaration.slug} {declaration.slug}-bundle.zip")
 
 
 @click.command("create-user")
@@ -76,6 +102,138 @@ def outbox_drain() -> None:
     click.echo(f"{result['emails']} e-mail(s) and {result['tasks']} task(s) handled.")
 
 
+tokens_group = AppGroup("tokens", help="API tokens (bearer tokens for /api/v1).")
+
+
+def _user_by_email(email: str) -> User:
+    user = accounts.find_by_email(email)
+    if user is None:
+        raise click.ClickException(f"No user with the e-mail address {email}.")
+    return user
+
+
+@tokens_group.command("create")
+@click.argument("email")
+@click.option("--name", default=None, help="What the token is for, e.g. the machine it lives on.")
+def tokens_create(email: str, name: str | None) -> None:
+    """Create an API token for EMAIL and print it (the only time it is shown)."""
+    user = _user_by_email(email)
+    try:
+        token, secret = tokens.create(user, name)
+    except ServiceError as exc:
+        _fail(exc)
+        return
+    click.echo(f"Created API token {token.id} ({token.name}) for {user.email}. Keep it secret; it is not shown again:")
+    click.echo(secret)
+
+
+@tokens_group.command("list")
+@click.argument("email")
+def tokens_list(email: str) -> None:
+    """List EMAIL's API tokens (number, prefix, name, created, last used, state)."""
+    user = _user_by_email(email)
+    found = tokens.list_for(user)
+    if not found:
+        click.echo(f"{user.email} has no API tokens.")
+        return
+    for token in found:
+        state = f"revoked {_when(token.revoked_at)}" if token.revoked_at else "active"
+        click.echo(f"{token.id:>5}  {token.prefix}…  {token.name}  created {_when(token.created_at)}  "
+                   f"last used {_when(token.last_used_at)}  {state}")
+
+
+@tokens_group.command("revoke")
+@click.argument("token_id", type=int)
+def tokens_revoke(token_id: int) -> None:
+    """Revoke the API token numbered TOKEN_ID (see `tokens list`)."""
+    try:
+        token = tokens.get(token_id)
+        tokens.revoke(token, None)
+    except ServiceError as exc:
+        _fail(exc)
+        return
+    click.echo(f"Revoked API token {token.id} ({token.prefix}…).")
+
+
+def _when(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "never"
+
+
+reminders_group = AppGroup("reminders", help="Signing reminders before a deadline.")
+
+
+@reminders_group.command("send")
+def reminders_send() -> None:
+    """Queue (and send) the reminders that are due now; each goes once per city, delegate and slot."""
+    count = reminders.send_due_reminders()
+    click.echo(f"{count} reminder(s) queued.")
+
+
+@click.command("export-bundle")
+@click.argument("slug")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path, allow_dash=True))
+def export_bundle_command(slug: str, path: Path) -> None:
+    """Write the frozen declaration SLUG's bundle (.zip) to PATH ("-": standard output)."""
+    try:
+        declaration = declarations.get(slug)
+    except ServiceError as exc:
+        raise click.ClickException(f"No declaration with the short name {slug!r}.") from exc
+    bundle = freeze.bundle_of(declaration)
+    if bundle is None:
+        being_frozen = declaration.state is Status.OPEN_FOR_SIGNATURE and freeze.rule_met(declaration)
+        state = "being frozen" if being_frozen else declaration.state.label.lower()
+        raise click.ClickException(f"“{declaration.title}” is not frozen (it is {state}); it has no bundle yet.")
+    archive = bytes(bundle.archive)
+    if str(path) == "-":
+        sys.stdout.buffer.write(archive)
+        sys.stdout.buffer.flush()
+        return
+    try:
+        path.write_bytes(archive)
+    except OSError as exc:
+        raise click.ClickException(f"Cannot write {path}: {exc.strerror or exc}") from exc
+    click.echo(f"Wrote {path} ({len(archive)} bytes, SHA-256 {hashlib.sha256(archive).hexdigest()}).")
+    click.echo(f"Check it with: python -m signing.verify {path}  (or follow VERIFY.txt inside it)")
+
+
+platform_key_group = AppGroup("platform-key", help="The platform's Ed25519 key, which seals bundle manifests.")
+
+
+@platform_key_group.command("generate")
+def platform_key_generate() -> None:
+    """Create the platform key at PLATFORM_KEY_PATH (refuses to overwrite) and print its fingerprint."""
+    from . import platform_key
+
+    path = Path(current_app.config["PLATFORM_KEY_PATH"])
+    try:
+        key = platform_key.generate(path)
+    except (platform_key.PlatformKeyError, OSError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"Created the platform key {path} (mode 0600). Keep a backup; publish its fingerprint:")
+    click.echo(platform_key.fingerprint(key))
+
+
+@platform_key_group.command("show")
+def platform_key_show() -> None:
+    """Print the platform key's fingerprint (the one to publish) and its public key."""
+    from cryptography.hazmat.primitives import serialization
+
+    from . import platform_key
+
+    path = Path(current_app.config["PLATFORM_KEY_PATH"])
+    if not path.exists():
+        raise click.ClickException(f"There is no platform key at {path}. Create it with "
+                                   "`flask --app wsgi platform-key generate`.")
+    try:
+        key = platform_key.load()
+    except (platform_key.PlatformKeyError, ValueError, OSError) as exc:
+        raise click.ClickException(f"Cannot read the platform key {path}: {exc}") from exc
+    public = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    click.echo(f"{platform_key.fingerprint(key)}  {path}")
+    click.echo(public.decode("ascii"), nl=False)
+
+
 def init_app(app: Flask) -> None:
-    for command in (demo_command, create_user_command, invite_command, outbox_group):
+    for command in (demo_command, create_user_command, invite_command, outbox_group, tokens_group, reminders_group,
+                    export_bundle_command, platform_key_group):
         app.cli.add_command(command)

@@ -8,12 +8,15 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from flask import current_app
 from sqlalchemy import func, select
 
+from . import payload as payloads
 from .extensions import db
-from .models import Role, User
-from .services import accounts, cities, declarations, review
+from .models import Declaration, Role, User
+from .services import accounts, cities, declarations, keys, review, signatures
 
 DEMO_CITIES: list[tuple[str, str]] = [
     ("İzmir", "Türkiye"),
@@ -102,6 +105,35 @@ def load_demo_declaration() -> None:
         "Regions are partners of cities in most of our countries.",
         _user(f"thessaloniki@{DEMO_DOMAIN}"),
     )
+
+
+DEMO_KEY_LABEL = "demo key (discarded after signing)"
+
+
+def complete_demo(logins: list[DemoLogin]) -> Declaration:
+    """Open signing on the demo declaration's latest revision and sign it for every city.
+
+    Each delegate enrols a fresh Ed25519 key the way the offline CLI does (the key pair is
+    made here, only the public key reaches the server), asks for a payload, signs it and
+    submits it. The private keys exist only inside this function and are never stored.
+    The last signature meets the rule (all cities), which freezes the declaration: in the
+    embedded default at once, in production through the workers.
+    """
+    secretariat = _user(f"secretariat@{DEMO_DOMAIN}")
+    declaration = declarations.get(DEMO_SLUG)
+    declarations.open_signing(declaration, declaration.latest.number, secretariat, rule_kind="all")
+    for login in logins:
+        if login.role != Role.DELEGATE.value:
+            continue
+        delegate = _user(login.email)
+        private_key = Ed25519PrivateKey.generate()
+        public = private_key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        key = keys.enrol(delegate, payloads.b64encode(public), DEMO_KEY_LABEL, login.password, origin="cli")
+        issued = signatures.issue_signature_payload(declaration, delegate, key.fingerprint)
+        data = bytes(issued.payload)
+        signatures.submit_signature(declaration, delegate, data, private_key.sign(data))
+    db.session.refresh(declaration)
+    return declaration
 
 
 def _save_logins(logins: list[DemoLogin]) -> None:

@@ -10,13 +10,17 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import io
 import json
+import struct
 import sys
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
@@ -44,10 +48,52 @@ class Report:
         return condition
 
 
+# The local file header (APPNOTE 4.3.7), as the zipfile module reads it.
+_LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")
+_LOCAL_MAGIC = b"PK\x03\x04"
+
+
+def _member(data: bytes, info: zipfile.ZipInfo) -> bytes | None:
+    """A member's bytes read straight from the archive, or None to leave it to ``zipfile``.
+
+    The fast path (a bundle has three small files per signature, and ``ZipFile.read`` costs more
+    per file than checking a signature) takes only plain stored or deflated members whose local
+    header agrees with the central directory, and checks size and CRC-32 as ``zipfile`` does.
+    Anything else — or any disagreement — goes through ``ZipFile.read``, which decides.
+    """
+    if info.flag_bits & 0x1 or info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+        return None
+    offset = info.header_offset
+    if offset < 0 or offset + _LOCAL_HEADER.size > len(data):
+        return None
+    magic, _, _, flags, method, _, _, _, _, _, name_length, extra_length = _LOCAL_HEADER.unpack_from(data, offset)
+    name_start = offset + _LOCAL_HEADER.size
+    start = name_start + name_length + extra_length
+    end = start + info.compress_size
+    if magic != _LOCAL_MAGIC or method != info.compress_type or flags & 0x1 or end > len(data):
+        return None
+    name = data[name_start : name_start + name_length].decode("utf-8" if flags & 0x800 else "cp437", "replace")
+    if name != info.orig_filename:
+        return None
+    if info.compress_type == zipfile.ZIP_STORED:
+        content = data[start:end]
+    else:
+        inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+        try:
+            content = inflater.decompress(data[start:end], info.file_size + 1)
+        except zlib.error:
+            return None
+        if not inflater.eof:
+            return None
+    if len(content) != info.file_size or zlib.crc32(content) != info.CRC:
+        return None
+    return content
+
+
 def _read_zip(path: Path | str | bytes, report: Report) -> dict[str, bytes]:
-    source: Any = path if not isinstance(path, bytes) else __import__("io").BytesIO(path)
+    data = path if isinstance(path, bytes) else Path(path).read_bytes()
     files: dict[str, bytes] = {}
-    with zipfile.ZipFile(source) as archive:
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
         names = [info for info in archive.infolist() if not info.is_dir()]
         prefixes = {info.filename.split("/", 1)[0] for info in names}
         if len(prefixes) != 1 or any("/" not in info.filename for info in names):
@@ -61,25 +107,65 @@ def _read_zip(path: Path | str | bytes, report: Report) -> dict[str, bytes]:
             if info.file_size > MAX_MEMBER_BYTES:
                 report.fail(f"{relative}: too large")
                 continue
-            files[relative] = archive.read(info)
+            content = _member(data, info)
+            files[relative] = content if content is not None else archive.read(info)
     return files
 
 
-def _public_key_from_pem(pem: bytes) -> bytes | None:
+def _load_public_key(pem: bytes) -> Ed25519PublicKey | None:
     try:
         key = serialization.load_pem_public_key(pem)
     except ValueError:
         return None
-    if not isinstance(key, Ed25519PublicKey):
-        return None
-    return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return key if isinstance(key, Ed25519PublicKey) else None
+
+
+def _public_key_from_pem(pem: bytes) -> bytes | None:
+    key = _load_public_key(pem)
+    return None if key is None else key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+
+@dataclass(frozen=True)
+class _Key:
+    """A key file, parsed once however many signatures name it."""
+
+    key: Ed25519PublicKey
+    fingerprint: str
+    file_name: str  # the name this key's file must have
+
+    def verifies(self, signature: bytes, message: bytes) -> bool:
+        """Exactly ``payload.verify``, without rebuilding the key for every signature."""
+        if len(signature) != payloads.SIGNATURE_BYTES:
+            return False
+        try:
+            self.key.verify(signature, message)
+        except (InvalidSignature, ValueError):
+            return False
+        return True
+
+
+class _Keys:
+    def __init__(self, files: dict[str, bytes]) -> None:
+        self._files = files
+        self._parsed: dict[str, _Key | None] = {}
+
+    def get(self, name: str) -> _Key | None:
+        if name not in self._parsed:
+            key = _load_public_key(self._files.get(name, b""))
+            if key is None:
+                self._parsed[name] = None
+            else:
+                raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+                self._parsed[name] = _Key(key, payloads.fingerprint(raw), layout.key_file(raw))
+        return self._parsed[name]
 
 
 def verify_bundle(source: Path | str | bytes, trusted_platform_key: str | None = None) -> Report:
     report = Report()
     try:
         files = _read_zip(source, report)
-    except (zipfile.BadZipFile, OSError) as exc:
+    # What zipfile raises for a damaged, encrypted or exotic archive.
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, NotImplementedError, RuntimeError) as exc:
         report.fail(f"cannot read the archive: {exc}")
         return report
     if not files:
@@ -118,48 +204,69 @@ def verify_bundle(source: Path | str | bytes, trusted_platform_key: str | None =
         report.fail(f"{extra}: not listed in the manifest (extra file)")
     for missing in sorted(expected_names - set(files)):
         report.fail(f"{missing}: listed in the manifest but missing")
+    digests = {name: hashlib.sha256(content).hexdigest() for name, content in files.items()}
     for name, digest in sorted(listed.items()):
         if name in files:
-            report.check(hashlib.sha256(files[name]).hexdigest() == digest, f"{name}: SHA-256 matches the manifest")
+            report.check(digests[name] == digest, f"{name}: SHA-256 matches the manifest")
     sums = files.get(layout.SUMS, b"").decode("ascii", "replace")
     expected_sums = "".join(f"{d}  {n}\n" for n, d in sorted(listed.items()) if n != layout.SUMS)
     report.check(sums == expected_sums, "SHA256SUMS agrees with the manifest")
 
-    text = files.get(layout.TEXT, b"")
-    text_sha = hashlib.sha256(text).hexdigest()
+    text_sha = digests.get(layout.TEXT) or hashlib.sha256(b"").hexdigest()
     report.check(text_sha == manifest.get("text_sha256"), f"declaration.md SHA-256 {text_sha}")
 
     payload_files = {n for n in files if n.endswith(".json") and n.split("/", 1)[0] in
                      ("signatures", "withdrawn", "withdrawals")}
+    bundle = _Bundle(files, digests, manifest, _Keys(files), report)
+    signatures, withdrawals = _entries(manifest, "signatures", report), _entries(manifest, "withdrawals", report)
     covered: set[str] = set()
-    for entry in manifest.get("signatures", []):
-        covered |= _check_signature(entry, files, manifest, report, "signature")
-    for entry in manifest.get("withdrawals", []):
-        covered |= _check_signature(entry.get("signature", {}), files, manifest, report, "withdrawn signature")
-        covered |= _check_withdrawal(entry, files, report)
+    for entry in signatures:
+        covered |= _check_signature(bundle, entry, "signature")
+    for entry in withdrawals:
+        original = entry.get("signature")
+        covered |= _check_signature(bundle, original if isinstance(original, dict) else {}, "withdrawn signature")
+        covered |= _check_withdrawal(bundle, entry)
     for stray in sorted(payload_files - covered):
         report.fail(f"{stray}: a payload file the manifest does not describe")
-    cities = [e.get("city_slug") for e in manifest.get("signatures", [])]
+    cities = [e.get("city_slug") for e in signatures]
     report.check(len(cities) == len(set(cities)), "at most one standing signature per city")
     return report
 
 
-def _load_key(files: dict[str, bytes], key_file: str, fingerprint: str, report: Report, label: str) -> bytes | None:
-    raw = _public_key_from_pem(files.get(key_file, b""))
-    if raw is None:
-        report.fail(f"{label}: key file {key_file} missing or not an Ed25519 public key")
-        return None
-    if payloads.fingerprint(raw) != fingerprint or key_file != layout.key_file(raw):
-        report.fail(f"{label}: key file {key_file} does not match fingerprint {fingerprint}")
-        return None
-    return raw
+def _entries(manifest: dict[str, Any], member: str, report: Report) -> list[dict[str, Any]]:
+    """The manifest's list of objects ``member``; a malformed one is a failure, never a crash."""
+    value = manifest.get(member, [])
+    if not isinstance(value, list) or not all(isinstance(entry, dict) for entry in value):
+        report.fail(f"manifest {member} is not a list of objects")
+        return [entry for entry in value if isinstance(entry, dict)] if isinstance(value, list) else []
+    return value
 
 
-def _check_signature(entry: dict[str, Any], files: dict[str, bytes], manifest: dict[str, Any], report: Report,
-                     kind: str) -> set[str]:
+@dataclass
+class _Bundle:
+    files: dict[str, bytes]
+    digests: dict[str, str]  # file name -> hex SHA-256
+    manifest: dict[str, Any]
+    keys: _Keys
+    report: Report
+
+
+def _load_key(bundle: _Bundle, key_file: str, fingerprint: str, label: str) -> _Key | None:
+    key = bundle.keys.get(key_file)
+    if key is None:
+        bundle.report.fail(f"{label}: key file {key_file} missing or not an Ed25519 public key")
+        return None
+    if key.fingerprint != fingerprint or key_file != key.file_name:
+        bundle.report.fail(f"{label}: key file {key_file} does not match fingerprint {fingerprint}")
+        return None
+    return key
+
+
+def _check_signature(bundle: _Bundle, entry: dict[str, Any], kind: str) -> set[str]:
+    report, manifest = bundle.report, bundle.manifest
     label = f"{kind} of {entry.get('city_name', entry.get('city_slug', '?'))}"
     payload_file, sig_file = entry.get("payload_file", ""), entry.get("signature_file", "")
-    data, signature = files.get(payload_file), files.get(sig_file)
+    data, signature = bundle.files.get(payload_file), bundle.files.get(sig_file)
     if data is None or signature is None:
         report.fail(f"{label}: {payload_file} or {sig_file} missing")
         return {payload_file}
@@ -177,12 +284,12 @@ def _check_signature(entry: dict[str, Any], files: dict[str, bytes], manifest: d
         problems.append("names another declaration or revision")
     if fields["city_slug"] != entry.get("city_slug") or fields["key_fingerprint"] != entry.get("key_fingerprint"):
         problems.append("payload does not match its manifest entry")
-    if hashlib.sha256(data).hexdigest() != entry.get("payload_sha256"):
+    if bundle.digests[payload_file] != entry.get("payload_sha256"):
         problems.append("payload hash differs from the manifest")
-    raw = _load_key(files, entry.get("key_file", ""), fields["key_fingerprint"], report, label)
-    if raw is None:
+    key = _load_key(bundle, entry.get("key_file", ""), fields["key_fingerprint"], label)
+    if key is None:
         return {payload_file}
-    if not payloads.verify(raw, signature, data):
+    if not key.verifies(signature, data):
         problems.append("Ed25519 signature does not verify")
     if problems:
         report.fail(f"{label}: " + "; ".join(problems))
@@ -193,22 +300,23 @@ def _check_signature(entry: dict[str, Any], files: dict[str, bytes], manifest: d
     return {payload_file}
 
 
-def _check_withdrawal(entry: dict[str, Any], files: dict[str, bytes], report: Report) -> set[str]:
+def _check_withdrawal(bundle: _Bundle, entry: dict[str, Any]) -> set[str]:
     name = entry.get("withdrawal_file", "")
-    data, signature = files.get(name), files.get(entry.get("withdrawal_signature_file", ""))
+    data, signature = bundle.files.get(name), bundle.files.get(entry.get("withdrawal_signature_file", ""))
     label = f"withdrawal by {entry.get('city_slug', '?')}"
     if data is None or signature is None:
-        report.fail(f"{label}: files missing")
+        bundle.report.fail(f"{label}: files missing")
         return {name}
     try:
         fields = payloads.parse(data)
     except payloads.PayloadError as exc:
-        report.fail(f"{label}: {exc}")
+        bundle.report.fail(f"{label}: {exc}")
         return {name}
-    raw = _load_key(files, entry.get("withdrawal_key_file", ""), fields["key_fingerprint"], report, label)
-    withdrawn = entry.get("signature", {}).get("payload_sha256")
-    report.check(
-        raw is not None and payloads.verify(raw, signature, data)
+    key = _load_key(bundle, entry.get("withdrawal_key_file", ""), fields["key_fingerprint"], label)
+    original = entry.get("signature")
+    withdrawn = original.get("payload_sha256") if isinstance(original, dict) else None
+    bundle.report.check(
+        key is not None and key.verifies(signature, data)
         and fields["format"] == payloads.WITHDRAWAL_FORMAT and fields["withdraws_payload_sha256"] == withdrawn,
         f"{label}: signed statement withdrawing payload {str(withdrawn)[:16]}…",
     )

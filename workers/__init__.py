@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from celery import Celery, Task
+from celery.schedules import crontab
 from flask import Flask
 
 
@@ -40,6 +41,8 @@ def celery_init_app(app: Flask) -> Celery:
         imports=("workers.tasks",),
         beat_schedule={
             "drain-outbox": {"task": "workers.tasks.drain_outbox", "schedule": 60.0},
+            # Hourly, on the hour: e-mail the cities that have not signed as a deadline nears.
+            "send-reminders": {"task": "workers.tasks.send_reminders", "schedule": crontab(minute=0)},
         },
     )
     celery_app.set_default()

@@ -1,0 +1,98 @@
+"""``flask demo --complete``, ``export-bundle`` and ``platform-key``: a finished declaration a newcomer can verify."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask
+
+from tests.freeze.conftest import need_tools, recipe, run_doc_script, run_recipe, run_verify_cli, unpack
+
+
+def test_demo_complete_then_export_bundle_gives_a_bundle_anyone_can_verify(app: Flask, tmp_path: Path) -> None:
+    from sqlalchemy import select
+
+    from signing import demo
+    from signing.extensions import db
+    from signing.models import SigningKey, Status
+    from signing.services import declarations
+
+    need_tools()
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["demo", "--complete"])
+    assert result.exit_code == 0, result.output
+    assert "signed for all 12 cities" in result.output and "is frozen" in result.output
+
+    declaration = declarations.get(demo.DEMO_SLUG)
+    assert declaration.state is Status.FROZEN
+    assert declaration.open_revision is not None
+    assert declaration.open_revision.number == declaration.latest.number == 2
+    keys = list(db.session.scalars(select(SigningKey)))
+    assert len(keys) == 12 and {k.origin for k in keys} == {"cli"}
+    # The delegates' private keys were never written anywhere: the only private key on disk is the platform's.
+    holders = [p.name for p in Path(app.instance_path).rglob("*") if p.is_file() and b"PRIVATE KEY" in p.read_bytes()]
+    assert holders == ["platform_key.pem"]
+
+    target = tmp_path / "demo.zip"
+    result = runner.invoke(args=["export-bundle", demo.DEMO_SLUG, str(target)])
+    assert result.exit_code == 0, result.output
+    assert f"Wrote {target}" in result.output
+    verified = run_verify_cli(target)
+    assert verified.returncode == 0, verified.stdout
+    assert "VERIFIED: 12 signature(s), every file intact." in verified.stdout
+
+    shown = runner.invoke(args=["platform-key", "show"])
+    assert shown.exit_code == 0, shown.output
+    fingerprint = shown.output.split()[0]
+    assert run_verify_cli(target, "--platform-key", fingerprint).returncode == 0
+
+    folder = unpack(target.read_bytes(), tmp_path / "unpacked")
+    assert folder.name == f"{demo.DEMO_SLUG}-bundle"
+    steps = recipe((folder / "VERIFY.txt").read_text("utf-8"), fingerprint)
+    outcomes = run_recipe(folder, steps)
+    assert [name for name, ok in outcomes if not ok] == []
+    assert sum(name.startswith("signature ") for name, _ in outcomes) == 13  # the manifest and twelve cities
+    script = run_doc_script(folder, fingerprint)
+    assert script.returncode == 0, script.stdout + script.stderr
+    assert script.stdout.count("\nOK signatures/") == 12
+
+
+def test_export_bundle_explains_what_is_missing(app: Flask, tmp_path: Path) -> None:
+    from signing.models import Role
+    from signing.services import accounts, declarations
+
+    secretariat = accounts.create_user("sec@b40.example", "Secretariat", Role.SECRETARIAT, password="x" * 16)
+    declarations.create("A draft", "Only a draft.\n", secretariat, slug="a-draft")
+    runner = app.test_cli_runner()
+
+    result = runner.invoke(args=["export-bundle", "a-draft", str(tmp_path / "x.zip")])
+    assert result.exit_code == 1
+    assert "“A draft” is not frozen (it is draft); it has no bundle yet." in result.output
+    result = runner.invoke(args=["export-bundle", "nothing-here", str(tmp_path / "x.zip")])
+    assert result.exit_code == 1 and "No declaration with the short name 'nothing-here'" in result.output
+    assert not (tmp_path / "x.zip").exists()
+
+
+def test_platform_key_generate_and_show(app: Flask) -> None:
+    runner = app.test_cli_runner()
+    path = Path(app.config["PLATFORM_KEY_PATH"])
+    assert not path.exists()
+
+    result = runner.invoke(args=["platform-key", "show"])
+    assert result.exit_code == 1 and "platform-key generate" in result.output
+    assert not path.exists(), "show never creates a key"
+
+    result = runner.invoke(args=["platform-key", "generate"])
+    assert result.exit_code == 0, result.output
+    fingerprint = result.output.strip().splitlines()[-1]
+    assert fingerprint.startswith("sha256:") and len(fingerprint) == 71
+    assert path.stat().st_mode & 0o777 == 0o600
+
+    shown = runner.invoke(args=["platform-key", "show"])
+    assert shown.exit_code == 0
+    assert shown.output.split()[0] == fingerprint
+    assert "-----BEGIN PUBLIC KEY-----" in shown.output and "PRIVATE" not in shown.output
+
+    again = runner.invoke(args=["platform-key", "generate"])
+    assert again.exit_code == 1 and "already exists" in again.output
+    assert runner.invoke(args=["platform-key", "show"]).output.split()[0] == fingerprint
