@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import joinedload
 
 from ..extensions import db
 from ..models import Declaration, Role, SigningKey, User
 from ..payload import PayloadError, b64decode
-from ..services import Forbidden, NotFound, ServiceError, declarations, keys, workflow
+from ..services import Forbidden, NotFound, ServiceError, keys, workflow
 from ..services.workflow import Action
 from .auth import current_user
 
@@ -17,11 +18,19 @@ _SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _FINGERPRINT = re.compile(r"^sha256:[0-9a-f]{64}$")
 
 
+# Every declaration URL runs this statement (built once): the declaration with its open revision.
+_BY_SLUG = (
+    select(Declaration).where(Declaration.slug == bindparam("slug")).options(joinedload(Declaration.open_revision))
+)
+
+
 def declaration(slug: str, action: Action = Action.VIEW) -> Declaration:
-    """The declaration, if the token's user may ``action`` it now."""
+    """The declaration, if the token's user may ``action`` it now (its open revision loaded with it)."""
     if len(slug) > 80 or not _SLUG.match(slug):
         raise NotFound("No such declaration.")
-    found = declarations.get(slug)
+    found = db.session.scalar(_BY_SLUG, {"slug": slug})
+    if found is None:
+        raise NotFound("No such declaration.")
     workflow.require(action, found, current_user())
     return found
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Response
 
 from ..extensions import db
+from ..models import Status
 from ..services import NotFound, freeze
 from ..services.workflow import Action
 from . import lookup, schemas
@@ -23,7 +24,8 @@ def freeze_now(slug: str) -> tuple[schemas.FreezeOut, int]:
     declaration = lookup.declaration(slug, Action.FREEZE)
     freeze.request(declaration, current_user())
     db.session.refresh(declaration)
-    return schemas.FreezeOut(status=declaration.status, queued=declaration.status != "frozen"), 202
+    frozen = declaration.state is Status.FROZEN
+    return schemas.FreezeOut(status="frozen" if frozen else "open_for_signature", queued=not frozen), 202
 
 
 @bp.get("/declarations/<slug>/bundle")

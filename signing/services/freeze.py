@@ -12,14 +12,14 @@ import hashlib
 import logging
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import Integer, bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 
 from .. import bundle as layout
 from .. import payload as payloads
 from .. import pdf, platform_key
 from ..extensions import db
-from ..models import Bundle, Declaration, Signature, SignatureStatus, Status, User, Withdrawal, utcnow
+from ..models import Bundle, Declaration, Signatory, Signature, SignatureStatus, Status, User, Withdrawal, utcnow
 from . import Conflict, audit, outbox
 from .workflow import Action, require
 
@@ -30,31 +30,58 @@ class FreezeError(RuntimeError):
     """Freezing was refused because something does not verify; nothing changed."""
 
 
-def required_signatures(declaration: Declaration) -> int:
+# The rule check runs on every signature: its statements are built once, with bound parameters.
+_STANDING = (
+    select(func.count(Signature.id))
+    .where(Signature.revision_id == bindparam("revision_id"), Signature.status == SignatureStatus.VALID.value)
+    .scalar_subquery()
+)
+_SIGNATORIES = (
+    select(func.count(Signatory.id)).where(Signatory.declaration_id == bindparam("declaration_id")).scalar_subquery()
+)
+_REQUIRED = bindparam("required", type_=Integer)
+
+
+def _quorum(declaration: Declaration) -> int | None:
+    """The quorum, or None for the rule "all" (every signatory city)."""
     rule = declaration.signing_rule or {"kind": "all"}
-    if rule.get("kind") == "quorum":
-        return int(rule["required"])
-    return len(declaration.signatories)
+    return int(rule["required"]) if rule.get("kind") == "quorum" else None
+
+
+def required_signatures(declaration: Declaration) -> int:
+    quorum = _quorum(declaration)
+    if quorum is not None:
+        return quorum
+    return int(db.session.scalar(select(_SIGNATORIES), {"declaration_id": declaration.id}) or 0)
 
 
 def standing_count(declaration: Declaration) -> int:
-    return int(
-        db.session.scalar(
-            select(func.count(Signature.id)).where(
-                Signature.revision_id == declaration.open_revision_id,
-                Signature.status == SignatureStatus.VALID.value,
-            )
-        )
-        or 0
-    )
+    return int(db.session.scalar(select(_STANDING), {"revision_id": declaration.open_revision_id}) or 0)
+
+
+_RULE_ALL_MET = select(_STANDING >= _SIGNATORIES)
+_RULE_QUORUM_MET = select(_STANDING >= _REQUIRED)
 
 
 def rule_met(declaration: Declaration) -> bool:
-    return declaration.open_revision_id is not None and standing_count(declaration) >= required_signatures(declaration)
+    """One query, both counts (the signatories are counted, never loaded)."""
+    if declaration.open_revision_id is None:
+        return False
+    quorum = _quorum(declaration)
+    if quorum is None:
+        met = db.session.scalar(_RULE_ALL_MET, {"revision_id": declaration.open_revision_id,
+                                                "declaration_id": declaration.id})
+    else:
+        met = db.session.scalar(_RULE_QUORUM_MET, {"revision_id": declaration.open_revision_id, "required": quorum})
+    return bool(met)
 
 
 def _queue(declaration: Declaration, reason: str) -> None:
-    outbox.queue_task(f"freeze:{declaration.id}:{declaration.open_revision_id}", "freeze",
+    # The key names the signing round: a task of an earlier round (run after a return to consultation,
+    # finding nothing to freeze) must not stand in for this one.
+    opened = declaration.signing_opened_at
+    round_ = f"{opened.timestamp():.6f}" if opened else "-"
+    outbox.queue_task(f"freeze:{declaration.id}:{declaration.open_revision_id}:{round_}", "freeze",
                       declaration_id=declaration.id, reason=reason)
 
 

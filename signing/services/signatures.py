@@ -10,11 +10,13 @@ signature per city and revision whatever the concurrency.
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 from datetime import timedelta
+from typing import Any
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, exists, select, update
 from sqlalchemy.exc import IntegrityError
 
 from .. import payload as payloads
@@ -25,6 +27,7 @@ from ..models import (
     PayloadKind,
     Revision,
     Role,
+    Signatory,
     Signature,
     SignatureStatus,
     SigningKey,
@@ -32,9 +35,10 @@ from ..models import (
     Withdrawal,
     utcnow,
 )
-from . import Conflict, Forbidden, ServiceError, audit, freeze, outbox
-from .keys import get_by_fingerprint
+from . import Conflict, Forbidden, NotFound, ServiceError, audit, freeze, outbox
 from .workflow import Action, require
+
+log = logging.getLogger(__name__)
 
 
 class SignatureRejected(ServiceError):
@@ -53,13 +57,13 @@ def _open_revision(declaration: Declaration) -> Revision:
     return declaration.open_revision
 
 
-def _check_signer(declaration: Declaration, user: User, key: SigningKey, action: Action) -> None:
+def _check_signer(declaration: Declaration, user: User, key: SigningKey, action: Action, is_signatory: bool) -> None:
     require(action, declaration, user)
     if key.user_id != user.id:
         raise Forbidden("This key belongs to someone else.")
     if not key.active:
         raise Conflict("This key has been revoked.")
-    if user.city_id not in {s.city_id for s in declaration.signatories}:
+    if not is_signatory:
         raise Forbidden("Your city is not among the signatories of this declaration.")
 
 
@@ -75,8 +79,42 @@ def standing_signature(declaration: Declaration, city_id: int) -> Signature | No
     )
 
 
+# The statements of the signing path, built once with bound parameters (``declaration_id``, ``city_id``,
+# ``revision_id``, ...): each asks everything a step needs in one round trip.
+_IS_SIGNATORY = exists().where(
+    Signatory.declaration_id == bindparam("declaration_id"), Signatory.city_id == bindparam("city_id")
+)
+_STANDING = (
+    Signature.revision_id == bindparam("revision_id"),
+    Signature.city_id == bindparam("city_id"),
+    Signature.status == SignatureStatus.VALID.value,
+)
+# The key by fingerprint, whether the city is a signatory, and whether (which) signature of it stands.
+_KEY_TO_SIGN = select(SigningKey, _IS_SIGNATORY, exists().where(*_STANDING)).where(
+    SigningKey.fingerprint == bindparam("fingerprint")
+)
+_KEY_TO_WITHDRAW = select(
+    SigningKey, _IS_SIGNATORY, select(Signature.payload_sha256).where(*_STANDING).scalar_subquery()
+).where(SigningKey.fingerprint == bindparam("fingerprint"))
+# The issued payload by hash, with its key and whether the city is a signatory.
+_ISSUED = (
+    select(IssuedPayload, SigningKey, _IS_SIGNATORY)
+    .join(SigningKey, SigningKey.id == IssuedPayload.key_id)
+    .where(IssuedPayload.payload_sha256 == bindparam("payload_sha256"))
+)
+_SECRETARIAT = (
+    select(User.id, User.email, User.display_name)
+    .where(User.role == Role.SECRETARIAT.value, User.active.is_(True))
+    .order_by(User.id)
+)
+
+
+def _signer_params(declaration: Declaration, user: User) -> dict[str, Any]:
+    return {"declaration_id": declaration.id, "city_id": user.city_id, "revision_id": declaration.open_revision_id}
+
+
 def _issue(declaration: Declaration, user: User, key: SigningKey, kind: PayloadKind,
-           withdraws: Signature | None = None) -> IssuedPayload:
+           withdraws: str | None = None) -> IssuedPayload:
     revision = _open_revision(declaration)
     assert user.city is not None  # noqa: S101 - checked by _check_signer
     now = utcnow().replace(microsecond=0)
@@ -97,7 +135,7 @@ def _issue(declaration: Declaration, user: User, key: SigningKey, kind: PayloadK
         "nonce": secrets.token_urlsafe(24),
     }
     if withdraws is not None:
-        fields["withdraws_payload_sha256"] = withdraws.payload_sha256
+        fields["withdraws_payload_sha256"] = withdraws
     data = payloads.build(fields)
     issued = IssuedPayload(
         kind=kind.value, nonce=fields["nonce"], payload=data, payload_sha256=hashlib.sha256(data).hexdigest(),
@@ -105,48 +143,59 @@ def _issue(declaration: Declaration, user: User, key: SigningKey, kind: PayloadK
         city_id=user.city.id, issued_at=now, expires_at=now + _ttl(),
     )
     db.session.add(issued)
-    db.session.flush()
-    outbox.commit()
+    outbox.commit(keep=(issued,))  # the response is built from ``issued``: no reload after the commit
     return issued
 
 
+def _key_and_standing(statement: Any, declaration: Declaration, user: User,
+                      key_fingerprint: str) -> tuple[SigningKey, bool, Any]:
+    """The key by fingerprint, whether the user's city is a signatory, and its standing signature — one query."""
+    row = db.session.execute(statement, {**_signer_params(declaration, user), "fingerprint": key_fingerprint})
+    found = row.one_or_none()
+    if found is None:
+        raise NotFound("No key with that fingerprint.")
+    key, is_signatory, standing = found
+    return key, bool(is_signatory), standing
+
+
 def issue_signature_payload(declaration: Declaration, user: User, key_fingerprint: str) -> IssuedPayload:
-    key = get_by_fingerprint(key_fingerprint)
-    _check_signer(declaration, user, key, Action.SIGN)
-    if standing_signature(declaration, user.city_id or 0) is not None:
+    key, is_signatory, has_standing = _key_and_standing(_KEY_TO_SIGN, declaration, user, key_fingerprint)
+    _check_signer(declaration, user, key, Action.SIGN, is_signatory)
+    if has_standing:
         raise Conflict("Your city has already signed this revision.", code="already_signed")
     return _issue(declaration, user, key, PayloadKind.SIGNATURE)
 
 
 def issue_withdrawal_payload(declaration: Declaration, user: User, key_fingerprint: str) -> IssuedPayload:
-    key = get_by_fingerprint(key_fingerprint)
-    _check_signer(declaration, user, key, Action.WITHDRAW)
-    standing = standing_signature(declaration, user.city_id or 0)
-    if standing is None:
+    key, is_signatory, standing_sha256 = _key_and_standing(_KEY_TO_WITHDRAW, declaration, user, key_fingerprint)
+    _check_signer(declaration, user, key, Action.WITHDRAW, is_signatory)
+    if standing_sha256 is None:
         raise Conflict("Your city has no signature to withdraw.")
-    return _issue(declaration, user, key, PayloadKind.WITHDRAWAL, withdraws=standing)
+    return _issue(declaration, user, key, PayloadKind.WITHDRAWAL, withdraws=standing_sha256)
 
 
-def _claim(declaration: Declaration, user: User, data: bytes, signature: bytes, kind: PayloadKind) -> IssuedPayload:
+def _claim(declaration: Declaration, user: User, data: bytes, signature: bytes,
+           kind: PayloadKind) -> tuple[IssuedPayload, SigningKey]:
     """Check the submitted bytes against what was issued and mark the payload used (atomically)."""
     try:
         fields = payloads.parse(data)
     except payloads.PayloadError as exc:
         raise SignatureRejected(f"The payload is not valid: {exc}.") from exc
-    issued = db.session.scalar(
-        select(IssuedPayload).where(IssuedPayload.payload_sha256 == hashlib.sha256(data).hexdigest())
-    )
+    row = db.session.execute(
+        _ISSUED, {**_signer_params(declaration, user), "payload_sha256": hashlib.sha256(data).hexdigest()}
+    ).one_or_none()
+    issued, key, is_signatory = row if row is not None else (None, None, False)
     if issued is None or issued.payload != data or issued.kind != kind.value:
         raise SignatureRejected("These payload bytes were not issued by this server.")
+    assert key is not None  # noqa: S101 - foreign key, inner join
     if issued.user_id != user.id or issued.declaration_id != declaration.id:
         raise SignatureRejected("This payload was issued to someone else or for another declaration.")
     if issued.used_at is not None:
         raise Conflict("This payload has already been used. Ask for a new one.", code="payload_used")
     if issued.expires_at <= utcnow():
         raise SignatureRejected("This payload has expired. Ask for a new one.", code="payload_expired")
-    key = db.session.get(SigningKey, issued.key_id)
-    assert key is not None  # noqa: S101 - foreign key
-    _check_signer(declaration, user, key, Action.SIGN if kind is PayloadKind.SIGNATURE else Action.WITHDRAW)
+    _check_signer(declaration, user, key, Action.SIGN if kind is PayloadKind.SIGNATURE else Action.WITHDRAW,
+                  bool(is_signatory))
     open_revision = declaration.open_revision
     if open_revision is None or open_revision.id != issued.revision_id or fields["revision"] != open_revision.number:
         raise Conflict("Signing is no longer open on the revision this payload names.")
@@ -162,15 +211,16 @@ def _claim(declaration: Declaration, user: User, data: bytes, signature: bytes, 
     if claimed.rowcount != 1:  # type: ignore[attr-defined]
         outbox.rollback()
         raise Conflict("This payload has already been used. Ask for a new one.", code="payload_used")
-    return issued
+    return issued, key
 
 
 def submit_signature(declaration: Declaration, user: User, data: bytes, signature: bytes) -> Signature:
-    issued = _claim(declaration, user, data, signature, PayloadKind.SIGNATURE)
+    issued, key = _claim(declaration, user, data, signature, PayloadKind.SIGNATURE)
+    revision, city = declaration.open_revision, user.city
+    assert revision is not None and city is not None  # noqa: S101 - checked by _claim
     record = Signature(
-        declaration_id=declaration.id, revision_id=issued.revision_id, city_id=issued.city_id, user_id=user.id,
-        key_id=issued.key_id, issued_payload_id=issued.id, payload=data, payload_sha256=issued.payload_sha256,
-        signature=signature,
+        declaration_id=declaration.id, revision=revision, city=city, user_id=user.id, key=key,
+        issued_payload_id=issued.id, payload=data, payload_sha256=issued.payload_sha256, signature=signature,
     )
     db.session.add(record)
     try:
@@ -178,17 +228,39 @@ def submit_signature(declaration: Declaration, user: User, data: bytes, signatur
     except IntegrityError as exc:
         outbox.rollback()
         raise Conflict("Your city has already signed this revision.", code="already_signed") from exc
-    audit.record("signature.added", record, user, city=user.city.slug if user.city else None,
-                 revision=declaration.open_revision.number if declaration.open_revision else None,
-                 fingerprint=record.key.fingerprint, payload_sha256=record.payload_sha256)
-    _notify_signature(declaration, record, user, "signature_receipt", "signature_received")
-    freeze.queue_if_rule_met(declaration)
-    outbox.commit()
+    audit.record("signature.added", record, user, city=city.slug, revision=revision.number,
+                 fingerprint=key.fingerprint, payload_sha256=record.payload_sha256)
+    _notify_signature(declaration, record, user, "signature_receipt", "signature_received", new_keys=True)
+    queued = freeze.queue_if_rule_met(declaration)
+    kept = (record, revision, city, key, user, declaration)  # what the receipt and the re-check read
+    rows = outbox.commit(keep=kept, relay_now=False)
+    if not queued:
+        rows += _recheck_rule(declaration, kept)
+    outbox.relay(rows)
     return record
 
 
+def _recheck_rule(declaration: Declaration, kept: tuple[object, ...]) -> list[tuple[str, int]]:
+    """The freeze rule again, after the signature's commit; returns the outbox rows to relay.
+
+    Concurrent last signatures each count without the others' uncommitted rows, so the check inside the
+    signing transaction can miss the moment the rule is met. After the commit every earlier commit is
+    visible, so the last signer to commit sees them all. Two re-checks share the task's dedupe key: one
+    freeze is queued. The signature is stored whatever happens here.
+    """
+    try:
+        if freeze.queue_if_rule_met(declaration):
+            return outbox.commit(keep=kept, relay_now=False)
+    except IntegrityError:  # another signer's re-check queued the same task first (rolled back)
+        pass
+    except Exception:  # the signature is committed; a failed re-check must not turn it into an error
+        outbox.rollback()
+        log.exception("re-checking the signing rule of declaration %s failed", declaration.id)
+    return []
+
+
 def submit_withdrawal(declaration: Declaration, user: User, data: bytes, signature: bytes) -> Withdrawal:
-    issued = _claim(declaration, user, data, signature, PayloadKind.WITHDRAWAL)
+    issued, _key = _claim(declaration, user, data, signature, PayloadKind.WITHDRAWAL)
     withdraws = payloads.parse(data)["withdraws_payload_sha256"]
     standing = standing_signature(declaration, issued.city_id)
     if standing is None or standing.payload_sha256 != withdraws:
@@ -208,18 +280,24 @@ def submit_withdrawal(declaration: Declaration, user: User, data: bytes, signatu
 
 
 def _notify_signature(declaration: Declaration, record: Signature, user: User, to_signer: str,
-                      to_secretariat: str) -> None:
+                      to_secretariat: str, *, new_keys: bool = False) -> None:
+    """Receipts to the signer and the secretariat.
+
+    ``new_keys``: ``record`` was inserted by this transaction, so no e-mail can carry its id yet (see
+    ``outbox.queue_email``).
+    """
     context = {
         "title": declaration.title, "slug": declaration.slug, "city": record.city.name,
         "signer": user.display_name, "revision": record.revision.number, "sha256": record.revision.sha256,
         "fingerprint": record.key.fingerprint, "signed_at": payloads.timestamp(record.signed_at or utcnow()),
     }
+    secretariat = db.session.execute(_SECRETARIAT).all()  # before queueing: the e-mails are inserted together
     event = f"{to_signer}:{record.id}"
-    outbox.queue_email(f"{event}:user{user.id}", user.email, to_signer, display_name=user.display_name, **context)
-    for member in db.session.scalars(select(User).where(User.role == Role.SECRETARIAT.value,
-                                                        User.active.is_(True))):
-        outbox.queue_email(f"{to_secretariat}:{record.id}:user{member.id}", member.email, to_secretariat,
-                           display_name=member.display_name, **context)
+    outbox.queue_email(f"{event}:user{user.id}", user.email, to_signer, new_key=new_keys,
+                       display_name=user.display_name, **context)
+    for member_id, email, display_name in secretariat:
+        outbox.queue_email(f"{to_secretariat}:{record.id}:user{member_id}", email, to_secretariat, new_key=new_keys,
+                           display_name=display_name, **context)
 
 
 def void_standing(declaration: Declaration) -> int:
