@@ -17,7 +17,7 @@ import pytest
 from flask import Flask
 from werkzeug.serving import make_server
 
-from tests.conftest import CHROMIUM, free_port, missing
+from tests.conftest import CHROMIUM, PASSWORD, free_port, missing
 
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -69,3 +69,16 @@ def browser() -> Iterator[Any]:
             yield chromium
         finally:
             chromium.close()
+
+
+def log_in(page: Any, base: str, email: str, password: str = PASSWORD) -> None:
+    """Log in through the real form; the dashboard must follow."""
+    from playwright.sync_api import expect
+
+    page.goto(f"{base}/login")
+    expect(page.get_by_role("heading", name="Log in")).to_be_visible()
+    page.get_by_label("E-mail").fill(email)
+    page.get_by_label("Password").fill(password)
+    with page.expect_navigation():
+        page.get_by_role("button", name="Log in").click()
+    expect(page).to_have_url(f"{base}/")

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import LiveServer
+from tests.browser.conftest import LiveServer, log_in
 from tests.conftest import PASSWORD, link_in, read_mail
 
 pytestmark = pytest.mark.browser
@@ -84,15 +84,6 @@ def _seed(server: LiveServer) -> str:
     return slug
 
 
-def _log_in(page: Any, base: str, email: str, password: str) -> None:
-    from playwright.sync_api import expect
-
-    page.goto(f"{base}/login")
-    expect(page.get_by_role("heading", name="Log in")).to_be_visible()
-    page.get_by_label("E-mail").fill(email)
-    page.get_by_label("Password").fill(password)
-    with page.expect_navigation():
-        page.get_by_role("button", name="Log in").click()
 
 
 def _log_out(page: Any, base: str) -> None:
@@ -128,7 +119,7 @@ def test_invitation_journey(live_server: LiveServer, browser: Any, tmp_path: Pat
     dialogs = Dialogs()
     admin.on("dialog", dialogs.handle)
 
-    _log_in(admin, base, SECRETARIAT_EMAIL, PASSWORD)
+    log_in(admin, base, SECRETARIAT_EMAIL, PASSWORD)
     expect(admin).to_have_url(f"{base}/")
     expect(admin.get_by_role("heading", level=1)).to_have_text("Welcome, Sema Secretariat")
 
@@ -226,7 +217,7 @@ def test_invitation_journey(live_server: LiveServer, browser: Any, tmp_path: Pat
     delegate.goto(f"{base}/")
     expect(delegate).to_have_url(f"{base}/login?next=%2F")
 
-    _log_in(delegate, base, DELEGATE_EMAIL, DELEGATE_PASSWORD)
+    log_in(delegate, base, DELEGATE_EMAIL, DELEGATE_PASSWORD)
     expect(delegate).to_have_url(f"{base}/")
     expect(delegate.get_by_role("heading", level=1)).to_have_text(f"Welcome, {DELEGATE_NAME}")
     _log_out(delegate, base)

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import LiveServer
+from tests.browser.conftest import LiveServer, log_in
 from tests.conftest import PASSWORD, read_mail
 
 pytestmark = pytest.mark.browser
@@ -85,15 +85,6 @@ def _seed(server: LiveServer) -> Seeded:
     return seeded
 
 
-def _log_in(page: Any, base: str, email: str) -> None:
-    from playwright.sync_api import expect
-
-    page.goto(f"{base}/login")
-    page.get_by_label("E-mail").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    with page.expect_navigation():
-        page.get_by_role("button", name="Log in").click()
-    expect(page).to_have_url(f"{base}/")
 
 
 def test_review_journey(live_server: LiveServer, browser: Any) -> None:
@@ -109,7 +100,7 @@ def test_review_journey(live_server: LiveServer, browser: Any) -> None:
     delegate_context.set_default_timeout(TIMEOUT_MS)
     delegate = delegate_context.new_page()
     watch.watch(delegate)
-    _log_in(delegate, base, DELEGATE_EMAIL)
+    log_in(delegate, base, DELEGATE_EMAIL)
 
     with delegate.expect_navigation():
         delegate.get_by_role("navigation", name="Main").get_by_role("link", name="Declarations").click()
@@ -186,7 +177,7 @@ def test_review_journey(live_server: LiveServer, browser: Any) -> None:
     admin_context.set_default_timeout(TIMEOUT_MS)
     admin = admin_context.new_page()
     watch.watch(admin)
-    _log_in(admin, base, SECRETARIAT_EMAIL)
+    log_in(admin, base, SECRETARIAT_EMAIL)
     admin.goto(f"{base}/declarations/{SLUG}/revisions")
     card = admin.locator(f"#amendment-{amendment_id}")
     expect(card).to_contain_text(DELEGATE_NAME)

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import LiveServer
+from tests.browser.conftest import LiveServer, log_in
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -128,12 +128,6 @@ def _enrolled_key(server: LiveServer, fingerprint: str) -> tuple[bytes, str]:
     return result
 
 
-def _log_in(page: Any, base: str, email: str) -> None:
-    page.goto(f"{base}/login")
-    page.get_by_label("E-mail").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    with page.expect_navigation():
-        page.get_by_role("button", name="Log in").click()
 
 
 def _enrol_key_in_browser(page: Any, base: str, watch: Watch) -> str:
@@ -246,7 +240,7 @@ def test_delegate_signs_in_the_browser(live_server: LiveServer, browser: Any, tm
     context.set_default_timeout(TIMEOUT_MS)
     page = context.new_page()
     watch.attach(page)
-    _log_in(page, base, DELEGATE_EMAIL)
+    log_in(page, base, DELEGATE_EMAIL)
     fingerprint = _enrol_key_in_browser(page, base, watch)
     public_key, origin = _enrolled_key(live_server, fingerprint)
     assert origin == "browser"
@@ -310,7 +304,7 @@ def test_delegate_signs_in_the_browser(live_server: LiveServer, browser: Any, tm
     admin_context.set_default_timeout(TIMEOUT_MS)
     admin = admin_context.new_page()
     watch.attach(admin)
-    _log_in(admin, base, SECRETARIAT_EMAIL)
+    log_in(admin, base, SECRETARIAT_EMAIL)
     admin.goto(f"{base}/declarations/{SLUG}/dashboard")
     expect(admin.locator("#signed-count")).to_have_text("1")
     expect(admin.locator('tr[data-city="izmir"] td.signature')).to_have_text(re.compile(r"^signed \d{4}-"))
@@ -353,7 +347,7 @@ def test_altered_text_is_refused_and_nothing_is_sent(live_server: LiveServer, br
     context.set_default_timeout(TIMEOUT_MS)
     page = context.new_page()
     watch.attach(page)
-    _log_in(page, base, DELEGATE_EMAIL)
+    log_in(page, base, DELEGATE_EMAIL)
     fingerprint = _enrol_key_in_browser(page, base, watch)
     _open_sign_page(page, base, fingerprint)
     alter = """() => {

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import LiveServer
+from tests.browser.conftest import LiveServer, log_in
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -150,13 +150,6 @@ def _become(server: LiveServer, email: str, name: str, city_slug: str) -> None:
         db.session.remove()
 
 
-def _log_in(page: Any, base: str, email: str) -> None:
-    page.goto(f"{base}/login")
-    page.get_by_label("E-mail").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    with page.expect_navigation():
-        page.get_by_role("button", name="Log in").click()
-    assert page.url == f"{base}/", page.url
 
 
 def test_no_payload_runs_anywhere(live_server: LiveServer, browser: Any) -> None:
@@ -187,7 +180,7 @@ def test_no_payload_runs_anywhere(live_server: LiveServer, browser: Any) -> None
     context.set_default_timeout(TIMEOUT_MS)
     page = context.new_page()
     watch.attach(page)
-    _log_in(page, base, "sec@b40.example")
+    log_in(page, base, "sec@b40.example")
     for path in ("/", "/declarations/", "/admin/cities", "/admin/users", "/admin/audit", "/admin/mail"):
         visit(page, path, None)
     for index, payload in enumerate(PAYLOADS):
@@ -206,7 +199,7 @@ def test_no_payload_runs_anywhere(live_server: LiveServer, browser: Any) -> None
     context.set_default_timeout(TIMEOUT_MS)
     page = context.new_page()
     watch.attach(page)
-    _log_in(page, base, "viewer@b40.example")
+    log_in(page, base, "viewer@b40.example")
     for index, payload in enumerate(PAYLOADS):
         _become(live_server, "viewer@b40.example", payload, seeded.cities[index])
         for path in ("/", f"/cities/{seeded.cities[index]}", f"/declarations/{seeded.declarations[index]}/revisions/2"):
