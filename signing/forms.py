@@ -12,6 +12,7 @@ from wtforms import (
     HiddenField,
     IntegerField,
     PasswordField,
+    SelectChoice,
     SelectField,
     SelectMultipleField,
     StringField,
@@ -70,7 +71,8 @@ class InviteForm(FlaskForm):
 
 
 class InviteUserForm(InviteForm):
-    role = SelectField("Role", choices=[("observer", "Observer"), ("secretariat", "Secretariat")])
+    role = SelectField("Role", choices=[SelectChoice("observer", "Observer"),
+                                        SelectChoice("secretariat", "Secretariat")])
 
 
 class ConfirmForm(FlaskForm):
@@ -118,7 +120,8 @@ class ReturnForm(FlaskForm):
 
 class OpenSigningForm(FlaskForm):
     revision = SelectField("Revision to sign", coerce=int)
-    rule = SelectField("Signing rule", choices=[("all", "All signatory cities"), ("quorum", "A quorum of them")])
+    rule = SelectField("Signing rule", choices=[SelectChoice("all", "All signatory cities"),
+                                                   SelectChoice("quorum", "A quorum of them")])
     quorum = IntegerField("Quorum (cities needed)", validators=[Optional(), NumberRange(min=1, max=10_000)])
     deadline = DateTimeLocalField("Deadline (UTC, optional)", format="%Y-%m-%dT%H:%M", validators=[Optional()])
     excluded = SelectMultipleField("Leave out these cities", coerce=int, validators=[Optional()])

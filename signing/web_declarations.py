@@ -9,6 +9,7 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy import select
+from wtforms import SelectChoice
 
 from .extensions import db
 from .forms import ConfirmForm, DeclarationForm, OpenSigningForm, ReturnForm, RevisionForm
@@ -171,10 +172,10 @@ def open_consultation(declaration: Declaration) -> ResponseReturnValue:
 def open_signing(declaration: Declaration) -> ResponseReturnValue:
     form = OpenSigningForm()
     form.revision.choices = [
-        (r.number, f"Revision {r.number} · {r.sha256[:12]}…") for r in reversed(declaration.revisions)
+        SelectChoice(r.number, f"Revision {r.number} · {r.sha256[:12]}…") for r in reversed(declaration.revisions)
     ]
     cities = list(db.session.scalars(select(City).order_by(City.slug)))
-    form.excluded.choices = [(c.id, c.name) for c in cities]
+    form.excluded.choices = [SelectChoice(c.id, c.name) for c in cities]
     if request.method == "GET":
         form.revision.data = declaration.latest.number
     if form.validate_on_submit():
