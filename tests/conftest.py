@@ -186,9 +186,8 @@ class People:
         return getattr(self, name)
 
 
-@pytest.fixture
-def people(app: Flask) -> People:
-    """Two cities and one account of each kind, all with ``PASSWORD``."""
+def seed_people() -> People:
+    """Two cities and one account of each kind, all with ``PASSWORD`` (inside an app context)."""
     from signing.models import Role
     from signing.services import accounts, cities
 
@@ -204,6 +203,12 @@ def people(app: Flask) -> People:
         city=izmir,
         other_city=athens,
     )
+
+
+@pytest.fixture
+def people(app: Flask) -> People:
+    """Two cities and one account of each kind, all with ``PASSWORD``."""
+    return seed_people()
 
 
 _CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')

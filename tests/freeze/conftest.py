@@ -367,22 +367,3 @@ def pdf_text(data: bytes) -> str:
             lines.append("".join(current.get(int.from_bytes(codes[i : i + 2], "big"), "\ufffd")
                                  for i in range(0, len(codes) - 1, 2)))
     return "\n".join(lines)
-
-
-def seed_people() -> People:
-    """The accounts of the ``people`` fixture, for fixtures wider than one test."""
-    from signing.models import Role
-    from signing.services import accounts, cities
-
-    izmir = cities.create_city("İzmir", "Türkiye", None)
-    athens = cities.create_city("Athens", "Greece", None)
-    return People(
-        secretariat=accounts.create_user("sec@b40.example", "Secretariat", Role.SECRETARIAT, password=PASSWORD),
-        observer=accounts.create_user("obs@b40.example", "Observer", Role.OBSERVER, password=PASSWORD),
-        delegate=accounts.create_user("izmir@b40.example", "İzmir delegate", Role.DELEGATE, city=izmir,
-                                      password=PASSWORD),
-        other_delegate=accounts.create_user("athens@b40.example", "Athens delegate", Role.DELEGATE, city=athens,
-                                            password=PASSWORD),
-        city=izmir,
-        other_city=athens,
-    )

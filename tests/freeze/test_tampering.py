@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from tests.conftest import base_overrides
+from tests.conftest import base_overrides, seed_people
 from tests.freeze.conftest import (
     Step,
     bundle_of,
@@ -34,7 +34,6 @@ from tests.freeze.conftest import (
     run_doc_script,
     run_recipe,
     run_verify_cli,
-    seed_people,
     unpack,
     zip_folder,
 )
