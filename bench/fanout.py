@@ -11,14 +11,17 @@ Everything runs on loopback and is cleaned up afterwards:
 - a real ``celery -A workers worker`` process in production mode (``TASK_MODE=celery``).
 
 **Outbox path**: in one transaction the app queues ``--emails`` rendered notifications
-(``outbox.queue_email``, template ``signing_opened``, one recipient each), commits, and publishes
-one task per message to Redis; the worker renders each message and delivers it over SMTP, marking
-the row sent. Timed from the start of the transaction until every row is ``sent``.
+(``outbox.queue_email``, template ``signing_opened``, one recipient each) and commits; ``outbox.commit``
+publishes one ``send_emails`` task per chunk of ``outbox.EMAIL_CHUNK`` (100) e-mails to Redis; the worker
+renders each chunk's messages and delivers them over one SMTP connection, marking the rows sent. Timed from
+the start of the transaction until every row is ``sent``.
 
 **Raw path**: the same number of messages (one rendered notification, re-addressed) sent with
 ``smtplib`` over one reused connection — the floor the outbox pays its durability on top of.
 
-Prints e-mails/s for both and ``ratio = outbox e-mails/s / raw e-mails/s`` (target >= 0.5).
+Prints e-mails/s for both and ``ratio = outbox e-mails/s / raw e-mails/s`` (target >= 0.5), and the CPU
+time per e-mail of the worker processes, the SMTP sink and this process during the outbox run (from /proc),
+with how busy the whole machine was.
 """
 
 from __future__ import annotations
@@ -184,6 +187,43 @@ CONTEXT = {
 }
 
 
+def _stat_fields(pid: int) -> list[str]:
+    with open(f"/proc/{pid}/stat") as handle:
+        return handle.read().rpartition(")")[2].split()  # the fields after ``(comm)``: state, ppid, …
+
+
+def family(pid: int) -> list[int]:
+    """``pid`` and its descendants (the worker's pool processes), from /proc."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with suppress(OSError):
+                parents[int(entry.name)] = int(_stat_fields(int(entry.name))[1])
+    found, frontier = [pid], [pid]
+    while frontier:
+        frontier = [child for child, parent in parents.items() if parent in frontier]
+        found += frontier
+    return found
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of these processes so far (0 for one that is gone)."""
+    ticks = 0
+    for pid in pids:
+        with suppress(OSError):
+            fields = _stat_fields(pid)
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def machine_cpu() -> tuple[int, int]:
+    """(busy, total) jiffies of all CPUs since boot, from /proc/stat."""
+    with open("/proc/stat") as handle:
+        values = [int(v) for v in handle.readline().split()[1:]]
+    idle = values[3] + values[4]  # idle + iowait
+    return sum(values) - idle, sum(values)
+
+
 def run_raw(sink: Sink, count: int, message: bytes) -> float:
     """Seconds to send ``count`` messages over one reused SMTP connection."""
     before = sink.count()
@@ -298,11 +338,21 @@ def main() -> int:
                 raise RuntimeError(f"the worker exited:\n{log.read_text()}")
 
             raw_s = run_raw(sink, args.emails, message)
+            workers, cpus = family(worker.pid), os.cpu_count() or 1
+            before = (cpu_seconds(workers), cpu_seconds([sink.process.pid]), cpu_seconds([os.getpid()]),
+                      machine_cpu())
             queued_s, outbox_s = run_outbox(app, sink, args.emails, args.timeout)
+            after = (cpu_seconds(workers), cpu_seconds([sink.process.pid]), cpu_seconds([os.getpid()]),
+                     machine_cpu())
             raw_rate, outbox_rate = args.emails / raw_s, args.emails / outbox_s
             print(f"raw smtplib, one connection:       {raw_s:7.2f} s  {raw_rate:8,.0f} e-mails/s")
             print(f"outbox + Celery worker (x{args.concurrency}):      {outbox_s:7.2f} s  {outbox_rate:8,.0f} e-mails/s"
                   f"  (queued and published in {queued_s:.2f} s)")
+            per_mail = [(a - b) * 1000 / args.emails for a, b in zip(after[:3], before[:3], strict=True)]
+            busy = (after[3][0] - before[3][0]) / max(after[3][1] - before[3][1], 1)
+            print(f"CPU per e-mail during the outbox run: worker {per_mail[0]:.2f} ms, SMTP sink {per_mail[1]:.2f} "
+                  f"ms, this process (queue, publish, poll) {per_mail[2]:.2f} ms; all {cpus} CPUs {busy:.0%} busy "
+                  f"(PostgreSQL, Redis and anything else running included); load {os.getloadavg()[0]:.2f}")
             ratio = outbox_rate / raw_rate
             print(f"ratio (outbox / raw): {ratio:.2f}  (target >= 0.5: {'met' if ratio >= 0.5 else 'NOT met'})")
             with app.app_context():

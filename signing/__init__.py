@@ -35,6 +35,7 @@ def create_app(overrides: dict[str, Any] | None = None, instance_path: str | Pat
         web_review,
         web_signing,
     )
+    from .services import outbox
 
     instance = Path(instance_path or DEFAULT_INSTANCE_DIR).resolve()
     app = Flask(
@@ -47,6 +48,7 @@ def create_app(overrides: dict[str, Any] | None = None, instance_path: str | Pat
     app.config.from_mapping(load_config(instance, overrides))
 
     database.init_app(app)
+    outbox.init_app(app)
     security.init_app(app)
     errors.init_app(app)
     auth.init_app(app)

@@ -2,36 +2,68 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 from celery import shared_task
 from sqlalchemy import select
 
 from signing.services import outbox, reminders
 
+# A row that is still pending but that ``outbox.deliver`` skipped is locked by another transaction (a
+# duplicate delivery sending it, the sweep marking it): look again after a second, this many times at most.
+LOCKED_RETRIES = 30
+
+
+def _backoff(retries: int) -> int:
+    """Seconds before retrying a temporary mail failure: 5, 10, 20, … up to an hour."""
+    return int(min(2**retries * 5, 3600))
+
 
 @shared_task(name="workers.tasks.send_email", bind=True, max_retries=None)
 def send_email(self, outbox_id: int) -> str:  # type: ignore[no-untyped-def]
-    """Send one outbox e-mail; idempotent (a sent row is skipped)."""
+    """Send one outbox e-mail; idempotent (a sent row is skipped).
+
+    Published for an e-mail on its own (``outbox._publish``); batches go to ``send_emails``.
+    """
     outcome = outbox.deliver([outbox_id])
     status = outcome.get(outbox_id, "skipped")
     if status == "pending":  # temporary failure: back off exponentially
-        raise self.retry(countdown=min(2 ** self.request.retries * 5, 3600))
-    if status == "skipped" and _still_pending(outbox_id) and self.request.retries < LOCKED_RETRIES:
-        # The row is locked: the transaction that published this task (or a duplicate delivery) has not
-        # finished. Skipping it now would leave the message waiting for the sweep; try again shortly.
+        raise self.retry(countdown=_backoff(self.request.retries))
+    if status == "skipped" and self.request.retries < LOCKED_RETRIES and _still_pending([outbox_id]):
+        # The row is locked by another transaction. Skipping it now would leave the message waiting for
+        # the sweep; try again shortly.
         raise self.retry(countdown=1)
     return status
 
 
-LOCKED_RETRIES = 30
+@shared_task(name="workers.tasks.send_emails", bind=True, max_retries=None)
+def send_emails(self, outbox_ids: list[int]) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    """Send a chunk of outbox e-mails in one transaction over one SMTP connection; idempotent.
+
+    Only the e-mails still pending are retried: after a temporary failure with exponential backoff
+    (those locked elsewhere go along), or, if the only ones left are locked by another transaction,
+    after a second (``LOCKED_RETRIES`` times at most). Returns how many ended in each state.
+    """
+    outcome = outbox.deliver(outbox_ids)
+    temporary = [row_id for row_id in outbox_ids if outcome.get(row_id) == "pending"]
+    skipped = [row_id for row_id in outbox_ids if row_id not in outcome]
+    locked = _still_pending(skipped) if skipped and self.request.retries < LOCKED_RETRIES else []
+    if temporary:
+        raise self.retry(args=(temporary + locked,), countdown=_backoff(self.request.retries))
+    if locked:
+        raise self.retry(args=(locked,), countdown=1)
+    return dict(Counter(outcome.get(row_id, "skipped") for row_id in outbox_ids))
 
 
-def _still_pending(outbox_id: int) -> bool:
+def _still_pending(outbox_ids: list[int]) -> list[int]:
     from signing.extensions import db
     from signing.models import OutboxEmail
 
-    status = db.session.scalar(select(OutboxEmail.status).where(OutboxEmail.id == outbox_id))
+    pending = list(db.session.scalars(
+        select(OutboxEmail.id).where(OutboxEmail.id.in_(outbox_ids), OutboxEmail.status == "pending")
+    ))
     db.session.rollback()
-    return status == "pending"
+    return sorted(pending)
 
 
 @shared_task(name="workers.tasks.run_task", bind=True, max_retries=None)

@@ -5,13 +5,32 @@ together with the state change and then relays the new rows: in-process in the
 embedded default (``TASK_MODE=inline``), or published to Celery. Rows that could
 not be published or sent stay ``pending`` and are picked up by ``drain``.
 
+Queueing many e-mails is cheap: whether an earlier transaction holds a dedupe
+key is looked up once per flush for all the rows queued since the last one
+(``_drop_known_keys``, a ``before_flush`` hook, so an autoflush never inserts an
+unchecked row), repeats within the transaction are caught in memory, and the
+rows are inserted together. A key that exists makes its row a no-op.
+
+E-mails are delivered in batches: ``deliver`` sends up to ``EMAIL_CHUNK`` rows in
+one transaction (``SELECT … FOR UPDATE SKIP LOCKED``, so a row is never sent by
+two deliveries) over one SMTP connection, and marks each sent (its ``secret_*``
+context keys removed), failed, or still pending after a temporary failure. In
+celery mode ``commit`` and ``drain`` publish one ``send_emails(ids)`` task per
+chunk (``send_email(id)`` for an e-mail on its own, the message of earlier
+versions); the task retries only the ids still pending (``workers.tasks``). The
+price of a batch: a worker killed after sending some of a chunk's messages and
+before its commit leaves the chunk pending, and the redelivered task sends those
+messages again. Each recipient still gets at most one extra copy per crash, as
+with one task per e-mail; what grows is how many recipients one crash can touch
+(up to ``EMAIL_CHUNK`` instead of one).
+
 In celery mode ``published_at`` is set *before* a row is handed to the broker:
 in the transaction that creates it (or, for the sweep, in the transaction that
 picks it up), so publishing needs no transaction of its own and a worker never
-finds the row locked by the publisher. A row whose publishing fails is reset to
-``NULL`` (the next sweep retries it); a row whose process died between the
-commit and the publishing looks like a lost message and is republished once
-``OUTBOX_STALE_SECONDS`` have passed.
+finds the row locked by the publisher. The rows of a chunk whose publishing
+fails are reset to ``NULL`` (the next sweep retries them); a row whose process
+died between the commit and the publishing looks like a lost message and is
+republished once ``OUTBOX_STALE_SECONDS`` have passed.
 """
 
 from __future__ import annotations
@@ -22,8 +41,10 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask import current_app
-from sqlalchemy import or_, select, update
+from flask import Flask, current_app
+from sqlalchemy import event, or_, select, update
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.orm import Session, SessionTransaction, UOWTransaction
 
 from ..extensions import db
 from ..mail import PermanentMailError, build_message, send_messages
@@ -31,7 +52,11 @@ from ..models import OutboxEmail, OutboxTask, utcnow
 
 log = logging.getLogger(__name__)
 _PENDING_KEY = "accord_outbox_new"
+_QUEUED_KEY = "accord_outbox_queued"  # dedupe key -> e-mail row queued in this transaction
+_UNCHECKED_KEY = "accord_outbox_unchecked"  # queued rows whose key is looked up in the database at the flush
 MAX_ATTEMPTS = 8
+EMAIL_CHUNK = 100  # e-mails per ``send_emails`` task and per SMTP connection
+_LOOKUP_CHUNK = 500  # dedupe keys per look-up query (bound parameters stay few on SQLite too)
 SECRET_PREFIX = "secret_"  # noqa: S105 - context keys removed once the message is sent
 # Task kinds and the functions (``module:function``, called with the row's arguments) that do them.
 TASK_HANDLERS = {"freeze": "signing.services.freeze:freeze_declaration"}
@@ -51,19 +76,67 @@ def queue_email(dedupe_key: str, recipient: str, template: str, *, new_key: bool
                 **context: Any) -> OutboxEmail:
     """Add an e-mail to the current transaction. A repeated ``dedupe_key`` is a no-op.
 
+    A key queued earlier in this transaction returns that row. Whether an earlier transaction holds the
+    key is looked up when the rows are flushed, in one query for all of them (``_drop_known_keys``), so
+    queueing many e-mails costs no round trip each; a row whose key exists is then dropped from the
+    session, never inserted (its ``id`` stays ``None``).
+
     ``new_key=True`` says the key names a row created in this very transaction (e.g. a new signature's
     id), so no earlier e-mail can have it: the look-up is skipped and the unique constraint on
     ``dedupe_key`` still refuses a duplicate (the whole transaction fails rather than send twice).
     """
-    if not new_key:
-        existing = db.session.scalar(select(OutboxEmail).where(OutboxEmail.dedupe_key == dedupe_key))
-        if existing is not None:
-            return existing
+    queued: dict[str, OutboxEmail] = db.session.info.setdefault(_QUEUED_KEY, {})
+    earlier = queued.get(dedupe_key)
+    if earlier is not None:
+        return earlier
     row = OutboxEmail(dedupe_key=dedupe_key, recipient=recipient, template=template, context=context,
                       published_at=_publishing_at())
+    queued[dedupe_key] = row
+    if not new_key:
+        db.session.info.setdefault(_UNCHECKED_KEY, []).append(row)
     db.session.add(row)
     _remember("email", row)
     return row
+
+
+def _drop_known_keys(session: Session, flush_context: UOWTransaction, instances: object) -> None:
+    """Before queued e-mails are inserted: drop those whose dedupe key an earlier transaction holds.
+
+    Runs on every flush (autoflush included), so a row never reaches the database unchecked; queries
+    here do not autoflush (the session is flushing).
+    """
+    unchecked: list[OutboxEmail] | None = session.info.pop(_UNCHECKED_KEY, None)
+    if not unchecked:
+        return
+    rows = [row for row in unchecked if sa_inspect(row).pending]
+    known: set[str] = set()
+    for start in range(0, len(rows), _LOOKUP_CHUNK):
+        keys = [row.dedupe_key for row in rows[start : start + _LOOKUP_CHUNK]]
+        known.update(session.scalars(select(OutboxEmail.dedupe_key).where(OutboxEmail.dedupe_key.in_(keys))))
+    for row in rows:
+        if row.dedupe_key in known:
+            session.expunge(row)
+
+
+def _forget_queued(session: Session, transaction: SessionTransaction) -> None:
+    """The keys queued in a transaction mean nothing after it (a rolled-back row must be queueable again)."""
+    if transaction.parent is None:
+        session.info.pop(_QUEUED_KEY, None)
+        session.info.pop(_UNCHECKED_KEY, None)
+    elif _QUEUED_KEY in session.info:  # a savepoint: forget what it rolled back
+        queued = session.info[_QUEUED_KEY]
+        for key in [key for key, row in queued.items() if row not in session]:
+            del queued[key]
+
+
+_SESSION_HOOKS = (("before_flush", _drop_known_keys), ("after_transaction_end", _forget_queued))
+
+
+def init_app(app: Flask) -> None:
+    """Hook the bulk dedupe-key look-up into the session (once per process, whatever the number of apps)."""
+    for name, hook in _SESSION_HOOKS:
+        if not event.contains(db.session, name, hook):
+            event.listen(db.session, name, hook)
 
 
 def queue_task(dedupe_key: str, kind: str, **arguments: Any) -> OutboxTask:
@@ -131,38 +204,53 @@ def relay(items: Iterable[tuple[str, int]]) -> None:
         _publish(items)
         return
     db.session.expire_all()  # in-process work reads the rows afresh, objects ``commit`` kept included
-    emails = [row_id for kind, row_id in items if kind == "email"]
     try:
         for kind, row_id in items:
             if kind == "task":
                 run_task(row_id)
-        if emails:
-            deliver(emails)
+        for chunk in _chunks([row_id for kind, row_id in items if kind == "email"]):
+            deliver(chunk)
     except Exception:  # the change is committed; what failed stays pending for the sweep
         db.session.rollback()
         log.exception("in-process relay failed; the outbox sweep will retry")
 
 
-def _publish(items: list[tuple[str, int]]) -> None:
-    """Publish each row, with one broker connection for the batch; rows that did not go out are reset."""
-    from workers.tasks import run_task as run_task_job
-    from workers.tasks import send_email
+def _chunks(ids: list[int]) -> list[list[int]]:
+    return [ids[start : start + EMAIL_CHUNK] for start in range(0, len(ids), EMAIL_CHUNK)]
 
+
+def _publish(items: list[tuple[str, int]]) -> None:
+    """Publish the rows with one broker connection; rows that did not go out are reset for the sweep.
+
+    E-mails go ``EMAIL_CHUNK`` to a ``send_emails`` task (one worker transaction and one SMTP connection
+    each); an e-mail on its own goes as ``send_email(id)``, the message of earlier versions. A task
+    row is one ``run_task`` job.
+    """
+    from workers.tasks import run_task as run_task_job
+    from workers.tasks import send_email, send_emails
+
+    jobs = [("email", chunk) for chunk in _chunks([row_id for kind, row_id in items if kind == "email"])]
+    jobs += [("task", [row_id]) for kind, row_id in items if kind == "task"]
     failed: dict[str, list[int]] = {"email": [], "task": []}
     tried = 0
     try:
         with current_app.extensions["celery"].producer_or_acquire() as producer:
-            for kind, row_id in items:
+            for kind, ids in jobs:
                 try:
-                    (send_email if kind == "email" else run_task_job).apply_async((row_id,), producer=producer)
+                    if kind == "task":
+                        run_task_job.apply_async((ids[0],), producer=producer)
+                    elif len(ids) == 1:
+                        send_email.apply_async((ids[0],), producer=producer)
+                    else:
+                        send_emails.apply_async((ids,), producer=producer)
                 except Exception:  # broker down: the next sweep republishes
-                    log.warning("could not publish outbox %s %s; it stays pending", kind, row_id, exc_info=True)
-                    failed[kind].append(row_id)
+                    log.warning("could not publish outbox %s(s) %s; they stay pending", kind, ids, exc_info=True)
+                    failed[kind].extend(ids)
                 tried += 1
     except Exception:  # no producer at all (broker unreachable)
-        log.warning("could not reach the broker; %d outbox row(s) stay pending", len(items) - tried, exc_info=True)
-        for kind, row_id in items[tried:]:
-            failed[kind].append(row_id)
+        log.warning("could not reach the broker; %d outbox job(s) stay pending", len(jobs) - tried, exc_info=True)
+        for kind, ids in jobs[tried:]:
+            failed[kind].extend(ids)
     if not any(failed.values()):
         return
     try:
@@ -206,7 +294,12 @@ def run_task(task_id: int) -> str:
 
 
 def deliver(ids: Iterable[int]) -> dict[int, str]:
-    """Send the given pending e-mails in one batch. Idempotent: sent rows are skipped."""
+    """Send the given pending e-mails in one batch (one SMTP connection); returns ``{id: status}``.
+
+    Idempotent: rows already sent or failed are skipped, and so are rows another transaction holds
+    locked (``SKIP LOCKED``: e.g. a duplicate delivery sending them right now); neither is in the result.
+    A row left ``pending`` met a temporary failure.
+    """
     rows = list(
         db.session.scalars(
             select(OutboxEmail)
@@ -237,7 +330,8 @@ def deliver(ids: Iterable[int]) -> dict[int, str]:
             row.status = "sent"
             row.sent_at = now
             row.last_error = None
-            row.context = {k: v for k, v in row.context.items() if not k.startswith(SECRET_PREFIX)}
+            if any(key.startswith(SECRET_PREFIX) for key in row.context):  # rewritten only if it holds secrets
+                row.context = {k: v for k, v in row.context.items() if not k.startswith(SECRET_PREFIX)}
         elif isinstance(error, PermanentMailError) or row.attempts >= MAX_ATTEMPTS:
             row.status = "failed"
             row.last_error = str(error)[:2000]
@@ -252,7 +346,8 @@ def drain(limit: int = 500) -> dict[str, int]:
     """The sweep: send or republish every pending e-mail and task.
 
     In celery mode a row is republished if it was never published, or published
-    more than ``OUTBOX_STALE_SECONDS`` ago and still not done (a crashed worker).
+    more than ``OUTBOX_STALE_SECONDS`` ago and still not done (a crashed worker);
+    e-mails go in chunks, as from ``commit``.
     """
     now = utcnow()
     stale = now - timedelta(seconds=current_app.config["OUTBOX_STALE_SECONDS"])

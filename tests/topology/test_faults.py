@@ -8,12 +8,15 @@ and runs the sweep (``outbox.drain``), as beat does every minute.
 
 from __future__ import annotations
 
+import ast
 import base64
 import re
 import time
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -24,6 +27,7 @@ from tests.topology.conftest import (
     TITLE,
     FlakyHandler,
     Processes,
+    RecordingHandler,
     RedisServer,
     SmtpServer,
     all_mail_sent,
@@ -71,6 +75,12 @@ def drain(app: Flask) -> dict[str, int]:
 def task_results(log: str, task: str) -> Counter[str]:
     """What each run of ``task`` returned, from the worker's INFO log."""
     return Counter(re.findall(rf"Task workers\.tasks\.{task}\[[0-9a-f-]+\] succeeded in [\d.]+s: '(\w+)'", log))
+
+
+def batch_results(log: str) -> tuple[int, Counter[str]]:
+    """How many ``send_emails`` runs succeeded, and the e-mails they counted in each state."""
+    found = re.findall(r"Task workers\.tasks\.send_emails\[[0-9a-f-]+\] succeeded in [\d.]+s: (\{[^}]*\})", log)
+    return len(found), sum((Counter(ast.literal_eval(counts)) for counts in found), Counter())
 
 
 # --- a. Redis stops while delegates sign -----------------------------------------------------------------
@@ -274,8 +284,8 @@ def test_duplicate_task_deliveries_send_one_email_and_build_one_bundle(
 
     def done() -> bool:
         log = worker.log(tail=10**7)
-        return (task_results(log, "run_task").total() == 2
-                and task_results(log, "send_email").total() == 2 + len(network.everyone))
+        return (task_results(log, "run_task").total() == 2 and task_results(log, "send_email").total() == 2
+                and batch_results(log)[0] == 1)
 
     wait_until(done, "both deliveries of each task and the frozen e-mails", details=procs.logs)
     time.sleep(1.5)  # room for a duplicate to show up
@@ -291,5 +301,56 @@ def test_duplicate_task_deliveries_send_one_email_and_build_one_bundle(
     assert (task.status, task.attempts) == ("done", 0)
     log = worker.log(tail=10**7)
     assert task_results(log, "run_task") == {"done": 2}
-    # The receipt's two deliveries: one sent it, the other found it taken; then one per "frozen" e-mail.
-    assert task_results(log, "send_email") == {"sent": 1 + len(network.everyone), "skipped": 1}
+    # The receipt's two deliveries: one sent it, the other found it taken; the "frozen" e-mails went as one batch.
+    assert task_results(log, "send_email") == {"sent": 1, "skipped": 1}
+    assert batch_results(log) == (1, {"sent": len(network.everyone)})
+
+
+# --- e. One recipient of a batch refused for a while -----------------------------------------------------------
+
+
+@dataclass
+class RefuseOnceHandler(RecordingHandler):
+    """Answers ``451`` to the first message for ``recipient``; accepts everything else."""
+
+    recipient: str = ""
+    refused_at: float | None = None
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # aiosmtpd's hook name
+        if self.recipient in envelope.rcpt_tos and self.refused_at is None:
+            self.refused_at = time.monotonic()
+            self.attempts.append(self.refused_at)
+            return "451 4.3.0 Mailbox temporarily unavailable, try again later"
+        return await super().handle_DATA(server, session, envelope)
+
+
+def test_a_batch_retries_only_the_email_refused_for_a_while_and_sends_each_once(
+    database: str, procs: Processes, redis_server: RedisServer, smtp_factory: Callable[..., SmtpServer],
+    app_builder: Callable[[dict[str, str]], Flask], tmp_path: Path,
+) -> None:
+    from signing.models import OutboxEmail
+    from signing.services import outbox
+
+    addresses = [f"member{n}@b40.example" for n in range(5)]
+    handler = RefuseOnceHandler(recipient=addresses[2])
+    smtp = smtp_factory(handler)
+    values, app = production_stack(database, redis_server.url(), smtp, tmp_path, app_builder)
+    worker = procs.worker(process_env(values))
+    with app.app_context():
+        for address in addresses:
+            outbox.queue_email(f"batch:{address}", address, "signing_opened", display_name="Member", title=TITLE,
+                               slug=SLUG, number=1, sha256="0" * 64, deadline="")
+        outbox.commit()  # one send_emails task for the five
+
+    wait_until(lambda: len(smtp.received) >= len(addresses), "the five e-mails, one after a retry",
+               details=procs.logs)
+    wait_until(lambda: all_mail_sent(app), "the rows to be marked sent", timeout=10)
+    time.sleep(1.5)  # room for a duplicate to show up
+    assert sorted(m.pair[0] for m in smtp.received) == addresses
+    assert handler.refused_at is not None
+    assert handler.attempts[-1] - handler.refused_at >= 4.5  # the retry waited its backoff (5 s)
+    log = worker.log(tail=10**7)
+    assert len(re.findall(r"workers\.tasks\.send_emails\[[0-9a-f-]+\] retry: Retry in 5s", log)) == 1
+    assert batch_results(log) == (1, {"sent": 1})  # the retry carried the refused e-mail alone
+    attempts = {r.recipient: (r.status, r.attempts) for r in rows(app, OutboxEmail)}
+    assert attempts == {a: ("sent", 2 if a == addresses[2] else 1) for a in addresses}
