@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
+from tests.conftest import IN_CI, missing
 from tests.freeze.conftest import TEXT_2, Network, bundle_of, open_for_signature, pdf_text, unpack
 
 
@@ -46,6 +47,8 @@ def test_the_pdf_embeds_dejavu_and_lists_the_cities_that_signed(frozen: Any, net
         hex_ = signer.key.fingerprint.removeprefix("sha256:")
         assert hex_ in text.replace("\n", ""), "each key fingerprint is in the table"
 
+    if shutil.which("pdftotext") is None and IN_CI:
+        pytest.fail("pdftotext (poppler-utils) is not installed (CI=true: a missing part is a failure)")
     if shutil.which("pdftotext"):  # cross-check the small extractor with poppler's
         path = tmp_path / "check.pdf"
         path.write_bytes(data)
@@ -65,7 +68,7 @@ def _pgm_pixels(data: bytes) -> bytes:
 
 def test_the_pdf_renders_pages_that_are_not_blank(frozen: Any, tmp_path: Path) -> None:
     if shutil.which("pdftoppm") is None:
-        pytest.skip("pdftoppm (poppler-utils) is not installed; the structure checks above still ran")
+        missing("pdftoppm", "poppler-utils is not installed; the structure checks above still ran")
     path = tmp_path / "declaration.pdf"
     path.write_bytes(bytes(bundle_of(frozen).pdf))
     subprocess.run(["pdftoppm", "-r", "40", "-gray", str(path), str(tmp_path / "page")], check=True, timeout=60,
