@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from flask import Flask
 
-from tests.conftest import PASSWORD, People
+from tests.conftest import PASSWORD, People, missing
 
 REPO_ROOT = Path(__file__).resolve().parent.parent.parent
 TEXT = "# Declaration\n\nFirst paragraph.\n\nSecond paragraph, with İzmir and Chișinău.\n\nThird paragraph.\n"
@@ -38,7 +38,7 @@ COMMAND_TIMEOUT = 30
 def need_tools() -> None:
     for tool in ("openssl", "sha256sum", "bash", "diff", "find"):
         if shutil.which(tool) is None:
-            pytest.skip(f"{tool} is not installed")
+            missing(tool, "not on PATH")
 
 
 # --- Signers ---------------------------------------------------------------------------------------
