@@ -12,16 +12,13 @@ see another's login.
 
 from __future__ import annotations
 
-import email
-import email.policy
 import os
 import re
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from email.message import EmailMessage
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +28,7 @@ from flask.testing import FlaskClient
 
 from config import ConfigError
 from tests.conftest import PASSWORD, TEST_REDIS_URL, csrf_token, free_port, link_in, login, message_text, missing
+from tests.smtp_sink import RecordingHandler, SmtpServer, smtp_servers
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 POSTGRES = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
@@ -55,28 +53,6 @@ ENV_NAMES = (
 
 
 @dataclass
-class Received:
-    mail_from: str
-    rcpt_tos: list[str]
-    content: bytes
-
-    @property
-    def message(self) -> EmailMessage:
-        return email.message_from_bytes(self.content, policy=email.policy.default)  # type: ignore[return-value]
-
-
-@dataclass
-class RecordingHandler:
-    """aiosmtpd handler: accept every recipient and keep each envelope."""
-
-    received: list[Received] = field(default_factory=list)
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # aiosmtpd's hook name
-        self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), bytes(envelope.content)))
-        return "250 Message accepted for delivery"
-
-
-@dataclass
 class RefusingHandler(RecordingHandler):
     """Refuses every recipient for good."""
 
@@ -86,36 +62,10 @@ class RefusingHandler(RecordingHandler):
         return "550 no such user"
 
 
-@dataclass
-class SmtpServer:
-    port: int
-    handler: RecordingHandler
-    controller: Any
-
-    @property
-    def received(self) -> list[Received]:
-        return self.handler.received
-
-
 @pytest.fixture
 def smtp_factory() -> Iterator[Callable[..., SmtpServer]]:
-    """``start(port=None, handler=None)`` runs an aiosmtpd server on 127.0.0.1; all are stopped after."""
-    from aiosmtpd.controller import Controller
-
-    started: list[SmtpServer] = []
-
-    def start(port: int | None = None, handler: RecordingHandler | None = None) -> SmtpServer:
-        port = port or free_port()
-        handler = handler or RecordingHandler()
-        controller = Controller(handler, hostname="127.0.0.1", port=port, ready_timeout=10)
-        controller.start()
-        server = SmtpServer(port=port, handler=handler, controller=controller)
-        started.append(server)
-        return server
-
-    yield start
-    for server in started:
-        server.controller.stop()
+    """``start(handler=None, port=None)`` runs an aiosmtpd server on 127.0.0.1; all are stopped after."""
+    yield from smtp_servers()
 
 
 @pytest.fixture

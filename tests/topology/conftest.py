@@ -18,8 +18,6 @@ under ``CI=true``.
 from __future__ import annotations
 
 import contextlib
-import email
-import email.policy
 import os
 import re
 import shutil
@@ -31,7 +29,6 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +40,7 @@ from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
 from tests.conftest import PASSWORD, TEST_POSTGRES_URL, free_port, missing
+from tests.smtp_sink import Received, RecordingHandler, SmtpServer, smtp_servers
 
 REPO_ROOT = Path(__file__).resolve().parent.parent.parent
 BIN = Path(sys.executable).parent
@@ -338,46 +336,6 @@ def redis_server(procs: Processes, tmp_path: Path) -> RedisServer:
 
 
 @dataclass
-class Received:
-    mail_from: str
-    rcpt_tos: list[str]
-    content: bytes
-
-    @property
-    def message(self) -> EmailMessage:
-        return email.message_from_bytes(self.content, policy=email.policy.default)  # type: ignore[return-value]
-
-    @property
-    def subject(self) -> str:
-        return " ".join(str(self.message["Subject"]).split())
-
-    @property
-    def pair(self) -> tuple[str, str]:
-        """(recipient, subject): one e-mail per recipient per event."""
-        return ",".join(self.rcpt_tos), self.subject
-
-
-@dataclass
-class RecordingHandler:
-    """aiosmtpd handler: keeps every accepted envelope and the time of every DATA attempt."""
-
-    received: list[Received] = field(default_factory=list)
-    attempts: list[float] = field(default_factory=list)
-
-    def answer(self) -> str | None:
-        """A refusal for this attempt, or None to accept."""
-        return None
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # aiosmtpd's hook name
-        self.attempts.append(time.monotonic())
-        refusal = self.answer()
-        if refusal is not None:
-            return refusal
-        self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), bytes(envelope.content)))
-        return "250 Message accepted for delivery"
-
-
-@dataclass
 class FlakyHandler(RecordingHandler):
     """Answers ``451`` (try again later) to the first ``failures`` attempts, then accepts."""
 
@@ -389,38 +347,10 @@ class FlakyHandler(RecordingHandler):
         return None
 
 
-@dataclass
-class SmtpServer:
-    port: int
-    handler: RecordingHandler
-    controller: Any
-
-    @property
-    def received(self) -> list[Received]:
-        return self.handler.received
-
-
 @pytest.fixture
 def smtp_factory() -> Iterator[Callable[..., SmtpServer]]:
     """``start(handler=None)``: an aiosmtpd server on 127.0.0.1 and a free port; all stopped after."""
-    from aiosmtpd.controller import Controller
-
-    started: list[SmtpServer] = []
-
-    def start(handler: RecordingHandler | None = None) -> SmtpServer:
-        port = free_port()
-        handler = handler or RecordingHandler()
-        controller = Controller(handler, hostname="127.0.0.1", port=port, ready_timeout=10)
-        controller.start()
-        server = SmtpServer(port, handler, controller)
-        started.append(server)
-        return server
-
-    try:
-        yield start
-    finally:
-        for server in started:
-            server.controller.stop()
+    yield from smtp_servers()
 
 
 def mail_counts(received: list[Received]) -> Counter[tuple[str, str]]:
