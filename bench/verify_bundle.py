@@ -8,7 +8,8 @@ whole offline verification (unzip, every file's SHA-256, manifest signature, pay
 key files, every signature) against a bare loop that only checks the same 10,000
 ``(payload, signature, public key)`` triples with ``cryptography``'s Ed25519. Prints both
 and ``ratio = raw loop time / verify_bundle time`` (1.0 would mean the rest of the checks are
-free; the target is at least 0.8). ``--profile`` prints the top of a cProfile of one run.
+free; the target is at least 0.8), with the load average before and after, since the figures
+move with whatever else the machine runs. ``--profile`` prints the top of a cProfile of one run.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import argparse
 import cProfile
 import hashlib
 import io
+import os
 import pstats
 import sys
 import time
@@ -93,6 +95,7 @@ def main() -> int:
     print(f"built a bundle of {args.signatures:,} signatures: {len(archive) / 1e6:.1f} MB zip, "
           f"{3 * args.signatures + 7:,} files, in {time.perf_counter() - started:.1f} s")
 
+    load_before = os.getloadavg()
     verify_times, raw_times = [], []
     for _ in range(args.repeat):  # interleaved, so both see the same machine load
         start = time.perf_counter()
@@ -112,6 +115,8 @@ def main() -> int:
     ratio = raw_s / verify_s
     print(f"ratio (raw loop time / verify_bundle time): {ratio:.2f}  (target >= 0.8: "
           f"{'met' if ratio >= 0.8 else 'NOT met'})")
+    print("load average (1, 5, 15 min) before: {:.2f} {:.2f} {:.2f}, after: {:.2f} {:.2f} {:.2f}".format(
+        *load_before, *os.getloadavg()))
 
     if args.profile:
         profiler = cProfile.Profile()

@@ -1,0 +1,142 @@
+"""Exact and fast parsers for ``signing.verify``: key files and canonical signature payloads.
+
+A large bundle holds one key file and one payload per signature, and the general-purpose parsers
+(``cryptography``'s PEM loader, ``json.loads`` followed by a ``json.dumps`` to compare) cost more
+per signature than the rest of the verification. Neither parser here accepts anything the general
+ones refused: a key file must be byte for byte the PEM ``payload.public_key_pem`` writes (stricter
+than ``cryptography``'s loader, which also takes other line breaks and bytes around the PEM block),
+and a payload that does not match the canonical pattern is handed to ``payload.parse``, which
+decides (so exactly the same payloads are accepted). Standard library and ``cryptography`` only.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import re
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from . import payload as payloads
+
+# An Ed25519 SubjectPublicKeyInfo PEM exactly as ``payload.public_key_pem`` (and OpenSSL) writes it:
+# the fixed DER prefix (SEQUENCE, AlgorithmIdentifier 1.3.101.112, BIT STRING of 32 bytes) and the key.
+_SPKI_PREFIX = bytes.fromhex("302a300506032b6570032100")
+_PEM_HEAD, _PEM_TAIL = b"-----BEGIN PUBLIC KEY-----\n", b"\n-----END PUBLIC KEY-----\n"
+_PEM_BODY = slice(len(_PEM_HEAD), len(_PEM_HEAD) + 60)  # base64 of 44 bytes, one line
+_PEM_BYTES = len(_PEM_HEAD) + 60 + len(_PEM_TAIL)
+
+
+def public_key_from_pem(pem: bytes) -> bytes | None:
+    """The raw 32-byte key of a key file; None unless it is exactly that PEM (no other layout or bytes)."""
+    if len(pem) != _PEM_BYTES or not pem.startswith(_PEM_HEAD) or not pem.endswith(_PEM_TAIL):
+        return None
+    body = pem[_PEM_BODY]
+    try:
+        der = binascii.a2b_base64(body, strict_mode=True)
+    except binascii.Error:
+        return None
+    if len(der) != len(_SPKI_PREFIX) + 32 or not der.startswith(_SPKI_PREFIX) or base64.b64encode(der) != body:
+        return None
+    return der[len(_SPKI_PREFIX) :]
+
+
+class Key:
+    """A key file, parsed once however many signatures name it."""
+
+    __slots__ = ("file_name", "fingerprint", "key")
+
+    def __init__(self, key: Ed25519PublicKey, fingerprint: str, file_name: str) -> None:
+        self.key, self.fingerprint, self.file_name = key, fingerprint, file_name  # file_name: the name it must have
+
+    def verifies(self, signature: bytes, message: bytes) -> bool:
+        """Exactly ``payload.verify``, without rebuilding the key for every signature."""
+        if len(signature) != payloads.SIGNATURE_BYTES:
+            return False
+        try:
+            self.key.verify(signature, message)
+        except (InvalidSignature, ValueError):
+            return False
+        return True
+
+
+class Keys:
+    """The bundle's key files by name, each parsed when first named; None for a missing or malformed one."""
+
+    def __init__(self, files: dict[str, bytes]) -> None:
+        self._files = files
+        self._parsed: dict[str, Key | None] = {}
+
+    def get(self, name: str) -> Key | None:
+        if name in self._parsed:
+            return self._parsed[name]
+        key = self._parsed[name] = self._parse(self._files.get(name, b""))
+        return key
+
+    @staticmethod
+    def _parse(pem: bytes) -> Key | None:
+        raw = public_key_from_pem(pem)
+        if raw is None:
+            return None
+        try:
+            key = Ed25519PublicKey.from_public_bytes(raw)
+        except ValueError:
+            return None
+        digest = hashlib.sha256(raw).hexdigest()  # as payload.fingerprint and bundle.key_file name it
+        return Key(key, "sha256:" + digest, "keys/" + digest + ".pem")
+
+
+# Canonical payloads, recognised without re-serialising them: the fields of each format in sorted
+# order, no whitespace, strings with JCS's minimal escaping (only ", \ and control characters, with
+# the short forms \b \t \n \f \r and \u00xx otherwise), integers without sign or leading zeros.
+# A payload that does not match is handed to ``payload.parse``, which decides and says why.
+_STRING = r'"([^"\\\x00-\x1f]*(?:\\(?:["\\bfnrt]|u00(?:0[0-7bef]|1[0-9a-f]))[^"\\\x00-\x1f]*)*)"'
+_INTEGER = r"(0|-?[1-9][0-9]{0,15})"
+_INTEGERS = ("revision", "signer_id")  # every other field is a string (``payload.parse``)
+# The fields the verifier and ``payload.statement`` read (the others are only checked for form).
+_USED = frozenset(("format", "text_sha256", "declaration_slug", "declaration_title", "revision", "city_slug",
+                   "city_name", "key_fingerprint", "signer_name", "statement", "withdraws_payload_sha256"))
+
+
+def _canonical_form(kind: str, names: tuple[str, ...]) -> re.Pattern[str]:
+    members = []
+    for name in sorted(names):
+        value = f'"({re.escape(kind)})"' if name == "format" else _INTEGER if name in _INTEGERS else _STRING
+        members.append(f'"{name}":' + value.replace("(", f"(?P<{name}>" if name in _USED else "(?:", 1))
+    return re.compile("{" + ",".join(members) + "}")
+
+
+_SIGNATURE_FORM = _canonical_form(payloads.SIGNATURE_FORMAT, payloads.SIGNATURE_FIELDS)
+_WITHDRAWAL_FORM = _canonical_form(payloads.WITHDRAWAL_FORMAT, payloads.WITHDRAWAL_FIELDS)
+
+
+def parse_payload(data: bytes) -> dict[str, Any]:
+    """``payload.parse``: the same payloads accepted, else ``PayloadError`` (never another exception).
+
+    A canonical payload is recognised by the patterns above, and only the fields in ``_USED`` are
+    returned; anything else goes to ``payload.parse``, which decides and says why.
+    """
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        text = ""
+    match = _SIGNATURE_FORM.fullmatch(text) or _WITHDRAWAL_FORM.fullmatch(text)
+    if match is None:
+        try:
+            return payloads.parse(data)
+        except payloads.PayloadError:
+            raise
+        except (ValueError, RecursionError) as exc:  # an escaped lone surrogate, a huge number, deep nesting
+            raise payloads.PayloadError(f"the payload is not valid JSON for a payload: {exc}") from exc
+    if "\\" in text:
+        fields: dict[str, Any] = json.loads(text)
+    else:
+        fields = match.groupdict()
+        fields["revision"] = int(fields["revision"])
+    if fields["statement"] != payloads.statement(fields):
+        raise payloads.PayloadError("the payload statement does not match its fields")
+    return fields
