@@ -34,7 +34,6 @@ import subprocess
 import sys
 import textwrap
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -42,6 +41,8 @@ from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
+
+from bench.harness import cpu_seconds, family, free_port, machine_cpu, temporary_database  # noqa: E402
 
 POSTGRES_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 REDIS_HOST = os.environ.get("BENCH_REDIS_HOST", "127.0.0.1:6379")
@@ -75,14 +76,6 @@ SINK = textwrap.dedent("""
             break
     controller.stop()
 """)
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_for(condition: Callable[[], bool], timeout: float, what: str, interval: float = 0.05) -> None:
@@ -134,23 +127,6 @@ class Sink:
 
 
 @contextmanager
-def temporary_database() -> Iterator[str]:
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    name = f"accord_bench_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
-@contextmanager
 def redis_db14() -> Iterator[Any]:
     import redis
 
@@ -185,43 +161,6 @@ CONTEXT = {
     "display_name": "Delegate", "title": "B40 Local Economic and Cultural Cooperation Summit Declaration",
     "slug": "b40-izmir-2025", "number": 2, "sha256": "f" * 64, "deadline": "2026-12-01 12:00 UTC",
 }
-
-
-def _stat_fields(pid: int) -> list[str]:
-    with open(f"/proc/{pid}/stat") as handle:
-        return handle.read().rpartition(")")[2].split()  # the fields after ``(comm)``: state, ppid, …
-
-
-def family(pid: int) -> list[int]:
-    """``pid`` and its descendants (the worker's pool processes), from /proc."""
-    parents: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            with suppress(OSError):
-                parents[int(entry.name)] = int(_stat_fields(int(entry.name))[1])
-    found, frontier = [pid], [pid]
-    while frontier:
-        frontier = [child for child, parent in parents.items() if parent in frontier]
-        found += frontier
-    return found
-
-
-def cpu_seconds(pids: list[int]) -> float:
-    """User + system CPU time of these processes so far (0 for one that is gone)."""
-    ticks = 0
-    for pid in pids:
-        with suppress(OSError):
-            fields = _stat_fields(pid)
-            ticks += int(fields[11]) + int(fields[12])  # utime, stime
-    return ticks / os.sysconf("SC_CLK_TCK")
-
-
-def machine_cpu() -> tuple[int, int]:
-    """(busy, total) jiffies of all CPUs since boot, from /proc/stat."""
-    with open("/proc/stat") as handle:
-        values = [int(v) for v in handle.readline().split()[1:]]
-    idle = values[3] + values[4]  # idle + iowait
-    return sum(values) - idle, sum(values)
 
 
 def run_raw(sink: Sink, count: int, message: bytes) -> float:
@@ -315,7 +254,7 @@ def main() -> int:
     worker: subprocess.Popen[bytes] | None = None
     log = instance / "worker.log"
     try:
-        with temporary_database() as database_url, redis_db14():
+        with temporary_database(POSTGRES_URL) as database_url, redis_db14():
             env = environment(database_url, sink.port, instance)
             os.environ.update(env)
             from signing import create_app

@@ -16,6 +16,8 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -74,6 +76,16 @@ def drop_database(admin_url: str, name: str) -> None:
         admin.dispose()
 
 # --- redis -----------------------------------------------------------------------------------------------
+
+
+@contextmanager
+def temporary_database(admin_url: str) -> Iterator[str]:
+    """A new empty database's URL, dropped on the way out whatever happens."""
+    name, url = create_database(admin_url)
+    try:
+        yield url
+    finally:
+        drop_database(admin_url, name)
 
 
 def flush_redis(url: str) -> None:
@@ -145,24 +157,52 @@ def stop(process: subprocess.Popen[bytes] | None) -> None:
         process.wait(timeout=10)
 
 
-def server_cpu(master: int) -> float | None:
-    """CPU seconds (user + system) of a gunicorn master and its workers so far; None without Linux ``/proc``."""
-    ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-    total = 0
-    try:
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit():
-                continue
+def _stat_fields(pid: int) -> list[str]:
+    with open(f"/proc/{pid}/stat") as handle:
+        return handle.read().rpartition(")")[2].split()  # the fields after ``(comm)``: state, ppid, …
+
+
+def family(pid: int) -> list[int]:
+    """``pid`` and its descendants (gunicorn's workers, a Celery worker's pool), from ``/proc``."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
             try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                parents[int(entry.name)] = int(_stat_fields(int(entry.name))[1])
             except OSError:  # the process ended meanwhile
                 continue
-            pid, parent = int(entry.name), int(fields[1])
-            if pid == master or parent == master:
-                total += int(fields[11]) + int(fields[12])  # utime, stime
-    except OSError:
+    found, frontier = [pid], [pid]
+    while frontier:
+        frontier = [child for child, parent in parents.items() if parent in frontier]
+        found += frontier
+    return found
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of these processes so far (0 for one that is gone)."""
+    ticks = 0
+    for pid in pids:
+        try:
+            fields = _stat_fields(pid)
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def server_cpu(master: int) -> float | None:
+    """CPU seconds of a server process and its descendants so far; None without Linux ``/proc``."""
+    if not Path("/proc/self/stat").exists():
         return None
-    return total / ticks
+    return cpu_seconds(family(master))
+
+
+def machine_cpu() -> tuple[int, int]:
+    """(busy, total) jiffies of all CPUs since boot, from ``/proc/stat``."""
+    with open("/proc/stat") as handle:
+        values = [int(v) for v in handle.readline().split()[1:]]
+    idle = values[3] + values[4]  # idle + iowait
+    return sum(values) - idle, sum(values)
 
 
 def cpu_delta(start: float | None, end: float | None, add: bool = False) -> float | None:
