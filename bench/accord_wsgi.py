@@ -10,6 +10,9 @@ SQLAlchemy session, then commits — the least a signature intake must do, on th
 signing API (gunicorn settings, Flask app object and its request hooks, Flask-SQLAlchemy session and pool,
 PostgreSQL). It has no token check, no lookups and no outbox: that is what makes it a ceiling. The table
 ``bench_ceiling`` is created by ``bench/signing_intake.py`` before the server starts.
+
+``POST /bench/authenticated-ceiling`` is the same after the API's bearer-token check (one query), for a
+second point of comparison: what is left once a request has to know who is signing.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from sqlalchemy import text
 from signing import create_app
 from signing.extensions import csrf, db
 from signing.payload import verify
+from signing.services import tokens
 
 app = create_app(instance_path=os.environ["ACCORD_BENCH_INSTANCE"])
 
@@ -48,4 +52,16 @@ def bench_ceiling() -> ResponseReturnValue:
     return jsonify(ok=True), 201
 
 
+@csrf.exempt
+def bench_authenticated_ceiling() -> ResponseReturnValue:
+    """The ceiling plus the API's token check (``services.tokens.authenticate``, as the API's hook calls it)."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, raw = header.partition(" ")
+    if scheme.lower() != "bearer" or tokens.authenticate(raw.strip()) is None:
+        return jsonify(error="bad token"), 401
+    return bench_ceiling()
+
+
 app.add_url_rule("/bench/ceiling", "bench_ceiling", bench_ceiling, methods=["POST"])
+app.add_url_rule("/bench/authenticated-ceiling", "bench_authenticated_ceiling", bench_authenticated_ceiling,
+                 methods=["POST"])

@@ -210,6 +210,15 @@ def verify_and_insert(client: Client, job: tuple[bytes, bytes, bytes]) -> Any:
     return None if status == 201 else f"ceiling: HTTP {status} {body}"
 
 
+def authenticated_verify_and_insert(client: Client, job: tuple[str, bytes, bytes, bytes]) -> Any:
+    token, public, payload, signature = job
+    status, body = client.post("/bench/authenticated-ceiling", {"public_key": base64.b64encode(public).decode(),
+                                                                 "payload": base64.b64encode(payload).decode(),
+                                                                 "signature": base64.b64encode(signature).decode()},
+                               token)
+    return None if status == 201 else f"authenticated ceiling: HTTP {status} {body}"
+
+
 def warm_up(port: int, clients: int, call: Any) -> None:
     """Open every worker's connections and imports before the clock starts (not measured)."""
     drive(port, list(range(clients * 2)), clients, call)
@@ -312,6 +321,11 @@ def main(argv: list[str] | None = None) -> int:
                                             [signed[i % len(signed)] for i in range(after)], verify_and_insert)
         cpu_ceiling = cpu_delta(cpu_ceiling, cpu_after, add=True)
         ceiling = ceiling_before.merged(ceiling_after)
+        # A second point of comparison, not the target's: the ceiling after the API's token check.
+        as_delegates = [(d.token, d.public, STAND_IN_PAYLOAD, d.key.sign(STAND_IN_PAYLOAD)) for d in whole_group[:64]]
+        authenticated, cpu_authenticated = measured(
+            "authenticated ceiling: the API's token check, then the same",
+            [as_delegates[i % len(as_delegates)] for i in range(after)], authenticated_verify_and_insert)
         stop(server)
         server = None
         ceiling_rows = count(url, "SELECT count(*) FROM bench_ceiling WHERE payload <> :warm", warm=WARM_UP_PAYLOAD)
@@ -324,6 +338,12 @@ def main(argv: list[str] | None = None) -> int:
               f"before {ceiling_before.rate():.1f}/s, after {ceiling_after.rate():.1f}/s), "
               f"p50 {ceiling.percentile(50) * 1000:.0f} ms, p99 {ceiling.percentile(99) * 1000:.0f} ms"
               + (f", server CPU {ceiling_cpu:.1f} ms/request" if ceiling_cpu else ""))
+        authenticated_cpu = (cpu_authenticated / authenticated.done * 1000
+                             if cpu_authenticated is not None and authenticated.done else None)
+        print(f"  authenticated ceiling: {authenticated.rate():7.1f} requests/s, "
+              f"p50 {authenticated.percentile(50) * 1000:.0f} ms, p99 {authenticated.percentile(99) * 1000:.0f} ms"
+              + (f", server CPU {authenticated_cpu:.1f} ms/request" if authenticated_cpu else "")
+              + " (not the target's ceiling)")
         verdicts = []
         for label, run, cpu in (("whole exchange", whole, cpu_whole), ("payload request", issue, cpu_issue),
                                 ("signature request", intake, cpu_intake)):
@@ -336,16 +356,22 @@ def main(argv: list[str] | None = None) -> int:
                      else "") + f", ratio {ratio:.2f}")
         print(f"  stored {stored} signatures (expected {total}); receipts (warm-up included) {emails}, published "
               f"{published}; jobs waiting in Redis {in_redis}")
+        if authenticated.rate():
+            print(f"  for comparison, against the authenticated ceiling: whole exchange "
+                  f"{whole.rate() / authenticated.rate():.2f}, "
+                  f"signature request {intake.rate() / authenticated.rate():.2f}")
         for label, ratio in verdicts:
             if label != "payload request":
                 verdict = "meets" if ratio >= TARGET_RATIO else "BELOW"
                 print(f"  ratio, {label}: {ratio:.2f} of the ceiling ({verdict} the target of {TARGET_RATIO})")
         for label, errors in (("warm-up", warm_signing.errors), ("whole", whole.errors), ("payload", issue.errors),
-                              ("signature", intake.errors), ("ceiling", ceiling.errors)):
+                              ("signature", intake.errors), ("ceiling", ceiling.errors),
+                              ("authenticated ceiling", authenticated.errors)):
             for error in errors[:5]:
                 print(f"  {label} error: {error}")
-        failed = (bool(whole.errors or issue.errors or intake.errors or ceiling.errors or warm_signing.errors)
-                  or stored != total or ceiling_rows != args.ceiling_requests or published != emails
+        failed = (bool(whole.errors or issue.errors or intake.errors or ceiling.errors or warm_signing.errors
+                       or authenticated.errors)
+                  or stored != total or ceiling_rows != args.ceiling_requests + after or published != emails
                   or in_redis < total)
         return 1 if failed else 0
     finally:
