@@ -21,6 +21,7 @@
    does one Ed25519 verification and one INSERT + commit through the app's own SQLAlchemy session, nothing
    else; driven by the same clients, half before the app (payload-sized stand-ins) and half after (the
    signed payloads), so that a drift in the machine's load weighs on both alike.
+   Then, for comparison only, ``POST /bench/authenticated-ceiling``: the API's token check, then the same.
 4. Prints, for the ceiling and each signing phase, the rate, p50/p99 latency and the gunicorn processes'
    CPU time per request, and the ratios to the ceiling of the whole exchange and of the signature
    request (target ≥ 0.5).
