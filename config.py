@@ -145,8 +145,43 @@ def load_config(instance_path: Path, overrides: dict[str, Any] | None = None) ->
         "WTF_CSRF_TIME_LIMIT": 3600 * 12,
         "MAX_CONTENT_LENGTH": 1024 * 1024,
     }
+    config["CELERY"] = celery_config(redis_url)
     config.update(overrides)
     return config
+
+
+def celery_config(redis_url: str) -> dict[str, Any]:
+    """The Celery app's settings (``signing.task_queue``), the beat schedule included.
+
+    Task names are the registered names of ``workers.tasks`` (``signing.task_queue`` has them as
+    constants; they are spelt out here so that this module imports nothing of the application).
+    """
+    from celery.schedules import crontab
+
+    return {
+        "broker_url": redis_url or "memory://",
+        "result_backend": None,
+        "task_ignore_result": True,
+        "task_serializer": "json",
+        "accept_content": ["json"],
+        "result_serializer": "json",
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "worker_prefetch_multiplier": 1,
+        "broker_connection_retry_on_startup": True,
+        # Publishing happens after commit; if the broker is down, fail fast and let the sweep republish.
+        "task_publish_retry_policy": {"max_retries": 1, "interval_start": 0, "interval_step": 0.5, "interval_max": 1},
+        "broker_connection_timeout": 3,
+        "broker_transport_options": {"visibility_timeout": 3600},
+        "timezone": "UTC",
+        # The worker process registers the thin tasks; the web process publishes them by name only.
+        "imports": ("workers.tasks",),
+        "beat_schedule": {
+            "drain-outbox": {"task": "workers.tasks.drain_outbox", "schedule": 60.0},
+            # Hourly, on the hour: e-mail the cities that have not signed as a deadline nears.
+            "send-reminders": {"task": "workers.tasks.send_reminders", "schedule": crontab(minute=0)},
+        },
+    }
 
 
 def _embedded_secret_key(instance_path: Path) -> str:

@@ -5,7 +5,7 @@
 (``DATABASE_URL``, ``SECRET_KEY``, ``TASK_MODE=celery``, ``REDIS_URL``).
 
 The **ceiling** is one extra route registered here and nowhere else: ``POST /bench/ceiling`` parses a JSON
-body, does one Ed25519 verification (``signing.payload.verify``) and one ``INSERT`` through the app's own
+body, does one Ed25519 verification (``signing.core.payload.verify``) and one ``INSERT`` through the app's own
 SQLAlchemy session, then commits — the least a signature intake must do, on the very same stack as the
 signing API (gunicorn settings, Flask app object and its request hooks, Flask-SQLAlchemy session and pool,
 PostgreSQL). It has no token check, no lookups and no outbox: that is what makes it a ceiling. The table
@@ -27,8 +27,8 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import text
 
 from signing import create_app
+from signing.core.payload import verify
 from signing.extensions import csrf, db
-from signing.payload import verify
 from signing.services import tokens
 
 app = create_app(instance_path=os.environ["ACCORD_BENCH_INSTANCE"])

@@ -11,7 +11,7 @@ Everything runs on loopback and is cleaned up afterwards:
 - a real ``celery -A workers worker`` process in production mode (``TASK_MODE=celery``).
 
 **Outbox path**: in one transaction the app queues ``--emails`` rendered notifications
-(``outbox.queue_email``, template ``signing_opened``, one recipient each) and commits; ``outbox.commit``
+(``outbox.queue_email``, template ``signing_opened``, one recipient each) and commits; ``transactions.commit``
 publishes one ``send_emails`` task per chunk of ``outbox.EMAIL_CHUNK`` (100) e-mails to Redis; the worker
 renders each chunk's messages and delivers them over one SMTP connection, marking the rows sent. Timed from
 the start of the transaction until every row is ``sent``.
@@ -183,14 +183,14 @@ def run_outbox(app: Any, sink: Sink, count: int, timeout: float) -> tuple[float,
 
     from signing.extensions import db
     from signing.models import OutboxEmail
-    from signing.services import outbox
+    from signing.services import outbox, transactions
 
     before = sink.count()
     with app.app_context():
         start = time.perf_counter()
         for index in range(count):
             outbox.queue_email(f"bench:{index}", f"delegate{index}@bench.example", "signing_opened", **CONTEXT)
-        outbox.commit()
+        outbox.relayed_items(transactions.commit())
         queued = time.perf_counter() - start
 
         progress = {"at": time.monotonic()}

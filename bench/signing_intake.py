@@ -96,9 +96,9 @@ def prepare(url: str, instance: Path, secret: str, count: int) -> tuple[list[Del
     from flask_migrate import upgrade
 
     from signing import create_app
+    from signing.core.payload import b64encode, fingerprint
     from signing.extensions import db
     from signing.models import Role
-    from signing.payload import b64encode, fingerprint
     from signing.services import accounts, cities, declarations, keys, tokens
 
     app = create_app({

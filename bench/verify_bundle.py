@@ -1,8 +1,8 @@
-"""Benchmark: ``signing.verify.verify_bundle`` on a 10,000-signature bundle vs a raw Ed25519 loop.
+"""Benchmark: ``signing.core.verifier.verify_bundle`` on a 10,000-signature bundle vs a raw Ed25519 loop.
 
     .venv/bin/python bench/verify_bundle.py [--signatures 10000] [--repeat 3] [--profile]
 
-Builds a synthetic bundle with ``signing.bundle.build`` (one random Ed25519 key per city, real
+Builds a synthetic bundle with ``signing.core.bundle.build`` (one random Ed25519 key per city, real
 RFC 8785 payloads, a tiny placeholder instead of the PDF), then times, in the same run, the
 whole offline verification (unzip, every file's SHA-256, manifest signature, payload parsing,
 key files, every signature) against a bare loop that only checks the same 10,000
@@ -30,9 +30,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from signing import bundle as layout
-from signing import payload as payloads
-from signing.verify import verify_bundle
+from signing.core import payload
+from signing.core.bundle import BundleInput, SignedItem, build_bundle
+from signing.core.verifier import verify_bundle
 
 PLACEHOLDER_PDF = b"%PDF-1.4\n% placeholder: the benchmark skips rendering\n%%EOF\n"
 TEXT = "# Benchmark declaration\n\nThe cities of the network agree on this text.\n"
@@ -47,21 +47,21 @@ def synthetic_bundle(count: int) -> tuple[bytes, list[tuple[bytes, bytes, bytes]
         key = Ed25519PrivateKey.generate()
         public = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
         slug, name = f"city-{index:05d}", f"City {index:05d}"
-        data = payloads.build({
-            "format": payloads.SIGNATURE_FORMAT, "issuer": "https://accord.example.org",
+        data = payload.build({
+            "format": payload.SIGNATURE_FORMAT, "issuer": "https://accord.example.org",
             "declaration_slug": "bench", "declaration_title": "Benchmark declaration", "revision": 1,
             "text_sha256": text_sha256, "city_slug": slug, "city_name": name, "signer_id": index + 1,
-            "signer_name": f"Delegate {index:05d}", "key_fingerprint": payloads.fingerprint(public),
-            "issued_at": payloads.timestamp(frozen_at - timedelta(hours=1)),
-            "expires_at": payloads.timestamp(frozen_at - timedelta(minutes=55)), "nonce": f"n{index:031d}",
+            "signer_name": f"Delegate {index:05d}", "key_fingerprint": payload.fingerprint(public),
+            "issued_at": payload.timestamp(frozen_at - timedelta(hours=1)),
+            "expires_at": payload.timestamp(frozen_at - timedelta(minutes=55)), "nonce": f"n{index:031d}",
         })
         signature = key.sign(data)
         triples.append((data, signature, public))
-        items.append(layout.SignedItem(city_slug=slug, city_name=name, signer_name=f"Delegate {index:05d}",
+        items.append(SignedItem(city_slug=slug, city_name=name, signer_name=f"Delegate {index:05d}",
                                        signed_at=frozen_at - timedelta(minutes=30), public_key=public,
                                        payload=data, signature=signature))
-    archive, _ = layout.build(
-        layout.BundleInput(
+    archive, _ = build_bundle(
+        BundleInput(
             declaration_slug="bench", declaration_title="Benchmark declaration", revision=1, text=TEXT,
             text_sha256=text_sha256, signing_rule={"kind": "all"}, signing_opened_at=frozen_at - timedelta(days=1),
             signing_deadline=None, frozen_at=frozen_at, issuer="https://accord.example.org",

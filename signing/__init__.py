@@ -19,23 +19,11 @@ def create_app(overrides: dict[str, Any] | None = None, instance_path: str | Pat
     from flask import Flask
 
     from config import BASE_DIR, DEFAULT_INSTANCE_DIR, load_config
-    from workers import celery_init_app
 
-    from . import (
-        api,
-        auth,
-        commands,
-        database,
-        errors,
-        security,
-        views,
-        web_admin,
-        web_declarations,
-        web_public,
-        web_review,
-        web_signing,
-    )
-    from .services import outbox
+    from . import api, database, task_queue
+    from .manage import commands
+    from .services import freeze, outbox, transactions
+    from .web import admin, auth, declarations, errors, home, public, review, security, signing
 
     instance = Path(instance_path or DEFAULT_INSTANCE_DIR).resolve()
     app = Flask(
@@ -48,17 +36,13 @@ def create_app(overrides: dict[str, Any] | None = None, instance_path: str | Pat
     app.config.from_mapping(load_config(instance, overrides))
 
     database.init_app(app)
+    transactions.init_app(app)
     outbox.init_app(app)
+    freeze.init_app(app)
+    task_queue.celery_init_app(app)
     security.init_app(app)
     errors.init_app(app)
-    auth.init_app(app)
-    views.init_app(app)
-    web_admin.init_app(app)
-    web_declarations.init_app(app)
-    web_review.init_app(app)
-    web_public.init_app(app)
-    api.init_app(app)
-    web_signing.init_app(app)
+    for blueprint_module in (auth, home, admin, declarations, review, public, api, signing):
+        blueprint_module.init_app(app)
     commands.init_app(app)
-    celery_init_app(app)
     return app

@@ -1,7 +1,7 @@
 """Accord's offline signer: make an Ed25519 key, enrol it, sign or withdraw over the JSON API.
 
 Run it as ``python -m signing.cli``. It needs the standard library, ``cryptography``
-and :mod:`signing.payload` only (never Flask), so it works on a delegate's laptop
+and :mod:`signing.core.payload` only (never Flask), so it works on a delegate's laptop
 with a copy of the ``signing`` package. The private key never leaves the PEM file,
 which is encrypted with a passphrase; the server only ever sees the public key,
 the payload it issued and the 64-byte signature.
@@ -33,7 +33,7 @@ from typing import Any, NoReturn
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from . import payload as payloads
+from .core import payload
 
 API_PREFIX = "/api/v1"
 TIMEOUT = 30.0
@@ -224,19 +224,19 @@ def cmd_keygen(args: argparse.Namespace) -> None:
     _write_new_file(out, pem, 0o600)
     raw = _raw_public(key)
     print(f"Wrote the encrypted private key to {out} (mode 0600). Keep it, and its passphrase, to yourself.")
-    print(f"fingerprint: {payloads.fingerprint(raw)}")
-    print(f"public key (base64): {payloads.b64encode(raw)}")
+    print(f"fingerprint: {payload.fingerprint(raw)}")
+    print(f"public key (base64): {payload.b64encode(raw)}")
 
 
 def cmd_enrol(args: argparse.Namespace) -> None:
     api = Api(args.url, args.token)
     key = _load_private_key(args.key, args.passphrase_file)
     raw = _raw_public(key)
-    expected = payloads.fingerprint(raw)
+    expected = payload.fingerprint(raw)
     password = (_read_secret_file(args.password_file, "password") if args.password_file
                 else _prompt_secret("Your Accord account password: "))
     body = api.call("POST", "/keys", {
-        "public_key": payloads.b64encode(raw), "label": args.label, "password": password, "origin": "cli",
+        "public_key": payload.b64encode(raw), "label": args.label, "password": password, "origin": "cli",
     })
     returned = body.get("fingerprint", expected)
     if returned != expected:
@@ -248,10 +248,10 @@ def cmd_enrol(args: argparse.Namespace) -> None:
 def _check_payload(data: bytes, body: dict[str, Any], kind: str, slug: str, fingerprint: str) -> dict[str, Any]:
     """Everything the signer can check about the issued bytes before signing them."""
     try:
-        fields = payloads.parse(data)
-    except payloads.PayloadError as exc:
+        fields = payload.parse(data)
+    except payload.PayloadError as exc:
         _fail(f"refusing to sign: {exc}")
-    wanted = payloads.WITHDRAWAL_FORMAT if kind == "withdrawal" else payloads.SIGNATURE_FORMAT
+    wanted = payload.WITHDRAWAL_FORMAT if kind == "withdrawal" else payload.SIGNATURE_FORMAT
     if fields["format"] != wanted:
         _fail(f"refusing to sign: the server issued a {fields['format']} payload, not {wanted}")
     if fields["declaration_slug"] != slug:
@@ -263,7 +263,7 @@ def _check_payload(data: bytes, body: dict[str, Any], kind: str, slug: str, fing
         _fail("refusing to sign: payload_sha256 does not match the payload bytes")
     if fields["revision"] < 1:
         _fail("refusing to sign: the payload names no revision")
-    expires = payloads.parse_timestamp(fields["expires_at"])
+    expires = payload.parse_timestamp(fields["expires_at"])
     if expires <= datetime.now(UTC):
         _fail(f"refusing to sign: the payload expired at {fields['expires_at']}; ask for a new one")
     return fields
@@ -321,7 +321,7 @@ def _save(directory: str, data: bytes, signature: bytes, raw_public: bytes, text
     folder.mkdir(parents=True, exist_ok=True)
     _write_new_file(folder / "payload.json", data, 0o644)
     _write_new_file(folder / "sig.bin", signature, 0o644)
-    _write_new_file(folder / "key.pem", payloads.public_key_pem(raw_public), 0o644)
+    _write_new_file(folder / "key.pem", payload.public_key_pem(raw_public), 0o644)
     _write_new_file(folder / "text.txt", text, 0o644)
     print(f"Saved payload.json, sig.bin, key.pem (public) and text.txt in {folder} "
           "(see docs/signature-format.md to verify with openssl).")
@@ -331,15 +331,15 @@ def _sign_flow(args: argparse.Namespace, kind: str) -> None:
     api = Api(args.url, args.token)
     key = _load_private_key(args.key, args.passphrase_file)
     raw = _raw_public(key)
-    fingerprint = payloads.fingerprint(raw)
+    fingerprint = payload.fingerprint(raw)
     slug = args.declaration
     quoted = urllib.parse.quote(slug, safe="")
     issue_path, submit_path = (("/withdrawal-payload", "/withdrawals") if kind == "withdrawal"
                                else ("/signing-payload", "/signatures"))
     body = api.call("POST", f"/declarations/{quoted}{issue_path}", {"key_fingerprint": fingerprint})
     try:
-        data = payloads.b64decode(_string(body, "payload", "the payload request"), "payload")
-    except payloads.PayloadError as exc:
+        data = payload.b64decode(_string(body, "payload", "the payload request"), "payload")
+    except payload.PayloadError as exc:
         _fail(f"refusing to sign: {exc}")
     fields = _check_payload(data, body, kind, slug, fingerprint)
     text = _check_text(api, fields, slug, args.text_file)
@@ -348,10 +348,10 @@ def _sign_flow(args: argparse.Namespace, kind: str) -> None:
     if not args.yes:
         _confirm(kind)
     signature = key.sign(data)
-    if not payloads.verify(raw, signature, data):  # paranoia: never send what we could not verify
+    if not payload.verify(raw, signature, data):  # paranoia: never send what we could not verify
         _fail("the signature made here does not verify; nothing was sent")
     result = api.call("POST", f"/declarations/{quoted}{submit_path}", {
-        "payload": payloads.b64encode(data), "signature": payloads.b64encode(signature),
+        "payload": payload.b64encode(data), "signature": payload.b64encode(signature),
     })
     done = "Withdrawal recorded" if kind == "withdrawal" else "Signature recorded"
     print(f"{done} for {fields['city_name']} on revision {fields['revision']} of {fields['declaration_slug']}.")

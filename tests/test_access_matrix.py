@@ -71,16 +71,16 @@ MATRIX: dict[tuple[str, str], dict[str, str]] = {
     ("auth.account", "POST"): members(ALLOWED),
     ("auth.token_create", "POST"): members(ALLOWED),
     ("auth.token_revoke", "POST"): members(ALLOWED),
-    ("views.home", "GET"): members(OK),
-    ("views.city", "GET"): {
+    ("home.home", "GET"): members(OK),
+    ("home.city", "GET"): {
         "anonymous": LOGIN,
         "observer": FORBIDDEN,
         "delegate": OK,
         "other_delegate": FORBIDDEN,
         "secretariat": OK,
     },
-    ("views.healthz", "GET"): everyone(OK),
-    ("views.favicon", "GET"): everyone(FAVICON),
+    ("home.healthz", "GET"): everyone(OK),
+    ("home.favicon", "GET"): everyone(FAVICON),
     ("admin.city_list", "GET"): secretariat(OK),
     ("admin.city_new", "GET"): secretariat(OK),
     ("admin.city_new", "POST"): secretariat(ALLOWED),
@@ -179,7 +179,7 @@ class Targets:
 @pytest.fixture
 def targets(app: Flask, people: People) -> Targets:
     """A declaration in consultation, with a comment and an amendment by İzmir's delegate."""
-    from signing.demo import declaration_text
+    from signing.manage.demo import declaration_text
     from signing.services import declarations, review
 
     declaration = declarations.create("B40 İzmir Declaration", declaration_text(), people.secretariat,

@@ -17,7 +17,7 @@ def _sign_and_freeze(people: People) -> str:
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-    from signing import payload as payloads
+    from signing.core import payload as payloads
     from signing.services import declarations, keys, signatures
 
     declaration = declarations.create("Sofia Declaration on Open Cities", "We, the cities…\n\nSign here.\n",
@@ -35,7 +35,7 @@ def _sign_and_freeze(people: People) -> str:
 
 @BACKENDS
 def test_a_frozen_declaration_is_public_and_its_bundle_verifies(app: Flask, people: People) -> None:
-    from signing.verify import verify_bundle
+    from signing.core.verifier import verify_bundle
 
     slug = _sign_and_freeze(people)
     anonymous: FlaskClient = app.test_client()

@@ -440,7 +440,7 @@ def test_changed_since_notice(app: Flask, people: People, consultation: Any) -> 
 @BACKENDS
 def test_notifications_go_once_to_each_active_member(app: Flask, people: People) -> None:
     from signing.models import OutboxEmail, Role
-    from signing.services import accounts, declarations, outbox
+    from signing.services import accounts, declarations, delivery, outbox, transactions
 
     # Not followers: an invitation not yet accepted, a deactivated account.
     accounts.invite("invited@b40.example", "Invited", Role.OBSERVER, city=None, actor=people.secretariat)
@@ -483,10 +483,10 @@ def test_notifications_go_once_to_each_active_member(app: Flask, people: People)
     assert db.session.scalar(select(func.count()).where(OutboxEmail.status != "sent")) == 0
     outbox.drain()
     all_ids = list(db.session.scalars(select(OutboxEmail.id)))
-    assert outbox.deliver(all_ids) == {}
+    assert delivery.deliver(all_ids) == {}
     declarations._notify(f"consultation:{declaration.id}:{declaration.revisions[1].id}", "consultation_opened",
                          declarations.followers(), title=declaration.title, slug=declaration.slug, number=2)
-    outbox.commit()
+    outbox.relayed_items(transactions.commit())
     assert count(OutboxEmail) == rows
     assert len(read_mail(folder)) == total
     keys = Counter((m["To"], m["Subject"]) for m in read_mail(folder))

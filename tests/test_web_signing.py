@@ -75,7 +75,7 @@ class Setup:
 
 
 def open_declaration(people: People, *, excluded: tuple[int, ...] = ()) -> Any:
-    from signing.demo import declaration_text
+    from signing.manage.demo import declaration_text
     from signing.services import declarations
 
     declaration = declarations.create("B40 İzmir Declaration", declaration_text(), people.secretariat, slug=SLUG)
@@ -266,7 +266,7 @@ def test_delegate_of_a_city_not_asked_to_sign_is_refused(app: Flask, people: Peo
 
 
 def test_signing_pages_refuse_outside_open_for_signature(app: Flask, people: People) -> None:
-    from signing.demo import declaration_text
+    from signing.manage.demo import declaration_text
     from signing.services import declarations
 
     declaration = declarations.create("In consultation", declaration_text(), people.secretariat, slug=SLUG)
@@ -428,7 +428,7 @@ def issue(client: FlaskClient, token: str, kind: str, private: Ed25519PrivateKey
 
 @BACKENDS
 def test_sign_withdraw_and_sign_again_through_the_json_endpoints(app: Flask, setup: Setup) -> None:
-    from signing import payload as payloads
+    from signing.core import payload as payloads
     from signing.services import dashboard
 
     people, declaration, private = setup.people, setup.declaration, setup.izmir_key
@@ -609,7 +609,7 @@ def test_dashboard_counts_before_signing_opens(app: Flask, people: People) -> No
 
 
 def test_quorum_is_shown_on_the_dashboard(app: Flask, people: People) -> None:
-    from signing.demo import declaration_text
+    from signing.manage.demo import declaration_text
     from signing.services import declarations
 
     declaration = declarations.create("Quorum", declaration_text(), people.secretariat, slug="quorum")

@@ -1,15 +1,18 @@
-"""Thin Celery tasks: they receive ids and call the domain services."""
+"""Thin Celery tasks: they receive ids and call the domain services.
+
+Each is registered under its name in ``signing.task_queue``, by which the services publish it.
+"""
 
 from __future__ import annotations
 
 from collections import Counter
 
 from celery import shared_task
-from sqlalchemy import select
 
-from signing.services import outbox, reminders
+from signing import task_queue
+from signing.services import delivery, outbox, reminders
 
-# A row that is still pending but that ``outbox.deliver`` skipped is locked by another transaction (a
+# A row that is still pending but that ``delivery.deliver`` skipped is locked by another transaction (a
 # duplicate delivery sending it, the sweep marking it): look again after a second, this many times at most.
 LOCKED_RETRIES = 30
 
@@ -19,24 +22,24 @@ def _backoff(retries: int) -> int:
     return int(min(2**retries * 5, 3600))
 
 
-@shared_task(name="workers.tasks.send_email", bind=True, max_retries=None)
+@shared_task(name=task_queue.SEND_EMAIL, bind=True, max_retries=None)
 def send_email(self, outbox_id: int) -> str:  # type: ignore[no-untyped-def]
     """Send one outbox e-mail; idempotent (a sent row is skipped).
 
-    Published for an e-mail on its own (``outbox._publish``); batches go to ``send_emails``.
+    Published for an e-mail on its own (``outbox.relay``); batches go to ``send_emails``.
     """
-    outcome = outbox.deliver([outbox_id])
+    outcome = delivery.deliver([outbox_id])
     status = outcome.get(outbox_id, "skipped")
     if status == "pending":  # temporary failure: back off exponentially
         raise self.retry(countdown=_backoff(self.request.retries))
-    if status == "skipped" and self.request.retries < LOCKED_RETRIES and _still_pending([outbox_id]):
+    if status == "skipped" and self.request.retries < LOCKED_RETRIES and delivery.still_pending([outbox_id]):
         # The row is locked by another transaction. Skipping it now would leave the message waiting for
         # the sweep; try again shortly.
         raise self.retry(countdown=1)
     return status
 
 
-@shared_task(name="workers.tasks.send_emails", bind=True, max_retries=None)
+@shared_task(name=task_queue.SEND_EMAILS, bind=True, max_retries=None)
 def send_emails(self, outbox_ids: list[int]) -> dict[str, int]:  # type: ignore[no-untyped-def]
     """Send a chunk of outbox e-mails in one transaction over one SMTP connection; idempotent.
 
@@ -44,10 +47,10 @@ def send_emails(self, outbox_ids: list[int]) -> dict[str, int]:  # type: ignore[
     (those locked elsewhere go along), or, if the only ones left are locked by another transaction,
     after a second (``LOCKED_RETRIES`` times at most). Returns how many ended in each state.
     """
-    outcome = outbox.deliver(outbox_ids)
+    outcome = delivery.deliver(outbox_ids)
     temporary = [row_id for row_id in outbox_ids if outcome.get(row_id) == "pending"]
     skipped = [row_id for row_id in outbox_ids if row_id not in outcome]
-    locked = _still_pending(skipped) if skipped and self.request.retries < LOCKED_RETRIES else []
+    locked = delivery.still_pending(skipped) if skipped and self.request.retries < LOCKED_RETRIES else []
     if temporary:
         raise self.retry(args=(temporary + locked,), countdown=_backoff(self.request.retries))
     if locked:
@@ -55,18 +58,7 @@ def send_emails(self, outbox_ids: list[int]) -> dict[str, int]:  # type: ignore[
     return dict(Counter(outcome.get(row_id, "skipped") for row_id in outbox_ids))
 
 
-def _still_pending(outbox_ids: list[int]) -> list[int]:
-    from signing.extensions import db
-    from signing.models import OutboxEmail
-
-    pending = list(db.session.scalars(
-        select(OutboxEmail.id).where(OutboxEmail.id.in_(outbox_ids), OutboxEmail.status == "pending")
-    ))
-    db.session.rollback()
-    return sorted(pending)
-
-
-@shared_task(name="workers.tasks.run_task", bind=True, max_retries=None)
+@shared_task(name=task_queue.RUN_TASK, bind=True, max_retries=None)
 def run_task(self, task_id: int) -> str:  # type: ignore[no-untyped-def]
     """Run one outbox task (e.g. a freeze); idempotent."""
     status = outbox.run_task(task_id)
@@ -75,13 +67,13 @@ def run_task(self, task_id: int) -> str:  # type: ignore[no-untyped-def]
     return status
 
 
-@shared_task(name="workers.tasks.drain_outbox")
+@shared_task(name=task_queue.DRAIN_OUTBOX)
 def drain_outbox() -> dict[str, int]:
     """Periodic sweep: republish every e-mail and task still pending."""
     return outbox.drain()
 
 
-@shared_task(name="workers.tasks.send_reminders")
+@shared_task(name=task_queue.SEND_REMINDERS)
 def send_reminders() -> int:
     """Periodic: queue the signing reminders that are due (each is sent once); returns how many."""
     return reminders.send_due_reminders()

@@ -2,7 +2,7 @@
 
 Views are thin: parse (pydantic, through spectree) → call a service → serialise
 (``present``). Every refusal is ``{"error": {"code", "message"}}`` with a 4xx
-status (``signing.errors``).
+status (``signing.web.errors``).
 """
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ from __future__ import annotations
 from flask import Flask
 
 from ..extensions import csrf
-from . import auth, views_declarations, views_freeze, views_keys, views_meta, views_signing
+from . import bearer, views_declarations, views_freeze, views_keys, views_meta, views_signing
 from .core import API_PREFIX, bp, spec
 
-__all__ = ["API_PREFIX", "auth", "bp", "init_app", "spec", "views_declarations", "views_freeze", "views_keys",
+__all__ = ["API_PREFIX", "bearer", "bp", "init_app", "spec", "views_declarations", "views_freeze", "views_keys",
            "views_meta", "views_signing"]
 
 

@@ -7,12 +7,12 @@ import re
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import joinedload
 
+from ..core.payload import PayloadError, b64decode
 from ..extensions import db
 from ..models import Declaration, Role, SigningKey, User
-from ..payload import PayloadError, b64decode
 from ..services import Forbidden, NotFound, ServiceError, keys, workflow
 from ..services.workflow import Action
-from .auth import current_user
+from .bearer import current_user
 
 _SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _FINGERPRINT = re.compile(r"^sha256:[0-9a-f]{64}$")

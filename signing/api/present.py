@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import hashlib
 
+from ..core.payload import b64encode, parse
 from ..models import Declaration, IssuedPayload, Revision, Signature, SigningKey, User, Withdrawal
-from ..payload import b64encode, parse
 from ..services import cities, review, signatures
 from . import schemas
 

@@ -18,7 +18,7 @@ from pydantic import (
 )
 from pydantic.json_schema import SkipJsonSchema
 
-from ..payload import timestamp
+from ..core.payload import timestamp
 from ..services.declarations import MAX_NOTE, MAX_TITLE
 from ..services.keys import MAX_LABEL
 from ..text.canonical import MAX_TEXT_BYTES

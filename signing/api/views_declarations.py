@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..services import ServiceError, cities, declarations
 from ..services.workflow import Action
 from . import lookup, present, schemas
-from .auth import current_user
+from .bearer import current_user
 from .core import bp, endpoint
 
 

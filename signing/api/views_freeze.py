@@ -9,7 +9,7 @@ from ..models import Status
 from ..services import NotFound, freeze
 from ..services.workflow import Action
 from . import lookup, schemas
-from .auth import current_user
+from .bearer import current_user
 from .core import bp, endpoint
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..services import keys
 from . import lookup, present, schemas
-from .auth import current_user
+from .bearer import current_user
 from .core import bp, endpoint
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from flask import current_app
 
 from . import present, schemas
-from .auth import current_user
+from .bearer import current_user
 from .core import bp, endpoint, spec
 
 _CACHE_KEY = "accord_openapi"

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from ..payload import SIGNATURE_BYTES
+from ..core.payload import SIGNATURE_BYTES
 from ..services import signatures
 from ..services.workflow import Action
 from . import lookup, present, schemas
-from .auth import current_user
+from .bearer import current_user
 from .core import bp, endpoint
 
 MAX_PAYLOAD_BYTES = 16 * 1024

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from ..extensions import db
 from ..models import City, LinkPurpose, Role, User, utcnow
-from . import Conflict, ServiceError, audit, links, outbox
+from . import Conflict, ServiceError, audit, links, outbox, transactions
 from .passwords import check_password_policy, hash_password, needs_rehash, verify_password
 
 
@@ -62,7 +62,7 @@ def create_user(
     if password is not None:
         user.password_hash = hash_password(password)
     audit.record("user.created", user, actor, email=user.email, role=role, city=city.slug if city else None)
-    outbox.commit()
+    transactions.commit()
     return user
 
 
@@ -86,7 +86,7 @@ def invite(email: str, display_name: str, role: str, *, city: City | None, actor
     user = _new_user(email, display_name, role, city)
     _queue_invitation(user, actor)
     audit.record("user.invited", user, actor, email=user.email, role=role, city=city.slug if city else None)
-    outbox.commit()
+    transactions.commit()
     return user
 
 
@@ -97,7 +97,7 @@ def resend_invitation(user: User, actor: User | None) -> None:
         raise Conflict("This account is deactivated; reactivate it first.")
     _queue_invitation(user, actor)
     audit.record("user.invitation_resent", user, actor)
-    outbox.commit()
+    transactions.commit()
 
 
 def _set_password_by_link(token: str, purpose: LinkPurpose, password: str, action: str) -> User:
@@ -109,7 +109,7 @@ def _set_password_by_link(token: str, purpose: LinkPurpose, password: str, actio
     user.password_hash = hash_password(password)
     user.session_epoch += 1
     audit.record(action, user, user)
-    outbox.commit()
+    transactions.commit()
     return user
 
 
@@ -136,7 +136,7 @@ def request_password_reset(email: str) -> None:
         hours=int(current_app.config["PASSWORD_RESET_MAX_AGE"].total_seconds() // 3600),
     )
     audit.record("user.password_reset_requested", user, None)
-    outbox.commit()
+    transactions.commit()
 
 
 def reset_password(token: str, password: str) -> User:
@@ -157,7 +157,7 @@ def record_login(user: User, password: str) -> None:
     if user.password_hash and needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     audit.record("user.login", user, user)
-    outbox.commit()
+    transactions.commit()
 
 
 def change_password(user: User, current: str, new: str) -> None:
@@ -167,7 +167,7 @@ def change_password(user: User, current: str, new: str) -> None:
     user.password_hash = hash_password(new)
     user.session_epoch += 1
     audit.record("user.password_changed", user, user)
-    outbox.commit()
+    transactions.commit()
 
 
 def set_active(user: User, active: bool, actor: User) -> None:
@@ -178,7 +178,7 @@ def set_active(user: User, active: bool, actor: User) -> None:
     user.active = active
     user.session_epoch += 1
     audit.record("user.reactivated" if active else "user.deactivated", user, actor)
-    outbox.commit()
+    transactions.commit()
 
 
 def update_profile(user: User, display_name: str, actor: User) -> None:
@@ -188,4 +188,4 @@ def update_profile(user: User, display_name: str, actor: User) -> None:
     if display_name != user.display_name:
         audit.record("user.updated", user, actor, display_name=[user.display_name, display_name])
         user.display_name = display_name
-    outbox.commit()
+    transactions.commit()

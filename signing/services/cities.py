@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..models import City, User
-from . import Conflict, NotFound, ServiceError, audit, outbox
+from . import Conflict, NotFound, ServiceError, audit, transactions
 
 _SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 # Letters that NFKD does not decompose into an ASCII base letter.
@@ -53,7 +53,7 @@ def create_city(name: str, country: str, actor: User | None, slug: str | None = 
     db.session.add(city)
     db.session.flush()
     audit.record("city.created", city, actor, name=name, country=country, slug=slug)
-    outbox.commit()
+    transactions.commit()
     return city
 
 
@@ -68,4 +68,4 @@ def update_city(city: City, name: str, country: str, actor: User) -> None:
     if changes:
         city.name, city.country = name, country
         audit.record("city.updated", city, actor, **changes)
-    outbox.commit()
+    transactions.commit()

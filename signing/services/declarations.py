@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from ..extensions import db
 from ..models import City, Declaration, Revision, RevisionView, Role, Signatory, Status, User, utcnow
 from ..text.canonical import CanonicalTextError, canonicalize, text_sha256
-from . import Conflict, Forbidden, NotFound, ServiceError, audit, outbox
+from . import Conflict, Forbidden, NotFound, ServiceError, audit, outbox, transactions
 from .cities import slugify
 from .workflow import Action, require
 
@@ -106,7 +106,7 @@ def create(title: str, text: str, actor: User, slug: str | None = None) -> Decla
     db.session.add(revision)
     db.session.flush()
     audit.record("declaration.created", declaration, actor, title=title, revision=1, sha256=revision.sha256)
-    outbox.commit()
+    transactions.commit()
     return declaration
 
 
@@ -138,7 +138,7 @@ def add_revision(
     try:
         db.session.flush()
     except IntegrityError as exc:
-        outbox.rollback()
+        transactions.rollback()
         raise Conflict("Someone saved another revision at the same moment; reload and try again.") from exc
     audit.record(
         "declaration.revision_added", declaration, actor, revision=revision.number, sha256=revision.sha256,
@@ -150,7 +150,7 @@ def add_revision(
             number=revision.number, previous=latest.number, note=note, sha256=revision.sha256,
         )
     if commit:
-        outbox.commit()
+        transactions.commit()
     return revision
 
 
@@ -163,7 +163,7 @@ def open_consultation(declaration: Declaration, actor: User) -> None:
         f"consultation:{declaration.id}:{declaration.latest.id}", "consultation_opened", followers(),
         title=declaration.title, slug=declaration.slug, number=declaration.latest.number,
     )
-    outbox.commit()
+    transactions.commit()
 
 
 def parse_rule(kind: str, required: int | None, city_count: int) -> dict[str, Any]:
@@ -211,7 +211,7 @@ def open_signing(
         followers(), title=declaration.title, slug=declaration.slug, number=revision.number, sha256=revision.sha256,
         deadline=deadline.strftime("%Y-%m-%d %H:%M UTC") if deadline else "",
     )
-    outbox.commit()
+    transactions.commit()
 
 
 def return_to_consultation(declaration: Declaration, actor: User, reason: str) -> None:
@@ -230,7 +230,7 @@ def return_to_consultation(declaration: Declaration, actor: User, reason: str) -
     declaration.open_revision_id = None
     audit.record("declaration.returned_to_consultation", declaration, actor, revision=previous, reason=reason,
                  signatures_voided=voided)
-    outbox.commit()
+    transactions.commit()
 
 
 def mark_viewed(user: User, revision: Revision) -> None:

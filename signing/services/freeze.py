@@ -11,16 +11,15 @@ from __future__ import annotations
 import hashlib
 import logging
 
-from flask import current_app
+from flask import Flask, current_app
 from sqlalchemy import Integer, bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 
-from .. import bundle as layout
-from .. import payload as payloads
-from .. import pdf, platform_key
+from ..core import payload, pdf
+from ..core.bundle import BundleInput, SignedItem, WithdrawnItem, build_bundle
 from ..extensions import db
 from ..models import Bundle, Declaration, Signatory, Signature, SignatureStatus, Status, User, Withdrawal, utcnow
-from . import Conflict, audit, outbox
+from . import Conflict, audit, outbox, platform_key, transactions
 from .workflow import Action, require
 
 log = logging.getLogger(__name__)
@@ -103,16 +102,16 @@ def request(declaration: Declaration, actor: User) -> None:
         raise Conflict("No city has signed: there is nothing to freeze.")
     audit.record("declaration.freeze_requested", declaration, actor, signatures=standing_count(declaration))
     _queue(declaration, "requested by the secretariat")
-    outbox.commit()
+    transactions.commit()
 
 
-def _signed_item(record: Signature) -> layout.SignedItem:
-    if not payloads.verify(record.key.public_key, record.signature, record.payload):
+def _signed_item(record: Signature) -> SignedItem:
+    if not payload.verify(record.key.public_key, record.signature, record.payload):
         raise FreezeError(f"the signature of {record.city.slug} no longer verifies")
-    fields = payloads.parse(record.payload)
+    fields = payload.parse(record.payload)
     if fields["text_sha256"] != record.revision.sha256 or fields["city_slug"] != record.city.slug:
         raise FreezeError(f"the signature of {record.city.slug} names another text or city")
-    return layout.SignedItem(
+    return SignedItem(
         city_slug=record.city.slug, city_name=record.city.name, signer_name=fields["signer_name"],
         signed_at=record.signed_at, public_key=record.key.public_key, payload=record.payload,
         signature=record.signature,
@@ -142,9 +141,9 @@ def freeze_declaration(declaration_id: int, reason: str = "") -> int | None:
         select(Withdrawal).join(Signature, Withdrawal.signature_id == Signature.id)
         .where(Signature.revision_id == revision.id).order_by(Withdrawal.id)
     ):
-        if not payloads.verify(w.key.public_key, w.signature, w.payload):
+        if not payload.verify(w.key.public_key, w.signature, w.payload):
             raise FreezeError(f"a withdrawal by {w.original.city.slug} does not verify")
-        withdrawn.append(layout.WithdrawnItem(
+        withdrawn.append(WithdrawnItem(
             signed=_signed_item_unchecked(w.original), withdrawn_at=w.withdrawn_at, public_key=w.key.public_key,
             payload=w.payload, signature=w.signature,
         ))
@@ -157,10 +156,10 @@ def freeze_declaration(declaration_id: int, reason: str = "") -> int | None:
         title=declaration.title, text=revision.text, revision=revision.number, text_sha256=revision.sha256,
         frozen_at=frozen_at, verify_url=verify_url, platform_fingerprint=platform_key.fingerprint(key),
         signatories=[pdf.SignatoryRow(s.city_name, s.signer_name, s.signed_at,
-                                      payloads.fingerprint(s.public_key)) for s in standing],
+                                      payload.fingerprint(s.public_key)) for s in standing],
     )
-    archive, manifest = layout.build(
-        layout.BundleInput(
+    archive, manifest = build_bundle(
+        BundleInput(
             declaration_slug=declaration.slug, declaration_title=declaration.title, revision=revision.number,
             text=revision.text, text_sha256=revision.sha256, signing_rule=declaration.signing_rule or {"kind": "all"},
             signing_opened_at=declaration.signing_opened_at, signing_deadline=declaration.signing_deadline,
@@ -180,7 +179,7 @@ def freeze_declaration(declaration_id: int, reason: str = "") -> int | None:
     try:
         db.session.flush()
     except IntegrityError:  # another worker froze it first
-        outbox.rollback()
+        transactions.rollback()
         return db.session.scalar(select(Bundle.id).where(Bundle.declaration_id == declaration_id))
     audit.record("declaration.frozen", declaration, None, revision=revision.number, sha256=revision.sha256,
                  signatures=len(standing), bundle_sha256=bundle.archive_sha256, reason=reason)
@@ -189,14 +188,14 @@ def freeze_declaration(declaration_id: int, reason: str = "") -> int | None:
                            display_name=user.display_name, title=declaration.title, slug=declaration.slug,
                            number=revision.number, sha256=revision.sha256, signatures=len(standing),
                            verify_url=verify_url)
-    outbox.commit()
+    transactions.commit()
     return bundle.id
 
 
-def _signed_item_unchecked(record: Signature) -> layout.SignedItem:
-    return layout.SignedItem(
+def _signed_item_unchecked(record: Signature) -> SignedItem:
+    return SignedItem(
         city_slug=record.city.slug, city_name=record.city.name,
-        signer_name=payloads.parse(record.payload)["signer_name"], signed_at=record.signed_at,
+        signer_name=payload.parse(record.payload)["signer_name"], signed_at=record.signed_at,
         public_key=record.key.public_key, payload=record.payload, signature=record.signature,
     )
 
@@ -209,3 +208,8 @@ def _everyone() -> list[User]:
 
 def bundle_of(declaration: Declaration) -> Bundle | None:
     return db.session.scalar(select(Bundle).where(Bundle.declaration_id == declaration.id))
+
+
+def init_app(app: Flask) -> None:
+    """Register the outbox task that freezes a declaration (``queue_if_rule_met`` queues it)."""
+    outbox.register_task(app, "freeze", freeze_declaration)

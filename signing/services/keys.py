@@ -5,10 +5,10 @@ from __future__ import annotations
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import select
 
+from ..core.payload import PUBLIC_KEY_BYTES, PayloadError, b64decode, fingerprint, is_weak_public_key
 from ..extensions import db
 from ..models import Role, SigningKey, User, utcnow
-from ..payload import PUBLIC_KEY_BYTES, PayloadError, b64decode, fingerprint, is_weak_public_key
-from . import Conflict, Forbidden, NotFound, ServiceError, audit, outbox
+from . import Conflict, Forbidden, NotFound, ServiceError, audit, outbox, transactions
 from .passwords import verify_password
 
 ORIGINS = ("browser", "cli")
@@ -73,7 +73,7 @@ def enrol(user: User, public_key_b64: str, label: str, password: str, origin: st
             city=user.city.name if user.city else "", fingerprint=print_, label=label, origin=origin,
             is_owner=recipient.id == user.id,
         )
-    outbox.commit()
+    transactions.commit()
     return key
 
 
@@ -86,4 +86,4 @@ def revoke(key: SigningKey, actor: User) -> None:
     key.revoked_at = utcnow()
     key.revoked_by_id = actor.id
     audit.record("key.revoked", key, actor, fingerprint=key.fingerprint)
-    outbox.commit()
+    transactions.commit()

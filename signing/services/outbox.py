@@ -1,43 +1,38 @@
 """Transactional outbox for e-mail and follow-up tasks.
 
-``queue_email`` adds a row in the caller's transaction; ``commit`` commits it
-together with the state change and then relays the new rows: in-process in the
-embedded default (``TASK_MODE=inline``), or published to Celery. Rows that could
-not be published or sent stay ``pending`` and are picked up by ``drain``.
+``queue_email`` and ``queue_task`` add a row in the caller's transaction; when the service commits it
+(``transactions.commit``), the new rows are relayed after the commit: in-process in the embedded default
+(``TASK_MODE=inline``), or published to Celery by task name (``signing.task_queue``). Rows that could not
+be published or sent stay ``pending`` and are picked up by the sweep, ``drain``.
 
-Queueing many e-mails is cheap: whether an earlier transaction holds a dedupe
-key is looked up once per flush for all the rows queued since the last one
-(``_drop_known_keys``, a ``before_flush`` hook, so an autoflush never inserts an
-unchecked row), repeats within the transaction are caught in memory, and the
+Queueing many e-mails is cheap: whether an earlier transaction holds a dedupe key is looked up once per
+flush for all the rows queued since the last one (``_drop_known_keys``, a ``before_flush`` hook, so an
+autoflush never inserts an unchecked row), repeats within the transaction are caught in memory, and the
 rows are inserted together. A key that exists makes its row a no-op.
 
-E-mails are delivered in batches: ``deliver`` sends up to ``EMAIL_CHUNK`` rows in
-one transaction (``SELECT … FOR UPDATE SKIP LOCKED``, so a row is never sent by
-two deliveries) over one SMTP connection, and marks each sent (its ``secret_*``
-context keys removed), failed, or still pending after a temporary failure. In
-celery mode ``commit`` and ``drain`` publish one ``send_emails(ids)`` task per
-chunk (``send_email(id)`` for an e-mail on its own, the message of earlier
-versions); the task retries only the ids still pending (``workers.tasks``). The
-price of a batch: a worker killed after sending some of a chunk's messages and
-before its commit leaves the chunk pending, and the redelivered task sends those
-messages again. Each recipient still gets at most one extra copy per crash, as
-with one task per e-mail; what grows is how many recipients one crash can touch
-(up to ``EMAIL_CHUNK`` instead of one).
+E-mails are delivered in batches of ``EMAIL_CHUNK`` (``delivery.deliver``): in celery mode one
+``send_emails(ids)`` task per chunk (``send_email(id)`` for an e-mail on its own, the message of earlier
+versions); the task retries only the ids still pending. The price of a batch: a worker killed after
+sending some of a chunk's messages and before its commit leaves the chunk pending, and the redelivered
+task sends those messages again. Each recipient still gets at most one extra copy per crash, as with one
+task per e-mail; what grows is how many recipients one crash can touch (up to ``EMAIL_CHUNK``).
 
-In celery mode ``published_at`` is set *before* a row is handed to the broker:
-in the transaction that creates it (or, for the sweep, in the transaction that
-picks it up), so publishing needs no transaction of its own and a worker never
-finds the row locked by the publisher. The rows of a chunk whose publishing
-fails are reset to ``NULL`` (the next sweep retries them); a row whose process
-died between the commit and the publishing looks like a lost message and is
-republished once ``OUTBOX_STALE_SECONDS`` have passed.
+Task rows name a kind; the service function that does each kind is registered with ``register_task``
+(``freeze.init_app`` registers the freeze), never looked up from a string.
+
+In celery mode ``published_at`` is set *before* a row is handed to the broker: in the transaction that
+creates it (or, for the sweep, in the transaction that picks it up), so publishing needs no transaction
+of its own and a worker never finds the row locked by the publisher. The rows of a chunk whose
+publishing fails are reset to ``NULL`` (the next sweep retries them); a row whose process died between
+the commit and the publishing looks like a lost message and is republished once
+``OUTBOX_STALE_SECONDS`` have passed.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -46,20 +41,20 @@ from sqlalchemy import event, or_, select, update
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session, SessionTransaction, UOWTransaction
 
+from .. import task_queue
 from ..extensions import db
-from ..mail import PermanentMailError, build_message, send_messages
 from ..models import OutboxEmail, OutboxTask, utcnow
+from . import delivery, transactions
 
 log = logging.getLogger(__name__)
 _PENDING_KEY = "accord_outbox_new"
 _QUEUED_KEY = "accord_outbox_queued"  # dedupe key -> e-mail row queued in this transaction
 _UNCHECKED_KEY = "accord_outbox_unchecked"  # queued rows whose key is looked up in the database at the flush
-MAX_ATTEMPTS = 8
-EMAIL_CHUNK = 100  # e-mails per ``send_emails`` task and per SMTP connection
+MAX_TASK_ATTEMPTS = 8
+EMAIL_CHUNK = delivery.EMAIL_CHUNK
 _LOOKUP_CHUNK = 500  # dedupe keys per look-up query (bound parameters stay few on SQLite too)
-SECRET_PREFIX = "secret_"  # noqa: S105 - context keys removed once the message is sent
-# Task kinds and the functions (``module:function``, called with the row's arguments) that do them.
-TASK_HANDLERS = {"freeze": "signing.services.freeze:freeze_declaration"}
+_HANDLERS_KEY = "accord.task_handlers"  # app.extensions: task kind -> the service function that does it
+TaskHandler = Callable[..., object]
 
 
 def _publishing_at() -> datetime | None:
@@ -68,8 +63,9 @@ def _publishing_at() -> datetime | None:
 
 
 def _remember(kind: str, row: OutboxEmail | OutboxTask) -> None:
-    """Note a new row for ``commit`` to relay (its id is read after the flush, so rows are inserted together)."""
+    """Note a new row to relay after the commit (its id is read after the flush, so rows are inserted together)."""
     db.session.info.setdefault(_PENDING_KEY, []).append((kind, row))
+    transactions.before_commit("outbox", _collect)
 
 
 def queue_email(dedupe_key: str, recipient: str, template: str, *, new_key: bool = False,
@@ -121,6 +117,7 @@ def _drop_known_keys(session: Session, flush_context: UOWTransaction, instances:
 def _forget_queued(session: Session, transaction: SessionTransaction) -> None:
     """The keys queued in a transaction mean nothing after it (a rolled-back row must be queueable again)."""
     if transaction.parent is None:
+        session.info.pop(_PENDING_KEY, None)
         session.info.pop(_QUEUED_KEY, None)
         session.info.pop(_UNCHECKED_KEY, None)
     elif _QUEUED_KEY in session.info:  # a savepoint: forget what it rolled back
@@ -134,14 +131,25 @@ _SESSION_HOOKS = (("before_flush", _drop_known_keys), ("after_transaction_end", 
 
 def init_app(app: Flask) -> None:
     """Hook the bulk dedupe-key look-up into the session (once per process, whatever the number of apps)."""
+    app.extensions.setdefault(_HANDLERS_KEY, {})
     for name, hook in _SESSION_HOOKS:
         if not event.contains(db.session, name, hook):
             event.listen(db.session, name, hook)
 
 
+def register_task(app: Flask, kind: str, handler: TaskHandler) -> None:
+    """Name the service function that does the outbox tasks of ``kind`` (called with the row's arguments)."""
+    app.extensions.setdefault(_HANDLERS_KEY, {})[kind] = handler
+
+
+def _handlers() -> dict[str, TaskHandler]:
+    handlers: dict[str, TaskHandler] = current_app.extensions[_HANDLERS_KEY]
+    return handlers
+
+
 def queue_task(dedupe_key: str, kind: str, **arguments: Any) -> OutboxTask:
-    """Add follow-up work (a ``TASK_HANDLERS`` kind) to the current transaction; idempotent by key."""
-    if kind not in TASK_HANDLERS:
+    """Add follow-up work (a registered kind) to the current transaction; idempotent by key."""
+    if kind not in _handlers():
         raise ValueError(f"unknown task kind {kind!r}")
     existing = db.session.scalar(select(OutboxTask).where(OutboxTask.dedupe_key == dedupe_key))
     if existing is not None:
@@ -152,46 +160,26 @@ def queue_task(dedupe_key: str, kind: str, **arguments: Any) -> OutboxTask:
     return row
 
 
-def commit(*, keep: Iterable[object] = (), relay_now: bool = True) -> list[tuple[str, int]]:
-    """Commit the current transaction, then relay the outbox rows it created; returns those rows.
+@dataclass
+class Relay:
+    """The after-commit work of a transaction that queued outbox rows: hand ``items`` to whoever runs them."""
 
-    ``keep``: objects whose loaded values stay usable after the commit (they hold what this transaction
-    wrote or read) instead of being expired like everything else, so a response built from them needs
-    no further query. ``relay_now=False`` leaves the relaying to the caller (``relay(rows)``).
-    """
+    items: list[tuple[str, int]]
+
+    def __call__(self) -> None:
+        relay(self.items)
+
+
+def _collect() -> Relay | None:
+    """At the commit, after the last flush: the ids of the rows this transaction inserted (dropped ones have none)."""
     pending: list[tuple[str, OutboxEmail | OutboxTask]] = db.session.info.pop(_PENDING_KEY, [])
-    try:
-        db.session.flush()
-        new = [(kind, row.id) for kind, row in pending if row.id is not None]
-        _commit_keeping(keep)
-    except Exception:
-        db.session.rollback()
-        raise
-    if new and relay_now:
-        relay(new)
-    return new
+    items = [(kind, row.id) for kind, row in pending if row.id is not None]
+    return Relay(items) if items else None
 
 
-def _commit_keeping(keep: Iterable[object]) -> None:
-    """Commit; expire every loaded object as usual, except those in ``keep``."""
-    kept = {id(obj) for obj in keep if obj is not None}
-    session = db.session()
-    if not kept or not session.expire_on_commit:
-        session.commit()
-        return
-    session.expire_on_commit = False
-    try:
-        session.commit()
-    finally:
-        session.expire_on_commit = True
-    for obj in list(session.identity_map.values()):
-        if id(obj) not in kept:
-            session.expire(obj)
-
-
-def rollback() -> None:
-    db.session.info.pop(_PENDING_KEY, None)
-    db.session.rollback()
+def relayed_items(work: Iterable[object]) -> list[tuple[str, int]]:
+    """The outbox rows in after-commit work that ``transactions.commit(defer=True)`` returned."""
+    return [item for after in work if isinstance(after, Relay) for item in after.items]
 
 
 def relay(items: Iterable[tuple[str, int]]) -> None:
@@ -209,7 +197,7 @@ def relay(items: Iterable[tuple[str, int]]) -> None:
             if kind == "task":
                 run_task(row_id)
         for chunk in _chunks([row_id for kind, row_id in items if kind == "email"]):
-            deliver(chunk)
+            delivery.deliver(chunk)
     except Exception:  # the change is committed; what failed stays pending for the sweep
         db.session.rollback()
         log.exception("in-process relay failed; the outbox sweep will retry")
@@ -226,23 +214,20 @@ def _publish(items: list[tuple[str, int]]) -> None:
     each); an e-mail on its own goes as ``send_email(id)``, the message of earlier versions. A task
     row is one ``run_task`` job.
     """
-    from workers.tasks import run_task as run_task_job
-    from workers.tasks import send_email, send_emails
-
     jobs = [("email", chunk) for chunk in _chunks([row_id for kind, row_id in items if kind == "email"])]
     jobs += [("task", [row_id]) for kind, row_id in items if kind == "task"]
     failed: dict[str, list[int]] = {"email": [], "task": []}
     tried = 0
     try:
-        with current_app.extensions["celery"].producer_or_acquire() as producer:
+        with task_queue.celery_app().producer_or_acquire() as producer:
             for kind, ids in jobs:
                 try:
                     if kind == "task":
-                        run_task_job.apply_async((ids[0],), producer=producer)
+                        task_queue.publish(producer, task_queue.RUN_TASK, ids[0])
                     elif len(ids) == 1:
-                        send_email.apply_async((ids[0],), producer=producer)
+                        task_queue.publish(producer, task_queue.SEND_EMAIL, ids[0])
                     else:
-                        send_emails.apply_async((ids,), producer=producer)
+                        task_queue.publish(producer, task_queue.SEND_EMAILS, ids)
                 except Exception:  # broker down: the next sweep republishes
                     log.warning("could not publish outbox %s(s) %s; they stay pending", kind, ids, exc_info=True)
                     failed[kind].extend(ids)
@@ -269,8 +254,7 @@ def run_task(task_id: int) -> str:
     if row is None or row.status != "pending":
         db.session.rollback()
         return row.status if row else "missing"
-    module_name, _, function_name = TASK_HANDLERS[row.kind].partition(":")
-    handler = getattr(importlib.import_module(module_name), function_name)
+    handler = _handlers()[row.kind]
     arguments = dict(row.arguments)
     db.session.commit()
     try:
@@ -282,7 +266,7 @@ def run_task(task_id: int) -> str:
         assert row is not None  # noqa: S101
         row.attempts += 1
         row.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-        if row.attempts >= MAX_ATTEMPTS:
+        if row.attempts >= MAX_TASK_ATTEMPTS:
             row.status = "failed"
         db.session.commit()
         return row.status
@@ -291,55 +275,6 @@ def run_task(task_id: int) -> str:
     )
     db.session.commit()
     return "done"
-
-
-def deliver(ids: Iterable[int]) -> dict[int, str]:
-    """Send the given pending e-mails in one batch (one SMTP connection); returns ``{id: status}``.
-
-    Idempotent: rows already sent or failed are skipped, and so are rows another transaction holds
-    locked (``SKIP LOCKED``: e.g. a duplicate delivery sending them right now); neither is in the result.
-    A row left ``pending`` met a temporary failure.
-    """
-    rows = list(
-        db.session.scalars(
-            select(OutboxEmail)
-            .where(OutboxEmail.id.in_(list(ids)), OutboxEmail.status == "pending")
-            .order_by(OutboxEmail.id)
-            .with_for_update(skip_locked=True)
-        )
-    )
-    outcome: dict[int, str] = {}
-    if not rows:
-        db.session.commit()
-        return outcome
-    messages = []
-    results: dict[str, Exception | None] = {}
-    for row in rows:
-        try:
-            messages.append((row.dedupe_key, build_message(row.template, row.recipient, row.context, str(row.id))))
-        except Exception as exc:  # a broken template must not block the batch
-            log.exception("cannot build e-mail %s", row.id)
-            results[row.dedupe_key] = PermanentMailError(f"cannot build the message: {type(exc).__name__}: {exc}")
-    if messages:
-        results.update(send_messages(messages))
-    now = utcnow()
-    for row in rows:
-        error = results.get(row.dedupe_key)
-        row.attempts += 1
-        if error is None:
-            row.status = "sent"
-            row.sent_at = now
-            row.last_error = None
-            if any(key.startswith(SECRET_PREFIX) for key in row.context):  # rewritten only if it holds secrets
-                row.context = {k: v for k, v in row.context.items() if not k.startswith(SECRET_PREFIX)}
-        elif isinstance(error, PermanentMailError) or row.attempts >= MAX_ATTEMPTS:
-            row.status = "failed"
-            row.last_error = str(error)[:2000]
-        else:
-            row.last_error = str(error)[:2000]
-        outcome[row.id] = row.status
-    db.session.commit()
-    return outcome
 
 
 def drain(limit: int = 500) -> dict[str, int]:

@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
 from ..models import Declaration, OutboxEmail, Role, Signature, SignatureStatus, Status, User, utcnow
-from . import outbox
+from . import outbox, transactions
 
 log = logging.getLogger(__name__)
 TEMPLATE = "reminder"
@@ -83,9 +83,9 @@ def send_due_reminders(now: datetime | None = None) -> int:
     try:
         for declaration in open_declarations:
             queued += _queue_for(declaration, now, days)
-        outbox.commit()
+        transactions.commit()
     except IntegrityError:  # a concurrent run queued the same reminders first
-        outbox.rollback()
+        transactions.rollback()
         log.info("signing reminders were queued by a concurrent run")
         return 0
     if queued:

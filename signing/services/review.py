@@ -8,7 +8,7 @@ from sqlalchemy.exc import IntegrityError
 from ..extensions import db
 from ..models import Amendment, AmendmentStatus, Comment, Endorsement, Revision, Role, User, utcnow
 from ..text.canonical import CanonicalTextError, canonicalize, join_paragraphs, split_paragraphs
-from . import Conflict, Forbidden, NotFound, ServiceError, audit, outbox
+from . import Conflict, Forbidden, NotFound, ServiceError, audit, transactions
 from .declarations import _lock, _notify, add_revision, check_printable
 from .workflow import Action, require
 
@@ -75,7 +75,7 @@ def add_comment(revision: Revision, paragraph: int, body: str, actor: User, pare
     db.session.flush()
     audit.record("comment.added", comment, actor, revision=revision.number, paragraph=paragraph + 1,
                  reply_to=parent_id)
-    outbox.commit()
+    transactions.commit()
     return comment
 
 
@@ -90,7 +90,7 @@ def resolve_comment(comment: Comment, actor: User) -> None:
     comment.resolved_at = utcnow()
     comment.resolved_by_id = actor.id
     audit.record("comment.resolved", comment, actor)
-    outbox.commit()
+    transactions.commit()
 
 
 def get_amendment(revision_or_declaration_id: int, amendment_id: int) -> Amendment:
@@ -131,7 +131,7 @@ def propose_amendment(revision: Revision, paragraph: int, replacement: str, reas
     db.session.add(amendment)
     db.session.flush()
     audit.record("amendment.proposed", amendment, actor, revision=revision.number, paragraph=paragraph + 1)
-    outbox.commit()
+    transactions.commit()
     return amendment
 
 
@@ -149,7 +149,7 @@ def _decide(amendment: Amendment, actor: User, status: AmendmentStatus, reason: 
         reason=reason, paragraph=amendment.paragraph + 1,
         result_revision=amendment.result_revision.number if amendment.result_revision else None,
     )
-    outbox.commit()
+    transactions.commit()
 
 
 def _require_open(amendment: Amendment, actor: User) -> None:
@@ -211,11 +211,11 @@ def endorse(revision: Revision, actor: User) -> Endorsement:
     try:
         db.session.flush()
     except IntegrityError as exc:
-        outbox.rollback()
+        transactions.rollback()
         raise Conflict("Your city has already endorsed this revision.") from exc
     audit.record("endorsement.added", endorsement, actor, revision=revision.number, sha256=revision.sha256,
                  city=actor.city.slug if actor.city else None)
-    outbox.commit()
+    transactions.commit()
     return endorsement
 
 

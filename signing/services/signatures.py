@@ -19,7 +19,7 @@ from flask import current_app
 from sqlalchemy import bindparam, exists, select, update
 from sqlalchemy.exc import IntegrityError
 
-from .. import payload as payloads
+from ..core import payload
 from ..extensions import db
 from ..models import (
     Declaration,
@@ -35,7 +35,7 @@ from ..models import (
     Withdrawal,
     utcnow,
 )
-from . import Conflict, Forbidden, NotFound, ServiceError, audit, freeze, outbox
+from . import Conflict, Forbidden, NotFound, ServiceError, audit, freeze, outbox, transactions
 from .workflow import Action, require
 
 log = logging.getLogger(__name__)
@@ -119,7 +119,7 @@ def _issue(declaration: Declaration, user: User, key: SigningKey, kind: PayloadK
     assert user.city is not None  # noqa: S101 - checked by _check_signer
     now = utcnow().replace(microsecond=0)
     fields = {
-        "format": payloads.WITHDRAWAL_FORMAT if kind is PayloadKind.WITHDRAWAL else payloads.SIGNATURE_FORMAT,
+        "format": payload.WITHDRAWAL_FORMAT if kind is PayloadKind.WITHDRAWAL else payload.SIGNATURE_FORMAT,
         "issuer": current_app.config["PUBLIC_URL"],
         "declaration_slug": declaration.slug,
         "declaration_title": declaration.title,
@@ -130,20 +130,20 @@ def _issue(declaration: Declaration, user: User, key: SigningKey, kind: PayloadK
         "signer_id": user.id,
         "signer_name": user.display_name,
         "key_fingerprint": key.fingerprint,
-        "issued_at": payloads.timestamp(now),
-        "expires_at": payloads.timestamp(now + _ttl()),
+        "issued_at": payload.timestamp(now),
+        "expires_at": payload.timestamp(now + _ttl()),
         "nonce": secrets.token_urlsafe(24),
     }
     if withdraws is not None:
         fields["withdraws_payload_sha256"] = withdraws
-    data = payloads.build(fields)
+    data = payload.build(fields)
     issued = IssuedPayload(
         kind=kind.value, nonce=fields["nonce"], payload=data, payload_sha256=hashlib.sha256(data).hexdigest(),
         user_id=user.id, key_id=key.id, declaration_id=declaration.id, revision_id=revision.id,
         city_id=user.city.id, issued_at=now, expires_at=now + _ttl(),
     )
     db.session.add(issued)
-    outbox.commit(keep=(issued,))  # the response is built from ``issued``: no reload after the commit
+    transactions.commit(keep=(issued,))  # the response is built from ``issued``: no reload after the commit
     return issued
 
 
@@ -178,8 +178,8 @@ def _claim(declaration: Declaration, user: User, data: bytes, signature: bytes,
            kind: PayloadKind) -> tuple[IssuedPayload, SigningKey]:
     """Check the submitted bytes against what was issued and mark the payload used (atomically)."""
     try:
-        fields = payloads.parse(data)
-    except payloads.PayloadError as exc:
+        fields = payload.parse(data)
+    except payload.PayloadError as exc:
         raise SignatureRejected(f"The payload is not valid: {exc}.") from exc
     row = db.session.execute(
         _ISSUED, {**_signer_params(declaration, user), "payload_sha256": hashlib.sha256(data).hexdigest()}
@@ -201,7 +201,7 @@ def _claim(declaration: Declaration, user: User, data: bytes, signature: bytes,
         raise Conflict("Signing is no longer open on the revision this payload names.")
     if user.city_id != issued.city_id or user.role != Role.DELEGATE or not user.active:
         raise Forbidden("You are no longer a delegate of the city this payload names.")
-    if not payloads.verify(key.public_key, signature, data):
+    if not payload.verify(key.public_key, signature, data):
         raise SignatureRejected("The signature does not verify with your enrolled key.")
     claimed = db.session.execute(
         update(IssuedPayload)
@@ -209,7 +209,7 @@ def _claim(declaration: Declaration, user: User, data: bytes, signature: bytes,
         .values(used_at=utcnow())
     )
     if claimed.rowcount != 1:  # type: ignore[attr-defined]
-        outbox.rollback()
+        transactions.rollback()
         raise Conflict("This payload has already been used. Ask for a new one.", code="payload_used")
     return issued, key
 
@@ -226,21 +226,21 @@ def submit_signature(declaration: Declaration, user: User, data: bytes, signatur
     try:
         db.session.flush()
     except IntegrityError as exc:
-        outbox.rollback()
+        transactions.rollback()
         raise Conflict("Your city has already signed this revision.", code="already_signed") from exc
     audit.record("signature.added", record, user, city=city.slug, revision=revision.number,
                  fingerprint=key.fingerprint, payload_sha256=record.payload_sha256)
     _notify_signature(declaration, record, user, "signature_receipt", "signature_received", new_keys=True)
     queued = freeze.queue_if_rule_met(declaration)
     kept = (record, revision, city, key, user, declaration)  # what the receipt and the re-check read
-    rows = outbox.commit(keep=kept, relay_now=False)
+    rows = transactions.commit(keep=kept, defer=True)
     if not queued:
         rows += _recheck_rule(declaration, kept)
-    outbox.relay(rows)
+    transactions.run(rows)
     return record
 
 
-def _recheck_rule(declaration: Declaration, kept: tuple[object, ...]) -> list[tuple[str, int]]:
+def _recheck_rule(declaration: Declaration, kept: tuple[object, ...]) -> list[transactions.AfterCommit]:
     """The freeze rule again, after the signature's commit; returns the outbox rows to relay.
 
     Concurrent last signatures each count without the others' uncommitted rows, so the check inside the
@@ -250,21 +250,21 @@ def _recheck_rule(declaration: Declaration, kept: tuple[object, ...]) -> list[tu
     """
     try:
         if freeze.queue_if_rule_met(declaration):
-            return outbox.commit(keep=kept, relay_now=False)
+            return transactions.commit(keep=kept, defer=True)
     except IntegrityError:  # another signer's re-check queued the same task first (rolled back)
         pass
     except Exception:  # the signature is committed; a failed re-check must not turn it into an error
-        outbox.rollback()
+        transactions.rollback()
         log.exception("re-checking the signing rule of declaration %s failed", declaration.id)
     return []
 
 
 def submit_withdrawal(declaration: Declaration, user: User, data: bytes, signature: bytes) -> Withdrawal:
     issued, _key = _claim(declaration, user, data, signature, PayloadKind.WITHDRAWAL)
-    withdraws = payloads.parse(data)["withdraws_payload_sha256"]
+    withdraws = payload.parse(data)["withdraws_payload_sha256"]
     standing = standing_signature(declaration, issued.city_id)
     if standing is None or standing.payload_sha256 != withdraws:
-        outbox.rollback()
+        transactions.rollback()
         raise Conflict("The signature this statement withdraws is no longer standing.")
     standing.status = SignatureStatus.WITHDRAWN.value
     standing.status_changed_at = utcnow()
@@ -275,7 +275,7 @@ def submit_withdrawal(declaration: Declaration, user: User, data: bytes, signatu
     audit.record("signature.withdrawn", standing, user, withdrawal=record.id,
                  city=user.city.slug if user.city else None)
     _notify_signature(declaration, standing, user, "withdrawal_receipt", "withdrawal_received")
-    outbox.commit()
+    transactions.commit()
     return record
 
 
@@ -289,7 +289,7 @@ def _notify_signature(declaration: Declaration, record: Signature, user: User, t
     context = {
         "title": declaration.title, "slug": declaration.slug, "city": record.city.name,
         "signer": user.display_name, "revision": record.revision.number, "sha256": record.revision.sha256,
-        "fingerprint": record.key.fingerprint, "signed_at": payloads.timestamp(record.signed_at or utcnow()),
+        "fingerprint": record.key.fingerprint, "signed_at": payload.timestamp(record.signed_at or utcnow()),
     }
     secretariat = db.session.execute(_SECRETARIAT).all()  # before queueing: the e-mails are inserted together
     event = f"{to_signer}:{record.id}"
@@ -337,13 +337,13 @@ def receipt(record: Signature) -> dict[str, object]:
         "declaration": record.declaration.slug,
         "city": record.city.slug,
         "status": record.status,
-        "signed_at": payloads.timestamp(record.signed_at),
-        "payload_base64": payloads.b64encode(record.payload),
+        "signed_at": payload.timestamp(record.signed_at),
+        "payload_base64": payload.b64encode(record.payload),
         "payload": record.payload.decode("utf-8"),
         "payload_sha256": record.payload_sha256,
-        "signature_base64": payloads.b64encode(record.signature),
-        "public_key_base64": payloads.b64encode(key.public_key),
-        "public_key_pem": payloads.public_key_pem(key.public_key).decode("ascii"),
+        "signature_base64": payload.b64encode(record.signature),
+        "public_key_base64": payload.b64encode(key.public_key),
+        "public_key_pem": payload.public_key_pem(key.public_key).decode("ascii"),
         "key_fingerprint": key.fingerprint,
         "verify": "See docs/signature-format.md: openssl pkeyutl -verify -pubin -inkey key.pem -rawin "
                   "-in payload.json -sigfile sig.bin",

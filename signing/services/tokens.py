@@ -18,7 +18,7 @@ from sqlalchemy.orm import joinedload
 
 from ..extensions import db
 from ..models import ApiToken, Role, User, utcnow
-from . import Conflict, Forbidden, NotFound, ServiceError, audit, outbox
+from . import Conflict, Forbidden, NotFound, ServiceError, audit, transactions
 
 TOKEN_PREFIX = "acc_"  # noqa: S105 - a format marker, not a secret
 VISIBLE_CHARS = 12  # "acc_" and the first 8 random characters
@@ -53,7 +53,7 @@ def create(user: User, name: str | None = None, actor: User | None = None) -> tu
     db.session.flush()
     audit.record("api_token.created", token, actor, user=user.id, name=clean,
                  prefix=token.prefix)
-    outbox.commit()
+    transactions.commit()
     return token, raw
 
 
@@ -76,7 +76,7 @@ def revoke(token: ApiToken, actor: User | None) -> None:
         raise Conflict("This token is already revoked.")
     token.revoked_at = utcnow()
     audit.record("api_token.revoked", token, actor, user=token.user_id, prefix=token.prefix)
-    outbox.commit()
+    transactions.commit()
 
 
 # Every API request runs this statement: built once, with a bound parameter.
@@ -104,5 +104,5 @@ def authenticate(raw: str) -> User | None:
     now = utcnow()
     if last_used_at is None or now - last_used_at >= LAST_USED_RESOLUTION:
         db.session.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now))
-        outbox.commit(keep=(user, user.city))  # the request goes on with the user just read: no reload
+        transactions.commit(keep=(user, user.city))  # the request goes on with the user just read: no reload
     return user

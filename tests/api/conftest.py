@@ -44,7 +44,7 @@ class Key:
 
     @property
     def fingerprint(self) -> str:
-        from signing.payload import fingerprint
+        from signing.core.payload import fingerprint
 
         return fingerprint(self.public_raw)
 

@@ -15,7 +15,7 @@ from tests.conftest import BACKENDS, PASSWORD, People
 
 @BACKENDS
 def test_a_delegate_signs_through_the_api_alone(app: Flask, people: People) -> None:
-    from signing import payload as payloads
+    from signing.core import payload as payloads
     from signing.services import tokens
 
     client = app.test_client()

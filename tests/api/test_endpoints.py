@@ -131,7 +131,7 @@ def test_keys_enrol_list_revoke(api: Api, people: People) -> None:
 
 
 def test_signing_payload_is_the_exact_bytes_to_sign(api: Api, scene: Scene, app: Flask) -> None:
-    from signing import payload as payloads
+    from signing.core import payload as payloads
 
     response = api.post(f"declarations/{scene.slugs['open']}/signing-payload", "delegate",
                         json={"key_fingerprint": scene.key.fingerprint})
@@ -149,7 +149,7 @@ def test_signing_payload_is_the_exact_bytes_to_sign(api: Api, scene: Scene, app:
 
 @BACKENDS
 def test_sign_list_and_withdraw(api: Api, scene: Scene, issue_and_sign: object) -> None:
-    from signing import payload as payloads
+    from signing.core import payload as payloads
 
     slug = scene.slugs["open"]
     signed = api.post(f"declarations/{slug}/signatures", "delegate", json=issue_and_sign(slug, scene.key))  # type: ignore[operator]

@@ -30,7 +30,7 @@ def _sign(api: Api, slug: str, key: Key, caller: str) -> None:
 
 @BACKENDS
 def test_the_last_signature_freezes_and_the_bundle_verifies(app: Flask, api: Api, people: People) -> None:
-    from signing.verify import verify_bundle
+    from signing.core.verifier import verify_bundle
 
     _open(people, "all-sign")
     izmir, athens = enrol(people.delegate), enrol(people.other_delegate)

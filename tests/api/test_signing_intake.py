@@ -111,22 +111,21 @@ def test_celery_mode_marks_rows_when_queued_and_unmarks_what_failed_to_publish(
 ) -> None:
     from signing.extensions import db
     from signing.models import OutboxEmail
-    from signing.services import outbox
-    from workers.tasks import send_email
+    from signing.services import outbox, transactions
 
     app.config["TASK_MODE"] = "celery"  # the in-memory broker of the tests
     outbox.queue_email("intake:ok", "a@b40.example", "signing_opened", display_name="A", title="T", slug="t",
                        number=1, sha256="0" * 64, deadline="")
-    assert outbox.commit() == [("email", db.session.scalar(select(OutboxEmail.id)))]
+    assert outbox.relayed_items(transactions.commit()) == [("email", db.session.scalar(select(OutboxEmail.id)))]
     assert db.session.scalar(select(OutboxEmail.published_at)) is not None
 
     def broker_down(*args: Any, **kwargs: Any) -> None:
         raise ConnectionError("broker down")
 
-    monkeypatch.setattr(send_email, "apply_async", broker_down)
+    monkeypatch.setattr(app.extensions["celery"], "send_task", broker_down)
     outbox.queue_email("intake:down", "b@b40.example", "signing_opened", display_name="B", title="T", slug="t",
                        number=1, sha256="0" * 64, deadline="")
-    outbox.commit()
+    outbox.relayed_items(transactions.commit())
     db.session.expire_all()
     row = db.session.scalar(select(OutboxEmail).where(OutboxEmail.dedupe_key == "intake:down"))
     assert row is not None and row.published_at is None and row.status == "pending"  # for the next sweep

@@ -73,8 +73,8 @@ class Watch:
 
 def _seed(server: LiveServer) -> None:
     """The demo in small: two cities, the secretariat, a delegate each, a declaration open for signature."""
-    from signing.demo import declaration_text
     from signing.extensions import db
+    from signing.manage.demo import declaration_text
     from signing.models import Role
     from signing.services import accounts, cities, declarations
 
@@ -228,7 +228,7 @@ def _open_sign_page(page: Any, base: str, fingerprint: str) -> None:
 def test_delegate_signs_in_the_browser(live_server: LiveServer, browser: Any, tmp_path: Path) -> None:
     from playwright.sync_api import expect
 
-    from signing import payload as payloads
+    from signing.core import payload as payloads
 
     expect.set_options(timeout=TIMEOUT_MS)
     base = live_server.url

@@ -65,7 +65,7 @@ class Scene:
 
 def enrol(user: Any, private_key: Ed25519PrivateKey | None = None, label: str = "laptop",
           public: bytes | None = None) -> tuple[Ed25519PrivateKey, Any]:
-    from signing.payload import b64encode
+    from signing.core.payload import b64encode
     from signing.services import keys
 
     private_key = private_key or Ed25519PrivateKey.generate()

@@ -85,7 +85,7 @@ def signatures_now(city_id: int) -> list[tuple[str, bytes]]:
 
 
 def test_keygen_enrol_sign_verify_with_openssl_and_withdraw(served: Served, tmp_path: Path) -> None:
-    from signing import payload as payloads
+    from signing.core import payload as payloads
 
     city_id = served.people.delegate.city_id
     passphrase = tmp_path / "passphrase"

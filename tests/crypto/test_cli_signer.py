@@ -49,7 +49,7 @@ def test_the_cli_does_not_import_flask() -> None:
 
 def test_keygen_writes_an_encrypted_pkcs8_key_readable_only_by_its_owner(tmp_path: Path,
                                                                          passphrase_file: Path) -> None:
-    from signing import payload as payloads
+    from signing.core import payload as payloads
 
     key_path = tmp_path / "key.pem"
     result = cli("keygen", "--out", str(key_path), "--passphrase-file", str(passphrase_file))
@@ -126,7 +126,7 @@ class FakeApi:
 
 
 def make_payload(key: Ed25519PrivateKey, text: str, **changes: Any) -> bytes:
-    from signing import payload as payloads
+    from signing.core import payload as payloads
 
     raw = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     now = datetime.now(UTC).replace(microsecond=0)
@@ -167,7 +167,7 @@ def submitted(fake: FakeApi) -> bool:
 
 
 def test_the_signer_signs_exactly_the_issued_bytes(signer: Any, capsys: pytest.CaptureFixture[str]) -> None:
-    from signing import payload as payloads
+    from signing.core import payload as payloads
 
     run, key = signer
     data = make_payload(key, TEXT)
@@ -188,7 +188,7 @@ def test_the_signer_signs_exactly_the_issued_bytes(signer: Any, capsys: pytest.C
 ])
 def test_the_signer_refuses_what_it_should_not_sign(case: str, signer: Any, tmp_path: Path,
                                                     capsys: pytest.CaptureFixture[str]) -> None:
-    from signing import payload as payloads
+    from signing.core import payload as payloads
 
     run, key = signer
     data = make_payload(key, TEXT)

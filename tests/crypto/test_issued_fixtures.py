@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from signing import payload as payloads
-from signing.verify import verify_bundle
+from signing.core import payload as payloads
+from signing.core.verifier import verify_bundle
 from tests.freeze.conftest import need_tools, recipe, run_recipe, run_verify_cli, unpack
 
 FIXTURES = Path(__file__).resolve().parent.parent / "data" / "v1"

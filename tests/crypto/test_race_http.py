@@ -42,7 +42,7 @@ def _post(url: str, token: str, body: dict[str, str]) -> tuple[int, dict[str, ob
 @pytest.mark.slow
 def test_fifty_concurrent_http_signatures_store_exactly_one(app_factory: Callable[..., Flask],
                                                               people: People, app: Flask) -> None:
-    from signing import payload as payloads
+    from signing.core import payload as payloads
     from signing.extensions import db
     from signing.models import Signature
     from signing.services import declarations, keys, signatures, tokens

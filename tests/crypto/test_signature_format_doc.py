@@ -33,7 +33,7 @@ def signed(app: Flask, scene: Scene) -> dict[str, object]:
 
 
 def test_the_documented_fields_are_the_payload_fields() -> None:
-    from signing import payload as payloads
+    from signing.core import payload as payloads
 
     text = DOC.read_text(encoding="utf-8")
     documented = set()
@@ -46,7 +46,7 @@ def test_the_documented_fields_are_the_payload_fields() -> None:
 
 
 def test_the_documented_example_is_a_well_formed_payload() -> None:
-    from signing import payload as payloads
+    from signing.core import payload as payloads
 
     text = DOC.read_text(encoding="utf-8")
     example = next(line for line in text.splitlines() if line.startswith('{"city_name"'))

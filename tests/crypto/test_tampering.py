@@ -36,7 +36,7 @@ def submit(scene: Scene, data: bytes, signature: bytes, who: str = "izmir", decl
 
 def altered_fields(scene: Scene, fields: dict[str, Any]) -> dict[str, Any]:
     """For every payload field, a plausible other value an attacker might want there."""
-    from signing import payload as payloads
+    from signing.core import payload as payloads
     from signing.services import declarations
 
     revision_1 = declarations.get_revision(scene.declaration, 1)
@@ -65,7 +65,7 @@ def altered_fields(scene: Scene, fields: dict[str, Any]) -> dict[str, Any]:
 
 @BACKENDS
 def test_a_valid_signature_is_stored_with_the_exact_bytes(app: Flask, scene: Scene) -> None:
-    from signing import payload as payloads
+    from signing.core import payload as payloads
     from signing.models import SignatureStatus
     from signing.services import signatures
 
@@ -91,7 +91,7 @@ def test_a_valid_signature_is_stored_with_the_exact_bytes(app: Flask, scene: Sce
 
 @BACKENDS
 def test_every_changed_field_is_refused_even_when_validly_signed(app: Flask, scene: Scene) -> None:
-    from signing import payload as payloads
+    from signing.core import payload as payloads
 
     data = issue(scene)
     fields = json.loads(data)
@@ -258,7 +258,7 @@ def test_a_signature_by_someone_elses_key_is_refused(app: Flask, scene: Scene) -
 
 @BACKENDS
 def test_withdrawal_flow(app: Flask, scene: Scene) -> None:
-    from signing import payload as payloads
+    from signing.core import payload as payloads
     from signing.extensions import db
     from signing.models import SignatureStatus, Withdrawal
     from signing.services import signatures

@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from flask import Flask
 
-from signing.payload import is_weak_public_key
+from signing.core.payload import is_weak_public_key
 
 VECTORS = Path(__file__).resolve().parents[1] / "data" / "wycheproof" / "ed25519_test.json"
 SMALL_ORDER = [

@@ -1,4 +1,4 @@
-"""Project Wycheproof's Ed25519 vectors through ``signing.payload.verify``.
+"""Project Wycheproof's Ed25519 vectors through ``signing.core.payload.verify``.
 
 valid → True and invalid → False, every one. The "acceptable" vectors (public keys of
 small or mixed order, which a cofactorless verifier accepts) are Accord's documented
@@ -47,7 +47,7 @@ def test_the_vendored_file_is_the_whole_wycheproof_ed25519_set() -> None:
 
 @pytest.mark.parametrize("result", ["valid", "invalid", "acceptable"])
 def test_every_vector_gives_the_expected_answer(result: str) -> None:
-    from signing.payload import verify
+    from signing.core.payload import verify
 
     expected = {"valid": True, "invalid": False, "acceptable": ACCEPTABLE_CHOICE}[result]
     wrong = []
@@ -69,7 +69,7 @@ def test_verify_agrees_with_stock_openssl_on_every_vector(tmp_path: Path) -> Non
     OpenSSL 3.0's ``pkeyutl`` cannot read an empty message ("Could not allocate 0 bytes"), so
     the vectors with an empty message are left out here; an Accord payload is never empty.
     """
-    from signing.payload import public_key_pem, verify
+    from signing.core.payload import public_key_pem, verify
 
     if OPENSSL is None:
         missing("openssl", "no openssl command on PATH")
@@ -96,11 +96,11 @@ def test_verify_agrees_with_stock_openssl_on_every_vector(tmp_path: Path) -> Non
         if by_openssl != verify(public, signature, message):
             disagree.append((test["tcId"], test["result"], test["flags"], by_openssl))
     assert compared == 180  # of 210; 16 of the 29 acceptable ones
-    assert not disagree, f"signing.payload.verify and openssl disagree on: {disagree}"
+    assert not disagree, f"signing.core.payload.verify and openssl disagree on: {disagree}"
 
 
 def test_verify_refuses_malformed_input_without_raising() -> None:
-    from signing.payload import verify
+    from signing.core.payload import verify
 
     group, test = next((g, t) for g, t in vectors() if t["result"] == "valid")
     public, signature, message = (bytes.fromhex(group["publicKey"]["pk"]), bytes.fromhex(test["sig"]),

@@ -73,7 +73,7 @@ class Signer:
 
 
 def enrol(user: Any) -> Signer:
-    from signing.payload import b64encode
+    from signing.core.payload import b64encode
     from signing.services import keys
 
     private_key = Ed25519PrivateKey.generate()
@@ -283,7 +283,7 @@ def run_doc_script(folder: Path, platform_fingerprint: str) -> subprocess.Comple
 
 
 def platform_fingerprint(app: Flask) -> str:
-    from signing import platform_key
+    from signing.services import platform_key
 
     with app.app_context():
         return platform_key.fingerprint(platform_key.load())

@@ -12,8 +12,8 @@ from tests.freeze.conftest import need_tools, recipe, run_doc_script, run_recipe
 def test_demo_complete_then_export_bundle_gives_a_bundle_anyone_can_verify(app: Flask, tmp_path: Path) -> None:
     from sqlalchemy import select
 
-    from signing import demo
     from signing.extensions import db
+    from signing.manage import demo
     from signing.models import SigningKey, Status
     from signing.services import declarations
 

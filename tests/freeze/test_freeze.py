@@ -57,9 +57,9 @@ def rebuild_from_contents(archive: bytes, app: Flask) -> bytes:
     import io
     import zipfile
 
-    from signing import bundle as layout
-    from signing import payload as payloads
-    from signing import platform_key
+    from signing.core import payload as payloads
+    from signing.core.bundle import BundleInput, SignedItem, WithdrawnItem, build_bundle
+    from signing.services import platform_key
 
     with zipfile.ZipFile(io.BytesIO(archive)) as bundle:
         files = {name.split("/", 1)[1]: bundle.read(name) for name in bundle.namelist()}
@@ -71,8 +71,8 @@ def rebuild_from_contents(archive: bytes, app: Flask) -> bytes:
         loaded = serialization.load_pem_public_key(files[name])
         return loaded.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
 
-    def signed(entry: dict[str, Any]) -> layout.SignedItem:
-        return layout.SignedItem(
+    def signed(entry: dict[str, Any]) -> SignedItem:
+        return SignedItem(
             city_slug=entry["city_slug"], city_name=entry["city_name"], signer_name=entry["signer_name"],
             signed_at=payloads.parse_timestamp(entry["signed_at"]), public_key=key(entry["key_file"]),
             payload=files[entry["payload_file"]], signature=files[entry["signature_file"]],
@@ -81,7 +81,7 @@ def rebuild_from_contents(archive: bytes, app: Flask) -> bytes:
     def when(value: str | None) -> Any:
         return payloads.parse_timestamp(value) if value else None
 
-    data = layout.BundleInput(
+    data = BundleInput(
         declaration_slug=manifest["declaration_slug"], declaration_title=manifest["declaration_title"],
         revision=manifest["revision"], text=files["declaration.md"].decode("utf-8"),
         text_sha256=manifest["text_sha256"], signing_rule=manifest["signing_rule"],
@@ -89,7 +89,7 @@ def rebuild_from_contents(archive: bytes, app: Flask) -> bytes:
         frozen_at=payloads.parse_timestamp(manifest["frozen_at"]), issuer=manifest["issuer"],
         signatories=manifest["signatories"], signatures=[signed(e) for e in manifest["signatures"]],
         withdrawals=[
-            layout.WithdrawnItem(
+            WithdrawnItem(
                 signed=signed(w["signature"]), withdrawn_at=payloads.parse_timestamp(w["withdrawn_at"]),
                 public_key=key(w["withdrawal_key_file"]), payload=files[w["withdrawal_file"]],
                 signature=files[w["withdrawal_signature_file"]],
@@ -98,7 +98,7 @@ def rebuild_from_contents(archive: bytes, app: Flask) -> bytes:
         ],
     )
     with app.app_context():
-        rebuilt, manifest_bytes = layout.build(data, files["declaration.pdf"], platform_key.load())
+        rebuilt, manifest_bytes = build_bundle(data, files["declaration.pdf"], platform_key.load())
     assert manifest_bytes == files["manifest.json"]
     return rebuilt
 
@@ -241,7 +241,7 @@ def test_the_frozen_email_goes_to_every_member_once(app: Flask, network: Network
 @BACKENDS
 def test_withdrawn_signatures_and_their_withdrawals_are_in_the_bundle(app: Flask, network: Network,
                                                                       tmp_path: Path) -> None:
-    from signing import payload as payloads
+    from signing.core import payload as payloads
 
     declaration = open_for_signature(network, cities=[network.izmir, network.athens])
     first = network.izmir.sign(declaration)

@@ -1,7 +1,7 @@
 """Batched outbox delivery: bulk queueing, chunked publishing, ``send_emails`` retries and idempotency.
 
 Real parts throughout: the migrated database (SQLite and PostgreSQL), Celery's in-memory broker (the
-messages ``outbox.commit`` publishes are read back from it and run), and an aiosmtpd server on loopback
+messages ``transactions.commit`` publishes are read back from it and run), and an aiosmtpd server on loopback
 that records every connection, recipient and message. The retries of ``send_emails`` run eagerly
 (``Task.apply``: a retry runs at once, its countdown aside) and are watched through ``task_retry``.
 """
@@ -152,7 +152,7 @@ def retries() -> Iterator[list[tuple[list[Any], float]]]:
 def test_bulk_queueing_looks_keys_up_once_and_dedupes_against_the_database_and_the_transaction(app: Flask) -> None:
     from signing.extensions import db
     from signing.models import OutboxEmail
-    from signing.services import outbox
+    from signing.services import outbox, transactions
 
     statements: list[str] = []
 
@@ -162,7 +162,7 @@ def test_bulk_queueing_looks_keys_up_once_and_dedupes_against_the_database_and_t
     event.listen(db.engine, "before_cursor_execute", seen)
     try:
         queue_many(250)
-        first = outbox.commit(relay_now=False)
+        first = outbox.relayed_items(transactions.commit(defer=True))
     finally:
         event.remove(db.engine, "before_cursor_execute", seen)
     assert len(first) == 250
@@ -178,7 +178,7 @@ def test_bulk_queueing_looks_keys_up_once_and_dedupes_against_the_database_and_t
     new = outbox.queue_email("batch:new", "new@batch.example", "signing_opened", **CONTEXT)
     assert outbox.queue_email("batch:new", "other@batch.example", "signing_opened", **CONTEXT) is new
     outbox.queue_email("batch:9", "person9@batch.example", "signing_opened", **CONTEXT)
-    second = outbox.commit(relay_now=False)
+    second = outbox.relayed_items(transactions.commit(defer=True))
     assert second == [("email", new.id)]
     assert again.id is None  # dropped, never inserted
     assert db.session.scalar(select(func.count()).select_from(OutboxEmail)) == 251
@@ -192,17 +192,17 @@ def test_a_key_rolled_back_can_be_queued_again_and_new_key_rows_skip_the_look_up
 
     from signing.extensions import db
     from signing.models import OutboxEmail
-    from signing.services import outbox
+    from signing.services import outbox, transactions
 
     outbox.queue_email("undone", "a@b40.example", "signing_opened", **CONTEXT)
-    outbox.rollback()
+    transactions.rollback()
     outbox.queue_email("undone", "a@b40.example", "signing_opened", **CONTEXT)
-    assert len(outbox.commit(relay_now=False)) == 1
+    assert len(outbox.relayed_items(transactions.commit(defer=True))) == 1
 
     # new_key=True: no look-up, so an existing key makes the transaction fail rather than send twice.
     outbox.queue_email("undone", "a@b40.example", "signing_opened", new_key=True, **CONTEXT)
     with pytest.raises(IntegrityError):
-        outbox.commit(relay_now=False)
+        outbox.relayed_items(transactions.commit(defer=True))
     assert db.session.scalar(select(func.count()).select_from(OutboxEmail)) == 1
 
 
@@ -213,12 +213,12 @@ def test_a_key_rolled_back_can_be_queued_again_and_new_key_rows_skip_the_look_up
 def test_250_emails_are_published_as_three_chunks_and_each_is_delivered_once(app: Flask, smtp: Recorder) -> None:
     from signing.extensions import db
     from signing.models import OutboxEmail
-    from signing.services import outbox
+    from signing.services import outbox, transactions
     from workers.tasks import send_emails
 
     app.config["TASK_MODE"] = "celery"
     queue_many(250, secret_url="http://accord.test/secret")
-    rows = outbox.commit()
+    rows = outbox.relayed_items(transactions.commit())
     published = broker_messages(app)
     assert [(name, len(args[0])) for name, args in published] == [("workers.tasks.send_emails", 100),
                                                                    ("workers.tasks.send_emails", 100),
@@ -242,18 +242,18 @@ def test_250_emails_are_published_as_three_chunks_and_each_is_delivered_once(app
 
 
 def test_a_lone_email_is_published_as_send_email_and_drain_publishes_in_chunks(app: Flask, smtp: Recorder) -> None:
-    from signing.services import outbox
+    from signing.services import outbox, transactions
     from workers.tasks import send_email
 
     app.config["TASK_MODE"] = "celery"
     outbox.queue_email("alone", "alone@b40.example", "signing_opened", **CONTEXT)
-    [(_, row_id)] = outbox.commit()
+    [(_, row_id)] = outbox.relayed_items(transactions.commit())
     assert broker_messages(app) == [("workers.tasks.send_email", [row_id])]  # the message of earlier versions
     assert send_email(row_id) == "sent"
 
     app.config["TASK_MODE"] = "inline"  # rows committed unpublished (published_at NULL), as after an outage
     queue_many(150, prefix="swept")
-    outbox.commit(relay_now=False)
+    outbox.relayed_items(transactions.commit(defer=True))
     app.config["TASK_MODE"] = "celery"
     assert outbox.drain() == {"emails": 150, "tasks": 0}
     assert [(name, len(args[0])) for name, args in broker_messages(app)] == [("workers.tasks.send_emails", 100),
@@ -266,27 +266,27 @@ def test_a_chunk_that_cannot_be_published_is_left_for_the_sweep_and_the_others_g
 ) -> None:
     from signing.extensions import db
     from signing.models import OutboxEmail
-    from signing.services import outbox
-    from workers.tasks import send_emails
+    from signing.services import outbox, transactions
 
     app.config["TASK_MODE"] = "celery"
-    real = send_emails.apply_async
-    calls = []
+    celery_app = app.extensions["celery"]
+    real = celery_app.send_task
+    calls: list[tuple[Any, ...]] = []
 
-    def second_fails(*args: Any, **kwargs: Any) -> Any:
-        calls.append(args)
+    def second_fails(name: str, *args: Any, **kwargs: Any) -> Any:
+        calls.append(kwargs["args"])
         if len(calls) == 2:
             raise ConnectionError("broker down")
-        return real(*args, **kwargs)
+        return real(name, *args, **kwargs)
 
-    monkeypatch.setattr(send_emails, "apply_async", second_fails)
+    monkeypatch.setattr(celery_app, "send_task", second_fails)
     queue_many(250)
-    outbox.commit()
+    outbox.relayed_items(transactions.commit())
     published = [i for _, args in broker_messages(app) for i in args[0]]
     assert len(published) == 150
     db.session.expire_all()
     unpublished = set(db.session.scalars(select(OutboxEmail.id).where(OutboxEmail.published_at.is_(None))))
-    assert unpublished == set(calls[1][0][0]) and not unpublished & set(published)
+    assert unpublished == set(calls[1][0]) and not unpublished & set(published)
     assert outbox.drain()["emails"] == 100
 
 
@@ -299,11 +299,11 @@ def test_a_temporary_failure_retries_only_the_emails_still_pending(
 ) -> None:
     from signing.extensions import db
     from signing.models import OutboxEmail
-    from signing.services import outbox
+    from signing.services import outbox, transactions
     from workers.tasks import send_emails
 
     queue_many(5, prefix="flaky")
-    ids = [row_id for _, row_id in outbox.commit(relay_now=False)]
+    ids = [row_id for _, row_id in outbox.relayed_items(transactions.commit(defer=True))]
     smtp.refuse_once = {"person1@flaky.example", "person3@flaky.example"}
 
     result = send_emails.apply(args=(ids,))  # eager: the retry runs at once
@@ -322,11 +322,11 @@ def test_rows_locked_elsewhere_are_retried_shortly_a_bounded_number_of_times(
     app: Flask, smtp: Recorder, retries: list[tuple[list[Any], float]],
 ) -> None:
     from signing.extensions import db
-    from signing.services import outbox
+    from signing.services import outbox, transactions
     from workers.tasks import LOCKED_RETRIES, send_emails
 
     queue_many(3, prefix="locked")
-    ids = [row_id for _, row_id in outbox.commit(relay_now=False)]
+    ids = [row_id for _, row_id in outbox.relayed_items(transactions.commit(defer=True))]
     with db.engine.connect() as other:  # another transaction holds the second row (e.g. a duplicate delivery)
         other.execute(text("SELECT id FROM outbox_emails WHERE id = :id FOR UPDATE"), {"id": ids[1]})
         result = send_emails.apply(args=(ids,))

@@ -84,7 +84,7 @@ def test_the_pdf_renders_pages_that_are_not_blank(frozen: Any, tmp_path: Path) -
 def test_the_pdf_is_rebuilt_byte_for_byte_from_the_same_data(frozen: Any, app: Flask) -> None:
     from sqlalchemy import select
 
-    from signing import pdf
+    from signing.core import pdf
     from signing.extensions import db
     from signing.models import Signature, SignatureStatus
 

@@ -52,9 +52,9 @@ class Sealed:
 
 @pytest.fixture(scope="module")
 def sealed(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sealed]:
-    from signing import create_app, platform_key
+    from signing import create_app
     from signing.extensions import db
-    from signing.services import declarations
+    from signing.services import declarations, platform_key
 
     need_tools()
     root = tmp_path_factory.mktemp("sealed")
@@ -195,7 +195,7 @@ def sign_another_text(sealed: Sealed, *, update_sums: bool = False) -> Tamper:
     """İzmir's own key, validly signing a payload that names another text (revision 1)."""
 
     def tamper(folder: Path) -> None:
-        from signing import payload as payloads
+        from signing.core import payload as payloads
 
         fields = payloads.parse((folder / "signatures/izmir.json").read_bytes())
         del fields["statement"]
@@ -212,7 +212,7 @@ def sign_another_text(sealed: Sealed, *, update_sums: bool = False) -> Tamper:
 def reseal(folder: Path, key: Ed25519PrivateKey | None, change: Callable[[dict[str, object]], None] | None = None,
            ) -> None:
     """Recompute SHA256SUMS and the manifest's hashes; sign with ``key`` (None: keep the old manifest.sig)."""
-    from signing import payload as payloads
+    from signing.core import payload as payloads
 
     manifest = json.loads((folder / "manifest.json").read_bytes())
     if change:
@@ -236,7 +236,7 @@ def reseal(folder: Path, key: Ed25519PrivateKey | None, change: Callable[[dict[s
 
 
 def another_platform_key(folder: Path) -> None:
-    from signing import payload as payloads
+    from signing.core import payload as payloads
 
     key = Ed25519PrivateKey.generate()
     (folder / "platform.pem").write_bytes(payloads.public_key_pem(raw_public(key)))
@@ -260,7 +260,7 @@ def malformed_manifest(folder: Path) -> None:
 
 
 def test_added_swapped_and_resigned_files_are_caught(sealed: Sealed, tmp_path: Path) -> None:
-    from signing import payload as payloads
+    from signing.core import payload as payloads
 
     some_key = next(n for n in files_of(sealed.folder) if n.startswith("keys/"))
     stranger = Ed25519PrivateKey.generate()
@@ -319,7 +319,7 @@ def test_the_verifier_reads_stored_and_deflated_zips_and_refuses_a_corrupt_one(s
     """The verifier's fast member reader agrees with ``zipfile``: same files, and corruption is an error."""
     import zipfile
 
-    from signing.verify import verify_bundle
+    from signing.core.verifier import verify_bundle
 
     deflated = zip_folder(sealed.folder, tmp_path / "deflated.zip").read_bytes()
     stored_path = tmp_path / "stored.zip"

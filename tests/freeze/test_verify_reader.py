@@ -1,6 +1,6 @@
-"""The verifier's own readers (``signing.ziputil``, ``signing.fastparse``) refuse what they must.
+"""The verifier's own readers (``signing.core.strict_zip``, ``signing.core.fastparse``) refuse what they must.
 
-A bundle is built in memory with ``signing.bundle.build`` (no app, no database), then damaged the
+A bundle is built in memory with ``signing.core.bundle.build`` (no app, no database), then damaged the
 ways a hand-written zip reader, key-file parser or canonical-JSON check could get wrong. Each damage
 must come out of ``verify_bundle`` as a FAIL line — never an exception, never VERIFIED — and the
 well-formed but unusual archives that ``zipfile`` reads must still verify.
@@ -24,10 +24,19 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from signing import bundle as layout
-from signing import fastparse, ziputil
-from signing import payload as payloads
-from signing.verify import verify_bundle
+from signing.core import fastparse, strict_zip
+from signing.core import payload as payloads
+from signing.core.bundle import (
+    MANIFEST,
+    MANIFEST_SIG,
+    PLATFORM_KEY,
+    SUMS,
+    BundleInput,
+    SignedItem,
+    WithdrawnItem,
+    build_bundle,
+)
+from signing.core.verifier import verify_bundle
 from tests.freeze.conftest import raw_public, run_verify_cli
 
 TEXT = "# Declaration\n\nOne paragraph.\n"
@@ -46,15 +55,15 @@ def payload(key: Ed25519PrivateKey, city: str, **extra: object) -> bytes:
     })
 
 
-def signed(key: Ed25519PrivateKey, city: str, nonce: str = "") -> layout.SignedItem:
+def signed(key: Ed25519PrivateKey, city: str, nonce: str = "") -> SignedItem:
     data = payload(key, city, nonce=f"nonce-{city}{nonce}")
-    return layout.SignedItem(city, city.title(), f"Delegate of {city}", FROZEN - timedelta(hours=1),
+    return SignedItem(city, city.title(), f"Delegate of {city}", FROZEN - timedelta(hours=1),
                              raw_public(key), data, key.sign(data))
 
 
 @dataclass
 class Built:
-    archive: bytes  # as signing.bundle.build made it
+    archive: bytes  # as signing.core.bundle.build made it
     files: dict[str, bytes]  # path inside the folder -> bytes
     platform: Ed25519PrivateKey
 
@@ -70,13 +79,13 @@ class Built:
     def resealed(self, change: Callable[[dict[str, bytes], dict[str, object]], None]) -> bytes:
         """``change`` the files and the manifest, then recompute every hash and sign again (a consistent forgery)."""
         files = dict(self.files)
-        manifest = json.loads(files[layout.MANIFEST])
+        manifest = json.loads(files[MANIFEST])
         change(files, manifest)
-        names = sorted(n for n in files if n not in (layout.MANIFEST, layout.MANIFEST_SIG, layout.SUMS))
-        files[layout.SUMS] = "".join(f"{hashlib.sha256(files[n]).hexdigest()}  {n}\n" for n in names).encode()
-        manifest["files"] = {n: hashlib.sha256(files[n]).hexdigest() for n in sorted([*names, layout.SUMS])}
-        files[layout.MANIFEST] = payloads.canonical_json(manifest)
-        files[layout.MANIFEST_SIG] = self.platform.sign(files[layout.MANIFEST])
+        names = sorted(n for n in files if n not in (MANIFEST, MANIFEST_SIG, SUMS))
+        files[SUMS] = "".join(f"{hashlib.sha256(files[n]).hexdigest()}  {n}\n" for n in names).encode()
+        manifest["files"] = {n: hashlib.sha256(files[n]).hexdigest() for n in sorted([*names, SUMS])}
+        files[MANIFEST] = payloads.canonical_json(manifest)
+        files[MANIFEST_SIG] = self.platform.sign(files[MANIFEST])
         return self.zip(files)
 
 
@@ -86,16 +95,16 @@ def built() -> Built:
     withdrawn = signed(keys["izmir"], "izmir", "-withdrawn")
     statement = payload(keys["izmir"], "izmir", format=payloads.WITHDRAWAL_FORMAT,
                         withdraws_payload_sha256=hashlib.sha256(withdrawn.payload).hexdigest())
-    data = layout.BundleInput(
+    data = BundleInput(
         declaration_slug="decl", declaration_title="Declaration", revision=1, text=TEXT, text_sha256=TEXT_SHA,
         signing_rule={"kind": "all"}, signing_opened_at=FROZEN - timedelta(days=1), signing_deadline=None,
         frozen_at=FROZEN, issuer="https://accord.example.org", signatories=sorted(keys),
         signatures=[signed(key, city) for city, key in keys.items()],
-        withdrawals=[layout.WithdrawnItem(withdrawn, FROZEN - timedelta(minutes=30), raw_public(keys["izmir"]),
+        withdrawals=[WithdrawnItem(withdrawn, FROZEN - timedelta(minutes=30), raw_public(keys["izmir"]),
                                           statement, keys["izmir"].sign(statement))],
     )
     platform = Ed25519PrivateKey.generate()
-    archive, _ = layout.build(data, b"%PDF-1.4\n%%EOF\n", platform)
+    archive, _ = build_bundle(data, b"%PDF-1.4\n%%EOF\n", platform)
     with zipfile.ZipFile(io.BytesIO(archive)) as bundle:
         files = {info.filename.split("/", 1)[1]: bundle.read(info) for info in bundle.infolist()}
     return Built(archive, files, platform)
@@ -145,9 +154,9 @@ def test_the_builder_stores_the_per_signature_files_and_deflates_the_rest(built:
         methods = {info.filename.split("/", 1)[1]: info.compress_type for info in bundle.infolist()}
     assert {n for n, m in methods.items() if m == zipfile.ZIP_STORED} == {
         n for n in methods if n.startswith(("signatures/", "withdrawn/", "withdrawals/", "keys/"))}
-    assert methods[layout.MANIFEST] == methods[layout.SUMS] == zipfile.ZIP_DEFLATED
+    assert methods[MANIFEST] == methods[SUMS] == zipfile.ZIP_DEFLATED
     for archive in (built.archive, built.zip()):  # the strict reader reads what zipfile reads
-        assert ziputil.read_members(archive, 1 << 20) == ziputil.read_with_zipfile(archive, 1 << 20)
+        assert strict_zip.read_members(archive, 1 << 20) == strict_zip.read_with_zipfile(archive, 1 << 20)
 
 
 class Unseekable(io.BytesIO):
@@ -211,7 +220,7 @@ def test_a_crc_mismatch_is_a_failure(built: Built) -> None:
     at = local_header(plain, "signatures/athens.sig") + 30 + len(f"{FOLDER}/signatures/athens.sig")
     fails(patched(plain, (at + 3, bytes([plain[at + 3] ^ 1]))), "CRC-32")
     deflated = built.zip()
-    at = local_header(deflated, layout.MANIFEST) + 30 + len(f"{FOLDER}/{layout.MANIFEST}")
+    at = local_header(deflated, MANIFEST) + 30 + len(f"{FOLDER}/{MANIFEST}")
     fails(patched(deflated, (at + 40, bytes([deflated[at + 40] ^ 0x55]))), "cannot read the archive")
     # The same CRC written in both headers, but not the content's.
     name = next(n for n in built.files if n.startswith("keys/"))
@@ -270,7 +279,7 @@ def test_an_unknown_compression_method_or_encryption_is_a_failure(built: Built) 
 
 def test_members_that_overrun_or_a_damaged_directory_are_failures(built: Built) -> None:
     plain = built.zip(method=zipfile.ZIP_STORED)
-    entry, at = central_entry(plain, layout.SUMS), local_header(plain, layout.SUMS)
+    entry, at = central_entry(plain, SUMS), local_header(plain, SUMS)
     huge = struct.pack("<L", len(plain))
     fails(patched(plain, (entry + 20, huge), (entry + 24, huge), (at + 18, huge), (at + 22, huge)),
           "cannot read the archive")
@@ -323,7 +332,7 @@ def test_only_the_exact_pem_accord_writes_is_a_key(built: Built) -> None:
         fails(built.resealed(bad_key), "not an Ed25519 public key")  # the hashes match: only the parser refuses
         if index < 4:
             def bad_platform(files: dict[str, bytes], manifest: dict[str, object], index: int = index) -> None:
-                files[layout.PLATFORM_KEY] = pem_variants(files[layout.PLATFORM_KEY])[index]
+                files[PLATFORM_KEY] = pem_variants(files[PLATFORM_KEY])[index]
 
             fails(built.resealed(bad_platform), "platform.pem is not an Ed25519 public key")
 
@@ -395,7 +404,7 @@ def test_malformed_manifest_values_are_failures_not_crashes(built: Built) -> Non
         files["signatures/athens.json"] = files["signatures/athens.json"].replace(b"Delegate", b"\\ud800Delegate")
 
     fails(built.resealed(surrogate), "signature of Athens")
-    lone = built.zip({**built.files, layout.MANIFEST: built.files[layout.MANIFEST].replace(b"Declaration",
+    lone = built.zip({**built.files, MANIFEST: built.files[MANIFEST].replace(b"Declaration",
                                                                                            b"\\udc00Declaration")})
     fails(lone, "manifest is RFC 8785 canonical JSON")
-    fails(built.zip({**built.files, layout.MANIFEST: b"[" * 100_000}), "manifest.json is not UTF-8 JSON")
+    fails(built.zip({**built.files, MANIFEST: b"[" * 100_000}), "manifest.json is not UTF-8 JSON")

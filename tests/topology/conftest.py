@@ -500,9 +500,9 @@ def seed_network(app: Flask, cities: tuple[tuple[str, str], ...] = CITIES, *, ob
 
 def enrol_keys(app: Flask, network: Network) -> None:
     """Each delegate enrols the public key of a private key that only the test holds."""
+    from signing.core.payload import b64encode
     from signing.extensions import db
     from signing.models import User
-    from signing.payload import b64encode
     from signing.services import keys
 
     with app.app_context():

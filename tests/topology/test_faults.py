@@ -55,7 +55,7 @@ FROZEN_SUBJECT = f"Frozen: “{TITLE}” is signed and sealed"
 def production_stack(database: str, redis_url: str, smtp: SmtpServer, tmp_path: Path,
                      build: Callable[[dict[str, str]], Flask], **extra: str) -> tuple[dict[str, str], Flask]:
     """The environment of every process, and the app in this process on a migrated database with a platform key."""
-    from signing import platform_key
+    from signing.services import platform_key
 
     key_path = tmp_path / "platform_key.pem"
     values = service_env(database, redis_url, smtp.port, key_path, **extra)
@@ -329,7 +329,7 @@ def test_a_batch_retries_only_the_email_refused_for_a_while_and_sends_each_once(
     app_builder: Callable[[dict[str, str]], Flask], tmp_path: Path,
 ) -> None:
     from signing.models import OutboxEmail
-    from signing.services import outbox
+    from signing.services import outbox, transactions
 
     addresses = [f"member{n}@b40.example" for n in range(5)]
     handler = RefuseOnceHandler(recipient=addresses[2])
@@ -340,7 +340,7 @@ def test_a_batch_retries_only_the_email_refused_for_a_while_and_sends_each_once(
         for address in addresses:
             outbox.queue_email(f"batch:{address}", address, "signing_opened", display_name="Member", title=TITLE,
                                slug=SLUG, number=1, sha256="0" * 64, deadline="")
-        outbox.commit()  # one send_emails task for the five
+        outbox.relayed_items(transactions.commit())  # one send_emails task for the five
 
     wait_until(lambda: len(smtp.received) >= len(addresses), "the five e-mails, one after a retry",
                details=procs.logs)

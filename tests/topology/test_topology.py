@@ -66,9 +66,9 @@ def test_the_production_topology_signs_and_freezes_through_the_api(
     database: str, shared_redis: str, procs: Processes, smtp_factory: Callable[..., SmtpServer],
     app_builder: Callable[[dict[str, str]], Flask], tmp_path: Path,
 ) -> None:
-    from signing import payload as payloads
+    from signing.core import payload as payloads
+    from signing.core.verifier import verify_bundle
     from signing.models import Bundle, OutboxEmail, OutboxTask
-    from signing.verify import verify_bundle
 
     smtp = smtp_factory()
     key_path = tmp_path / "keys" / "platform_key.pem"

@@ -41,14 +41,14 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
 
-from . import payload as payloads
-from .extensions import db, limiter
+from ..core import payload
+from ..extensions import db, limiter
+from ..models import City, Declaration, IssuedPayload, Role, Signature, SigningKey, User
+from ..services import Forbidden, ServiceError, declarations, keys, signatures, workflow
+from ..services.workflow import Action
+from ..text.render import render_paragraphs
 from .forms import ConfirmForm
 from .guards import declaration_action, role_required
-from .models import City, Declaration, IssuedPayload, Role, Signature, SigningKey, User
-from .services import Forbidden, ServiceError, declarations, keys, signatures, workflow
-from .services.workflow import Action
-from .text.render import render_paragraphs
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -102,8 +102,8 @@ def _key_json(key: SigningKey) -> dict[str, Any]:
         "fingerprint": key.fingerprint,
         "label": key.label,
         "origin": key.origin,
-        "created_at": payloads.timestamp(key.created_at),
-        "revoked_at": payloads.timestamp(key.revoked_at) if key.revoked_at else None,
+        "created_at": payload.timestamp(key.created_at),
+        "revoked_at": payload.timestamp(key.revoked_at) if key.revoked_at else None,
     }
 
 
@@ -249,8 +249,8 @@ def _string(data: dict[str, Any], name: str, *, max_length: int = 10_000) -> str
 
 def _bytes(data: dict[str, Any], name: str) -> bytes:
     try:
-        return payloads.b64decode(_string(data, name, max_length=1_000_000), name)
-    except payloads.PayloadError as exc:
+        return payload.b64decode(_string(data, name, max_length=1_000_000), name)
+    except payload.PayloadError as exc:
         raise signatures.SignatureRejected(str(exc)) from exc
 
 
@@ -274,10 +274,10 @@ def enrol_key() -> ResponseReturnValue:
 
 def _issued_json(issued: IssuedPayload) -> dict[str, Any]:
     return {
-        "payload": payloads.b64encode(issued.payload),
+        "payload": payload.b64encode(issued.payload),
         "payload_sha256": issued.payload_sha256,
         "kind": issued.kind,
-        "expires_at": payloads.timestamp(issued.expires_at),
+        "expires_at": payload.timestamp(issued.expires_at),
     }
 
 
@@ -304,7 +304,7 @@ def sign_submit(slug: str) -> ResponseReturnValue:
     record = signatures.submit_signature(declaration, current_user, _bytes(data, "payload"),
                                          _bytes(data, "signature"))
     return jsonify(
-        status="signed", signature_id=record.id, signed_at=payloads.timestamp(record.signed_at),
+        status="signed", signature_id=record.id, signed_at=payload.timestamp(record.signed_at),
         city=record.city.name, revision=record.revision.number, key_fingerprint=record.key.fingerprint,
         receipt_url=_receipt_url(record),
     ), 201
@@ -329,7 +329,7 @@ def withdraw_submit(slug: str) -> ResponseReturnValue:
     original = record.original
     return jsonify(
         status="withdrawn", withdrawal_id=record.id, signature_id=original.id,
-        withdrawn_at=payloads.timestamp(record.withdrawn_at), city=original.city.name,
+        withdrawn_at=payload.timestamp(record.withdrawn_at), city=original.city.name,
         revision=original.revision.number, receipt_url=_receipt_url(original),
     ), 201
 

@@ -11,15 +11,15 @@ from markupsafe import Markup
 from sqlalchemy import select
 from wtforms import SelectChoice
 
-from .extensions import db
+from ..extensions import db
+from ..models import City, Declaration, Role
+from ..services import ServiceError, dashboard, declarations, freeze, review, workflow
+from ..services.workflow import Action
+from ..text.canonical import canonicalize
+from ..text.redline import redline_html, redline_summary
+from ..text.render import render_markdown, render_paragraphs
 from .forms import ConfirmForm, DeclarationForm, OpenSigningForm, ReturnForm, RevisionForm
 from .guards import declaration_action, role_required
-from .models import City, Declaration, Role
-from .services import ServiceError, dashboard, declarations, freeze, review, workflow
-from .services.workflow import Action
-from .text.canonical import canonicalize
-from .text.redline import redline_html, redline_summary
-from .text.render import render_markdown, render_paragraphs
 
 bp = Blueprint("declarations", __name__, url_prefix="/declarations")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask, Response
 
-from .extensions import csrf, limiter
+from ..extensions import csrf, limiter
 
 CONTENT_SECURITY_POLICY = "; ".join(
     [

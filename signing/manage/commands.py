@@ -11,8 +11,8 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
-from .models import Declaration, Role, Status, User
-from .services import ServiceError, accounts, cities, declarations, freeze, outbox, reminders, tokens
+from ..models import Declaration, Role, Status, User
+from ..services import ServiceError, accounts, cities, declarations, freeze, outbox, reminders, tokens
 
 
 def _fail(exc: ServiceError) -> None:
@@ -202,7 +202,7 @@ platform_key_group = AppGroup("platform-key", help="The platform's Ed25519 key, 
 @platform_key_group.command("generate")
 def platform_key_generate() -> None:
     """Create the platform key at PLATFORM_KEY_PATH (refuses to overwrite) and print its fingerprint."""
-    from . import platform_key
+    from ..services import platform_key
 
     path = Path(current_app.config["PLATFORM_KEY_PATH"])
     try:
@@ -218,7 +218,7 @@ def platform_key_show() -> None:
     """Print the platform key's fingerprint (the one to publish) and its public key."""
     from cryptography.hazmat.primitives import serialization
 
-    from . import platform_key
+    from ..services import platform_key
 
     path = Path(current_app.config["PLATFORM_KEY_PATH"])
     if not path.exists():

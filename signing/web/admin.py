@@ -7,11 +7,11 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from sqlalchemy import select
 
-from .extensions import db
+from ..extensions import db
+from ..models import AuditEvent, OutboxEmail, Role, User
+from ..services import ServiceError, accounts, cities
 from .forms import CityForm, ConfirmForm, InviteForm, InviteUserForm
 from .guards import role_required
-from .models import AuditEvent, OutboxEmail, Role, User
-from .services import ServiceError, accounts, cities
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 secretariat_only = role_required(Role.SECRETARIAT)

@@ -13,10 +13,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from flask import current_app
 from sqlalchemy import func, select
 
-from . import payload as payloads
-from .extensions import db
-from .models import Declaration, Role, User
-from .services import accounts, cities, declarations, keys, review, signatures
+from ..core import payload
+from ..extensions import db
+from ..models import Declaration, Role, User
+from ..services import accounts, cities, declarations, keys, review, signatures
 
 DEMO_CITIES: list[tuple[str, str]] = [
     ("İzmir", "Türkiye"),
@@ -128,7 +128,7 @@ def complete_demo(logins: list[DemoLogin]) -> Declaration:
         delegate = _user(login.email)
         private_key = Ed25519PrivateKey.generate()
         public = private_key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-        key = keys.enrol(delegate, payloads.b64encode(public), DEMO_KEY_LABEL, login.password, origin="cli")
+        key = keys.enrol(delegate, payload.b64encode(public), DEMO_KEY_LABEL, login.password, origin="cli")
         issued = signatures.issue_signature_payload(declaration, delegate, key.fingerprint)
         data = bytes(issued.payload)
         signatures.submit_signature(declaration, delegate, data, private_key.sign(data))

@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from flask import current_app
 
-from . import payload as payloads
+from ..core import payload
 
 
 class PlatformKeyError(RuntimeError):
@@ -61,4 +61,4 @@ def load() -> Ed25519PrivateKey:
 
 def fingerprint(key: Ed25519PrivateKey) -> str:
     raw = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    return payloads.fingerprint(raw)
+    return payload.fingerprint(raw)

@@ -9,9 +9,9 @@ from typing import Any, TypeVar, cast
 from flask import abort
 from flask_login import current_user, login_required
 
-from .models import Role
-from .services import declarations, workflow
-from .services.workflow import Action
+from ..models import Role
+from ..services import declarations, workflow
+from ..services.workflow import Action
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -17,7 +17,7 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from . import payload as payloads
+from . import payload
 
 BUNDLE_FORMAT = "accord.bundle/1"
 MANIFEST = "manifest.json"
@@ -73,14 +73,14 @@ def folder_name(slug: str) -> str:
 
 
 def key_file(public_key: bytes) -> str:
-    return f"keys/{payloads.fingerprint(public_key).removeprefix('sha256:')}.pem"
+    return f"keys/{payload.fingerprint(public_key).removeprefix('sha256:')}.pem"
 
 
 def _ts(moment: datetime | None) -> str | None:
-    return payloads.timestamp(moment) if moment else None
+    return payload.timestamp(moment) if moment else None
 
 
-def build(data: BundleInput, pdf: bytes, platform_key: Ed25519PrivateKey) -> tuple[bytes, bytes]:
+def build_bundle(data: BundleInput, pdf: bytes, platform_key: Ed25519PrivateKey) -> tuple[bytes, bytes]:
     """Return ``(zip bytes, manifest bytes)``. Deterministic for the same input."""
     files: dict[str, bytes] = {TEXT: data.text.encode("utf-8"), PDF: pdf}
     keys: dict[str, bytes] = {}
@@ -102,20 +102,20 @@ def build(data: BundleInput, pdf: bytes, platform_key: Ed25519PrivateKey) -> tup
         withdrawal_entries.append(
             {
                 "city_slug": withdrawn.signed.city_slug,
-                "withdrawn_at": payloads.timestamp(withdrawn.withdrawn_at),
+                "withdrawn_at": payload.timestamp(withdrawn.withdrawn_at),
                 "signature": _signature_entry(withdrawn.signed, original),
                 "withdrawal_file": f"{statement}.json",
                 "withdrawal_signature_file": f"{statement}.sig",
                 "withdrawal_key_file": key_file(withdrawn.public_key),
-                "withdrawal_key_fingerprint": payloads.fingerprint(withdrawn.public_key),
+                "withdrawal_key_fingerprint": payload.fingerprint(withdrawn.public_key),
             }
         )
     for name, raw in keys.items():
-        files[name] = payloads.public_key_pem(raw)
+        files[name] = payload.public_key_pem(raw)
     platform_public = platform_key.public_key().public_bytes(
         serialization.Encoding.Raw, serialization.PublicFormat.Raw
     )
-    files[PLATFORM_KEY] = payloads.public_key_pem(platform_public)
+    files[PLATFORM_KEY] = payload.public_key_pem(platform_public)
     files[VERIFY] = verify_instructions(data, signature_entries, withdrawal_entries).encode("utf-8")
     files[SUMS] = "".join(
         f"{hashlib.sha256(content).hexdigest()}  {name}\n" for name, content in sorted(files.items())
@@ -131,15 +131,15 @@ def build(data: BundleInput, pdf: bytes, platform_key: Ed25519PrivateKey) -> tup
         "signing_rule": data.signing_rule,
         "signing_opened_at": _ts(data.signing_opened_at),
         "signing_deadline": _ts(data.signing_deadline),
-        "frozen_at": payloads.timestamp(data.frozen_at),
+        "frozen_at": payload.timestamp(data.frozen_at),
         "signatories": sorted(data.signatories),
         "signatures": signature_entries,
         "withdrawals": withdrawal_entries,
         "platform_key_file": PLATFORM_KEY,
-        "platform_key_fingerprint": payloads.fingerprint(platform_public),
+        "platform_key_fingerprint": payload.fingerprint(platform_public),
         "files": {name: hashlib.sha256(content).hexdigest() for name, content in sorted(files.items())},
     }
-    manifest_bytes = payloads.canonical_json(manifest)
+    manifest_bytes = payload.canonical_json(manifest)
     files[MANIFEST] = manifest_bytes
     files[MANIFEST_SIG] = platform_key.sign(manifest_bytes)
     return _zip(folder_name(data.declaration_slug), files, data.frozen_at), manifest_bytes
@@ -150,12 +150,12 @@ def _signature_entry(item: SignedItem, name: str) -> dict[str, Any]:
         "city_slug": item.city_slug,
         "city_name": item.city_name,
         "signer_name": item.signer_name,
-        "signed_at": payloads.timestamp(item.signed_at),
+        "signed_at": payload.timestamp(item.signed_at),
         "payload_file": f"{name}.json",
         "signature_file": f"{name}.sig",
         "payload_sha256": hashlib.sha256(item.payload).hexdigest(),
         "key_file": key_file(item.public_key),
-        "key_fingerprint": payloads.fingerprint(item.public_key),
+        "key_fingerprint": payload.fingerprint(item.public_key),
     }
 
 

@@ -23,10 +23,10 @@ from sqlalchemy import select
 from wtforms import StringField, SubmitField
 from wtforms.validators import Length
 
-from .extensions import db, limiter, login_manager
+from ..extensions import db, limiter, login_manager
+from ..models import LinkPurpose, User
+from ..services import ServiceError, accounts, links, tokens
 from .forms import ChangePasswordForm, ConfirmForm, LoginForm, ResetRequestForm, SetPasswordForm, _printable
-from .models import LinkPurpose, User
-from .services import ServiceError, accounts, links, tokens
 
 bp = Blueprint("auth", __name__)
 
@@ -45,7 +45,7 @@ def _safe_next(target: str | None) -> str:
     """Only same-site relative paths; anything else goes home."""
     if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
         return target
-    return url_for("views.home")
+    return url_for("home.home")
 
 
 def _start_session(user: User) -> None:
@@ -58,7 +58,7 @@ def _start_session(user: User) -> None:
 @limiter.limit(_login_limit, methods=["POST"])
 def login() -> ResponseReturnValue:
     if current_user.is_authenticated:
-        return redirect(url_for("views.home"))
+        return redirect(url_for("home.home"))
     form = LoginForm()
     if request.method == "GET":
         form.next.data = request.args.get("next", "")
@@ -102,7 +102,7 @@ def _set_password_page(purpose: LinkPurpose, token: str, template: str) -> Respo
             return render_template(template, form=form, user=link.user), exc.status
         _start_session(user)
         flash("Your password is set. Welcome to Accord.", "success")
-        return redirect(url_for("views.home"))
+        return redirect(url_for("home.home"))
     status = 400 if request.method == "POST" else 200
     return render_template(template, form=form, user=link.user), status
 

@@ -11,7 +11,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter, Map
 
-from .services import ServiceError
+from ..services import ServiceError
 
 _TITLES = {
     400: "Bad request",

@@ -8,8 +8,8 @@ from flask import Blueprint, Flask, Response, abort, render_template
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
-from .extensions import db
-from .models import Bundle, Declaration, Status
+from ..extensions import db
+from ..models import Bundle, Declaration, Status
 
 bp = Blueprint("public", __name__, url_prefix="/public")
 

@@ -6,10 +6,10 @@ from flask import Blueprint, Flask, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 
+from ..services import cities
 from .guards import city_access_required
-from .services import cities
 
-bp = Blueprint("views", __name__)
+bp = Blueprint("home", __name__)
 
 
 @bp.route("/")

@@ -16,7 +16,7 @@ from importlib import resources
 import segno
 from fpdf import FPDF
 
-from .text.canonical import split_paragraphs
+from ..text.canonical import split_paragraphs
 
 _EMPHASIS = re.compile(r"(\*{1,3}|_{2})(\S(?:.*?\S)?)\1")
 

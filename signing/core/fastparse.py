@@ -1,4 +1,4 @@
-"""Exact and fast parsers for ``signing.verify``: key files and canonical signature payloads.
+"""Exact and fast parsers for ``signing.verify``: key files and canonical signature payload.
 
 A large bundle holds one key file and one payload per signature, and the general-purpose parsers
 (``cryptography``'s PEM loader, ``json.loads`` followed by a ``json.dumps`` to compare) cost more
@@ -21,7 +21,7 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from . import payload as payloads
+from . import payload
 
 # An Ed25519 SubjectPublicKeyInfo PEM exactly as ``payload.public_key_pem`` (and OpenSSL) writes it:
 # the fixed DER prefix (SEQUENCE, AlgorithmIdentifier 1.3.101.112, BIT STRING of 32 bytes) and the key.
@@ -55,7 +55,7 @@ class Key:
 
     def verifies(self, signature: bytes, message: bytes) -> bool:
         """Exactly ``payload.verify``, without rebuilding the key for every signature."""
-        if len(signature) != payloads.SIGNATURE_BYTES:
+        if len(signature) != payload.SIGNATURE_BYTES:
             return False
         try:
             self.key.verify(signature, message)
@@ -110,8 +110,8 @@ def _canonical_form(kind: str, names: tuple[str, ...]) -> re.Pattern[str]:
     return re.compile("{" + ",".join(members) + "}")
 
 
-_SIGNATURE_FORM = _canonical_form(payloads.SIGNATURE_FORMAT, payloads.SIGNATURE_FIELDS)
-_WITHDRAWAL_FORM = _canonical_form(payloads.WITHDRAWAL_FORMAT, payloads.WITHDRAWAL_FIELDS)
+_SIGNATURE_FORM = _canonical_form(payload.SIGNATURE_FORMAT, payload.SIGNATURE_FIELDS)
+_WITHDRAWAL_FORM = _canonical_form(payload.WITHDRAWAL_FORMAT, payload.WITHDRAWAL_FIELDS)
 
 
 def parse_payload(data: bytes) -> dict[str, Any]:
@@ -127,16 +127,16 @@ def parse_payload(data: bytes) -> dict[str, Any]:
     match = _SIGNATURE_FORM.fullmatch(text) or _WITHDRAWAL_FORM.fullmatch(text)
     if match is None:
         try:
-            return payloads.parse(data)
-        except payloads.PayloadError:
+            return payload.parse(data)
+        except payload.PayloadError:
             raise
         except (ValueError, RecursionError) as exc:  # an escaped lone surrogate, a huge number, deep nesting
-            raise payloads.PayloadError(f"the payload is not valid JSON for a payload: {exc}") from exc
+            raise payload.PayloadError(f"the payload is not valid JSON for a payload: {exc}") from exc
     if "\\" in text:
         fields: dict[str, Any] = json.loads(text)
     else:
         fields = match.groupdict()
         fields["revision"] = int(fields["revision"])
-    if fields["statement"] != payloads.statement(fields):
-        raise payloads.PayloadError("the payload statement does not match its fields")
+    if fields["statement"] != payload.statement(fields):
+        raise payload.PayloadError("the payload statement does not match its fields")
     return fields

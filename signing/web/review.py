@@ -7,11 +7,11 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
+from ..models import Declaration
+from ..services import ServiceError, declarations, review
+from ..services.workflow import Action
 from .forms import AmendmentForm, CommentForm, ConfirmForm, DecisionForm
 from .guards import declaration_action
-from .models import Declaration
-from .services import ServiceError, declarations, review
-from .services.workflow import Action
 
 bp = Blueprint("review", __name__, url_prefix="/declarations")
 
