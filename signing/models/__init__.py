@@ -1,6 +1,6 @@
 """SQLAlchemy models; import from here."""
 
-from .accounts import AccountLink, City, LinkPurpose, Role, User
+from .accounts import AccountLink, ApiToken, City, LinkPurpose, Role, User
 from .audit import AuditEvent
 from .bundles import Bundle
 from .declarations import (
@@ -16,7 +16,6 @@ from .declarations import (
 )
 from .outbox import OutboxEmail, OutboxTask
 from .signatures import (
-    ApiToken,
     IssuedPayload,
     PayloadKind,
     Signature,

@@ -15,6 +15,7 @@ from ..models import City, Declaration, Revision, RevisionView, Role, Signatory,
 from ..text.canonical import CanonicalTextError, canonicalize, text_sha256
 from . import Conflict, Forbidden, NotFound, ServiceError, audit, outbox, transactions
 from .cities import slugify
+from .signatures import void_standing
 from .workflow import Action, require
 
 MAX_TITLE = 200
@@ -223,8 +224,6 @@ def return_to_consultation(declaration: Declaration, actor: User, reason: str) -
     if len(reason) > 2000:
         raise ServiceError("The reason is too long (2000 characters at most).")
     previous = declaration.open_revision.number if declaration.open_revision else None
-    from .signatures import void_standing  # signatures builds on this module
-
     voided = void_standing(declaration)
     declaration.status = Status.CONSULTATION.value
     declaration.open_revision_id = None
