@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app wsgi
 HOST ?= 127.0.0.1
 PORT ?= 5000
+# Links in e-mail and the PDF's QR code point where `make run` serves, unless PUBLIC_URL is set.
+PUBLIC_URL ?= http://$(HOST):$(PORT)
 
 .PHONY: run test lint demo upgrade clean-instance
 
@@ -23,6 +25,7 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
 upgrade: $(VENV)/.runtime
 	$(FLASK) db upgrade
 
+run: export PUBLIC_URL := $(PUBLIC_URL)
 run: upgrade
 	$(FLASK) demo --if-empty
 	@echo "Serving Accord on http://$(HOST):$(PORT) (Ctrl-C to stop)"
