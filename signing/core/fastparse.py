@@ -162,10 +162,10 @@ def parse_payload(data: bytes) -> dict[str, Any]:
             raise
         except (ValueError, RecursionError) as exc:  # an escaped lone surrogate, a huge number, deep nesting
             raise payload.PayloadError(f"the payload is not valid JSON for a payload: {exc}") from exc
+    form, match = recognised
     if "\\" in text:
         fields: dict[str, Any] = json.loads(text)
     else:
-        form, match = recognised
         fields = match.groupdict()
         for name in form.integers:
             fields[name] = int(fields[name])
