@@ -42,6 +42,9 @@ from .offline.keyfile import (
     write_new_file,
 )
 
+# ``Api`` and ``CliError`` live in ``signing.offline``; they stay importable from here, as before the split.
+__all__ = ["Api", "CliError", "build_parser", "cmd_enrol", "cmd_keygen", "cmd_sign", "cmd_withdraw", "main"]
+
 
 @dataclass(frozen=True)
 class SigningCommand:
