@@ -16,12 +16,13 @@ import binascii
 import hashlib
 import json
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from . import payload
+from . import payload, statements
 
 # An Ed25519 SubjectPublicKeyInfo PEM exactly as ``payload.public_key_pem`` (and OpenSSL) writes it:
 # the fixed DER prefix (SEQUENCE, AlgorithmIdentifier 1.3.101.112, BIT STRING of 32 bytes) and the key.
@@ -90,53 +91,84 @@ class Keys:
         return Key(key, "sha256:" + digest, "keys/" + digest + ".pem")
 
 
-# Canonical payloads, recognised without re-serialising them: the fields of each format in sorted
-# order, no whitespace, strings with JCS's minimal escaping (only ", \ and control characters, with
-# the short forms \b \t \n \f \r and \u00xx otherwise), integers without sign or leading zeros.
+# Canonical payloads, recognised without re-serialising them: the fields of each format of the table
+# in sorted order, no whitespace, strings with JCS's minimal escaping (only ", \ and control characters,
+# with the short forms \b \t \n \f \r and \u00xx otherwise), integers without sign or leading zeros.
 # A payload that does not match is handed to ``payload.parse``, which decides and says why.
 _STRING = r'"([^"\\\x00-\x1f]*(?:\\(?:["\\bfnrt]|u00(?:0[0-7bef]|1[0-9a-f]))[^"\\\x00-\x1f]*)*)"'
 _INTEGER = r"(0|-?[1-9][0-9]{0,15})"
-_INTEGERS = ("revision", "signer_id")  # every other field is a string (``payload.parse``)
-# The fields the verifier and ``payload.statement`` read (the others are only checked for form).
-_USED = frozenset(("format", "text_sha256", "declaration_slug", "declaration_title", "revision", "city_slug",
-                   "city_name", "key_fingerprint", "signer_name", "statement", "withdraws_payload_sha256"))
+_VALUES = {"string": _STRING, "integer": _INTEGER}
+# The fields every format shares that the verifier and the statement read; a format's other fields are
+# returned too unless every format has them (those are only checked for form).
+_READ = frozenset(("format", "text_sha256", "declaration_slug", "declaration_title", "revision", "city_slug",
+                   "city_name", "key_fingerprint", "signer_name", "statement"))
 
 
-def _canonical_form(kind: str, names: tuple[str, ...]) -> re.Pattern[str]:
-    members = []
-    for name in sorted(names):
-        value = f'"({re.escape(kind)})"' if name == "format" else _INTEGER if name in _INTEGERS else _STRING
-        members.append(f'"{name}":' + value.replace("(", f"(?P<{name}>" if name in _USED else "(?:", 1))
-    return re.compile("{" + ",".join(members) + "}")
+class _Form:
+    """One format's canonical pattern, the fields it captures and which of them are integers."""
+
+    __slots__ = ("entry", "integers", "pattern")
+
+    def __init__(self, entry: statements.StatementFormat, returned: frozenset[str]) -> None:
+        members = []
+        for field in sorted(entry.fields, key=lambda field: field.name):
+            value = f'"({re.escape(entry.name)})"' if field.name == "format" else _VALUES[field.type_name]
+            group = f"(?P<{field.name}>" if field.name in returned else "(?:"
+            members.append(f'"{field.name}":' + value.replace("(", group, 1))
+        self.entry, self.pattern = entry, re.compile("{" + ",".join(members) + "}")
+        self.integers = tuple(f.name for f in entry.fields if f.name in returned and f.type_name == "integer")
 
 
-_SIGNATURE_FORM = _canonical_form(payload.SIGNATURE_FORMAT, payload.SIGNATURE_FIELDS)
-_WITHDRAWAL_FORM = _canonical_form(payload.WITHDRAWAL_FORMAT, payload.WITHDRAWAL_FIELDS)
+def _compile(table: Mapping[str, statements.StatementFormat]) -> tuple[_Form, ...]:
+    shared = frozenset.intersection(*(frozenset(entry.field_names) for entry in table.values()))
+    return tuple(_Form(entry, frozenset(entry.field_names) - shared | _READ) for entry in table.values())
+
+
+_cache: list[tuple[Mapping[str, statements.StatementFormat], tuple[_Form, ...]]] = []
+
+
+def _forms() -> tuple[_Form, ...]:
+    """The patterns of ``statements.FORMATS`` as it is now (compiled once per table)."""
+    table = statements.FORMATS
+    if not _cache or _cache[0][0] is not table:
+        _cache[:] = [(table, _compile(table))]
+    return _cache[0][1]
+
+
+def _recognise(text: str) -> tuple[_Form, re.Match[str]] | None:
+    """The format whose canonical pattern ``text`` matches, and the match; None if none does."""
+    for form in _forms():
+        match = form.pattern.fullmatch(text)
+        if match is not None:
+            return form, match
+    return None
 
 
 def parse_payload(data: bytes) -> dict[str, Any]:
     """``payload.parse``: the same payloads accepted, else ``PayloadError`` (never another exception).
 
-    A canonical payload is recognised by the patterns above, and only the fields in ``_USED`` are
+    A canonical payload is recognised by the patterns above, and only the fields it captures are
     returned; anything else goes to ``payload.parse``, which decides and says why.
     """
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         text = ""
-    match = _SIGNATURE_FORM.fullmatch(text) or _WITHDRAWAL_FORM.fullmatch(text)
-    if match is None:
+    recognised = _recognise(text)
+    if recognised is None:
         try:
             return payload.parse(data)
         except payload.PayloadError:
             raise
         except (ValueError, RecursionError) as exc:  # an escaped lone surrogate, a huge number, deep nesting
             raise payload.PayloadError(f"the payload is not valid JSON for a payload: {exc}") from exc
+    form, match = recognised
     if "\\" in text:
         fields: dict[str, Any] = json.loads(text)
     else:
         fields = match.groupdict()
-        fields["revision"] = int(fields["revision"])
-    if fields["statement"] != payload.statement(fields):
+        for name in form.integers:
+            fields[name] = int(fields[name])
+    if fields["statement"] != form.entry.statement(fields):
         raise payload.PayloadError("the payload statement does not match its fields")
     return fields

@@ -1,7 +1,8 @@
 """The exact bytes a delegate signs: RFC 8785 canonical JSON.
 
-This one module defines the signature and withdrawal payloads, key fingerprints
-and Ed25519 verification. The server issues payloads with it, the offline CLI
+This one module produces and reads the bytes of every statement format in the
+table of :mod:`signing.core.statements` (signatures, withdrawals), and defines key
+fingerprints and Ed25519 verification. The server issues payloads with it, the offline CLI
 signer reads them with it, and the bundle verifier checks them with it. Only the
 standard library and ``cryptography`` are needed to *read and verify*; issuing
 uses the ``rfc8785`` package.
@@ -19,17 +20,16 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-SIGNATURE_FORMAT = "accord.signature/1"
-WITHDRAWAL_FORMAT = "accord.withdrawal/1"
-FORMATS = (SIGNATURE_FORMAT, WITHDRAWAL_FORMAT)
+from . import statements
+
 PUBLIC_KEY_BYTES = 32
 SIGNATURE_BYTES = 64
 
-SIGNATURE_FIELDS = (
-    "format", "issuer", "declaration_slug", "declaration_title", "revision", "text_sha256", "city_slug",
-    "city_name", "signer_id", "signer_name", "key_fingerprint", "issued_at", "expires_at", "nonce", "statement",
-)
-WITHDRAWAL_FIELDS = (*SIGNATURE_FIELDS, "withdraws_payload_sha256")
+# The formats and their fields are the table of ``statements``; these names are kept for their readers.
+SIGNATURE_FORMAT = statements.SIGNATURE.name
+WITHDRAWAL_FORMAT = statements.WITHDRAWAL.name
+SIGNATURE_FIELDS = statements.SIGNATURE.field_names
+WITHDRAWAL_FIELDS = statements.WITHDRAWAL.field_names
 
 
 class PayloadError(ValueError):
@@ -113,46 +113,52 @@ def parse_timestamp(value: str) -> datetime:
         raise PayloadError(f"bad timestamp {value!r}") from exc
 
 
+def format_of(fields: dict[str, Any]) -> statements.StatementFormat:
+    """The table entry named by ``fields["format"]``; ``PayloadError`` for an unknown or missing one."""
+    entry = statements.lookup(fields.get("format"))
+    if entry is None:
+        raise PayloadError(f"unknown payload format {fields.get('format')!r}")
+    return entry
+
+
 def statement(fields: dict[str, Any]) -> str:
-    """The human sentence carried inside the payload."""
-    verb = "withdraws the signature of" if fields["format"] == WITHDRAWAL_FORMAT else "signs"
-    return (
-        f"{fields['signer_name']}, for {fields['city_name']}, {verb} revision {fields['revision']} of "
-        f"\u201c{fields['declaration_title']}\u201d (text SHA-256 {fields['text_sha256']})."
-    )
+    """The human sentence carried inside the payload: its format's verb in the one sentence."""
+    return format_of(fields).statement(fields)
+
+
+def check_fields(entry: statements.StatementFormat, fields: dict[str, Any]) -> None:
+    """``PayloadError`` unless ``fields`` has exactly the fields of ``entry``, each of its type."""
+    if set(fields) != set(entry.field_names):
+        raise PayloadError(f"payload fields differ from {entry.name}: {sorted(set(fields) ^ set(entry.field_names))}")
+    for field in entry.fields:
+        if type(fields[field.name]) is not field.python_type:
+            raise PayloadError(f"payload field {field.name!r} has the wrong type")
 
 
 def build(fields: dict[str, Any]) -> bytes:
-    """Canonical bytes for a payload; ``statement`` is derived from the other fields."""
-    body = dict(fields)
-    body["statement"] = statement(body)
-    expected = WITHDRAWAL_FIELDS if body.get("format") == WITHDRAWAL_FORMAT else SIGNATURE_FIELDS
-    if set(body) != set(expected):
-        raise PayloadError(f"payload fields differ from {body.get('format')}: {sorted(set(body) ^ set(expected))}")
+    """Canonical bytes for a payload; ``statement`` is derived from the other fields (any given one is replaced)."""
+    entry = format_of(fields)
+    body = {name: value for name, value in fields.items() if name != "statement"}
+    check_fields(entry, {**body, "statement": ""})
+    body["statement"] = entry.statement(body)
     return canonical_json(body)
 
 
 def parse(data: bytes) -> dict[str, Any]:
-    """Parse and check payload bytes: UTF-8, canonical, the right fields and types."""
+    """Parse and check payload bytes: UTF-8, canonical, the fields and types of its format, its own statement."""
     try:
         parsed = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise PayloadError("the payload is not UTF-8 JSON") from exc
     if not isinstance(parsed, dict):
         raise PayloadError("the payload is not a JSON object")
-    kind = parsed.get("format")
-    if kind not in FORMATS:
-        raise PayloadError(f"unknown payload format {kind!r}")
-    expected = WITHDRAWAL_FIELDS if kind == WITHDRAWAL_FORMAT else SIGNATURE_FIELDS
-    if set(parsed) != set(expected):
+    entry = format_of(parsed)
+    if set(parsed) != set(entry.field_names):
         raise PayloadError("the payload has missing or extra fields")
-    for name in expected:
-        wanted = int if name in ("revision", "signer_id") else str
-        if type(parsed[name]) is not wanted:
-            raise PayloadError(f"payload field {name!r} has the wrong type")
+    check_fields(entry, parsed)
     if not is_canonical(data, parsed):
         raise PayloadError("the payload is not in RFC 8785 canonical form")
-    if parsed["statement"] != statement(parsed):
+    if parsed["statement"] != entry.statement(parsed):
         raise PayloadError("the payload statement does not match its fields")
     return parsed
 

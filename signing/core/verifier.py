@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import fastparse, payload, strict_zip
+from . import fastparse, payload, statements, strict_zip
 from .bundle import BUNDLE_FORMAT, MANIFEST, MANIFEST_SIG, PLATFORM_KEY, SUMS, TEXT
 
 MAX_MEMBER_BYTES = 50 * 1024 * 1024
@@ -238,8 +238,8 @@ def _check_signature(bundle: _Bundle, entry: dict[str, Any], kind: str) -> str:
     if key is None:
         return payload_file
     problems = []
-    if fields["format"] != payload.SIGNATURE_FORMAT:
-        problems.append("not a signature payload")
+    if fields["format"] != statements.SIGNATURE.name:
+        problems.append(f"not a {statements.SIGNATURE.noun} payload")
     if text_sha256 != bundle.text_sha256:
         problems.append("signed another text")
     if (fields["declaration_slug"], fields["revision"]) != bundle.declaration:
@@ -305,7 +305,7 @@ def _check_withdrawal(bundle: _Bundle, entry: dict[str, Any]) -> str:
     withdrawn = original.get("payload_sha256") if isinstance(original, dict) else None
     bundle.report.check(
         key is not None and key.verifies(signature, data)
-        and fields["format"] == payload.WITHDRAWAL_FORMAT and fields["withdraws_payload_sha256"] == withdrawn,
+        and fields["format"] == statements.WITHDRAWAL.name and fields["withdraws_payload_sha256"] == withdrawn,
         f"{label}: signed statement withdrawing payload {str(withdrawn)[:16]}…",
     )
     return name

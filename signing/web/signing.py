@@ -41,7 +41,7 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
 
-from ..core import payload
+from ..core import payload, statements
 from ..extensions import db, limiter
 from ..models import City, Declaration, IssuedPayload, Role, Signature, SigningKey, User
 from ..services import Forbidden, ServiceError, declarations, keys, signatures, workflow
@@ -174,6 +174,7 @@ def sign_page(declaration: Declaration) -> ResponseReturnValue:
         "signing/sign.html", declaration=declaration, revision=revision, city=current_user.city,
         standing=standing, active_keys=active, paragraphs=render_paragraphs(revision.text),
         mode="withdraw" if standing else "sign",
+        statement_format=(statements.WITHDRAWAL if standing else statements.SIGNATURE).as_json(),
     )
 
 

@@ -2,8 +2,10 @@
 //
 // 1. Hash the text shown in #canonical-text and compare it with the revision's SHA-256.
 // 2. Ask the server for the payload: the exact bytes to sign (RFC 8785 JSON, base64).
-// 3. Decode and show its fields; check they name this declaration, revision, signer, key and
-//    the SHA-256 this browser computed. Any difference: refuse, and send nothing more.
+// 3. Decode and show its fields; check it has exactly the fields, types and statement sentence of
+//    its format in the server's table (data-statement-format, from signing/core/statements.py) and
+//    that they name this declaration, revision, signer, key and the SHA-256 this browser computed.
+//    Any difference: refuse, and send nothing more.
 // 4. After the delegate confirms, hash the text again, sign the payload bytes with the
 //    non-extractable private key and send {payload, signature}.
 "use strict";
@@ -37,21 +39,9 @@ const statusText = document.getElementById("signing-status-text");
 const receiptLink = document.getElementById("receipt-link");
 
 const withdrawing = section && section.dataset.mode === "withdraw";
-const FORMAT = withdrawing ? "accord.withdrawal/1" : "accord.signature/1";
-const FIELD_LABELS = [
-  ["format", "Format"],
-  ["declaration_title", "Declaration"],
-  ["declaration_slug", "Short name"],
-  ["revision", "Revision"],
-  ["text_sha256", "SHA-256 of the text"],
-  ["city_name", "City"],
-  ["signer_name", "Signer"],
-  ["key_fingerprint", "Key"],
-  ["withdraws_payload_sha256", "Withdraws the signed statement"],
-  ["issued_at", "Issued (UTC)"],
-  ["expires_at", "Valid until (UTC)"],
-  ["statement", "Statement"],
-];
+// The statement format this page signs, from the server's table (signing/core/statements.py):
+// {name, noun, verb, signed_by, sentence, fields: [{name, type: "string" | "integer", label}]}.
+const STATEMENT = section ? JSON.parse(section.dataset.statementFormat || "null") : null;
 
 let prepared = null; // {payload (base64), bytes, fields, fingerprint}
 
@@ -141,8 +131,8 @@ async function loadKeys() {
 
 function showFields(fields) {
   fieldList.replaceChildren();
-  for (const [name, label] of FIELD_LABELS) {
-    if (!(name in fields)) continue;
+  for (const { name, label } of STATEMENT.fields) {
+    if (!Object.hasOwn(fields, name)) continue;
     const dt = document.createElement("dt");
     dt.textContent = label;
     const dd = document.createElement("dd");
@@ -160,11 +150,31 @@ function showFields(fields) {
   }
 }
 
+/** How the payload departs from its format in the table: missing or extra fields, wrong types, another statement. */
+function formProblems(fields) {
+  const problems = [];
+  const names = new Set(STATEMENT.fields.map((field) => field.name));
+  const missing = [...names].filter((name) => !Object.hasOwn(fields, name));
+  const extra = Object.keys(fields).filter((name) => !names.has(name));
+  if (missing.length) problems.push(`it lacks the field(s) ${missing.join(", ")}`);
+  if (extra.length) problems.push(`it has field(s) ${STATEMENT.name} does not have: ${extra.join(", ")}`);
+  for (const { name, type } of STATEMENT.fields) {
+    if (!Object.hasOwn(fields, name)) continue;
+    const value = fields[name];
+    const ok = type === "integer" ? Number.isSafeInteger(value) : typeof value === "string";
+    if (!ok) problems.push(`its field ${name} is not ${type === "integer" ? "an integer" : "a string"}`);
+  }
+  const sentence = STATEMENT.sentence.replace(/\{(\w+)\}/g, (_, name) => String(fields[name]));
+  if (fields.statement !== sentence) problems.push("its statement is not the sentence its fields make");
+  return problems;
+}
+
 function problemsWith(fields, fingerprint, localSha256) {
   const data = section.dataset;
   const problems = [];
   const expect = (ok, what) => { if (!ok) problems.push(what); };
-  expect(fields.format === FORMAT, `the format is ${fields.format}, not ${FORMAT}`);
+  expect(fields.format === STATEMENT.name, `the format is ${fields.format}, not ${STATEMENT.name}`);
+  if (fields.format === STATEMENT.name) problems.push(...formProblems(fields));
   expect(fields.declaration_slug === data.slug, "it names another declaration");
   expect(fields.revision === Number(data.revision), `it names revision ${fields.revision}, not ${data.revision}`);
   expect(fields.text_sha256 === data.expectedSha256, "it names another text SHA-256 than this page");
@@ -202,6 +212,10 @@ async function prepare() {
       fields = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
     } catch (error) {
       refuse("Refused: the statement Accord sent is not valid UTF-8 JSON. Nothing was signed.");
+      return;
+    }
+    if (fields === null || typeof fields !== "object" || Array.isArray(fields)) {
+      refuse("Refused: the statement Accord sent is not a JSON object. Nothing was signed.");
       return;
     }
     payloadView.hidden = false;

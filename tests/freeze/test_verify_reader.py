@@ -21,11 +21,8 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
-from signing.core import fastparse, strict_zip
-from signing.core import payload as payloads
+from signing.core import fastparse, payload, strict_zip
 from signing.core.bundle import (
     MANIFEST,
     MANIFEST_SIG,
@@ -45,18 +42,18 @@ FROZEN = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 FOLDER = "decl-bundle"
 
 
-def payload(key: Ed25519PrivateKey, city: str, **extra: object) -> bytes:
-    return payloads.build({
-        "format": payloads.SIGNATURE_FORMAT, "issuer": "https://accord.example.org", "declaration_slug": "decl",
+def signed_payload(key: Ed25519PrivateKey, city: str, **extra: object) -> bytes:
+    return payload.build({
+        "format": payload.SIGNATURE_FORMAT, "issuer": "https://accord.example.org", "declaration_slug": "decl",
         "declaration_title": "A \"quoted\" title — with\\backslash", "revision": 1, "text_sha256": TEXT_SHA,
         "city_slug": city, "city_name": city.title(), "signer_id": 7, "signer_name": f"Delegate of {city}",
-        "key_fingerprint": payloads.fingerprint(raw_public(key)), "issued_at": "2026-11-27T11:00:00Z",
+        "key_fingerprint": payload.fingerprint(raw_public(key)), "issued_at": "2026-11-27T11:00:00Z",
         "expires_at": "2026-11-27T11:05:00Z", "nonce": f"nonce-{city}", **extra,
     })
 
 
 def signed(key: Ed25519PrivateKey, city: str, nonce: str = "") -> SignedItem:
-    data = payload(key, city, nonce=f"nonce-{city}{nonce}")
+    data = signed_payload(key, city, nonce=f"nonce-{city}{nonce}")
     return SignedItem(city, city.title(), f"Delegate of {city}", FROZEN - timedelta(hours=1),
                              raw_public(key), data, key.sign(data))
 
@@ -84,7 +81,7 @@ class Built:
         names = sorted(n for n in files if n not in (MANIFEST, MANIFEST_SIG, SUMS))
         files[SUMS] = "".join(f"{hashlib.sha256(files[n]).hexdigest()}  {n}\n" for n in names).encode()
         manifest["files"] = {n: hashlib.sha256(files[n]).hexdigest() for n in sorted([*names, SUMS])}
-        files[MANIFEST] = payloads.canonical_json(manifest)
+        files[MANIFEST] = payload.canonical_json(manifest)
         files[MANIFEST_SIG] = self.platform.sign(files[MANIFEST])
         return self.zip(files)
 
@@ -93,7 +90,7 @@ class Built:
 def built() -> Built:
     keys = {city: Ed25519PrivateKey.generate() for city in ("athens", "izmir", "sofia")}
     withdrawn = signed(keys["izmir"], "izmir", "-withdrawn")
-    statement = payload(keys["izmir"], "izmir", format=payloads.WITHDRAWAL_FORMAT,
+    statement = signed_payload(keys["izmir"], "izmir", format=payload.WITHDRAWAL_FORMAT,
                         withdraws_payload_sha256=hashlib.sha256(withdrawn.payload).hexdigest())
     data = BundleInput(
         declaration_slug="decl", declaration_title="Declaration", revision=1, text=TEXT, text_sha256=TEXT_SHA,
@@ -319,7 +316,7 @@ def padding_bit(char: bytes) -> bytes:
 
 def test_only_the_exact_pem_accord_writes_is_a_key(built: Built) -> None:
     key = Ed25519PrivateKey.generate()
-    pem = payloads.public_key_pem(raw_public(key))
+    pem = payload.public_key_pem(raw_public(key))
     assert fastparse.public_key_from_pem(pem) == raw_public(key)
     for variant in pem_variants(pem):
         assert fastparse.public_key_from_pem(variant) is None, variant
@@ -337,56 +334,7 @@ def test_only_the_exact_pem_accord_writes_is_a_key(built: Built) -> None:
             fails(built.resealed(bad_platform), "platform.pem is not an Ed25519 public key")
 
 
-# --- Payloads and the manifest ------------------------------------------------------------------------------------
-
-
-def agree(data: bytes) -> None:
-    """``fastparse.parse_payload`` accepts exactly what ``payload.parse`` accepts, with the same fields."""
-    try:
-        expected = payloads.parse(data)
-    except Exception:  # any exception is a refusal (some are not PayloadError)
-        with pytest.raises(payloads.PayloadError):
-            fastparse.parse_payload(data)
-        return
-    fields = fastparse.parse_payload(data)
-    assert fields == {name: expected[name] for name in fields} and fields.keys() >= {"format", "statement"}
-
-
-NAMES = st.text(st.characters(codec="utf-8"), max_size=12)
-
-
-@settings(max_examples=300, deadline=None)
-@given(city=NAMES, title=NAMES, signer=NAMES, withdrawal=st.booleans(), flips=st.lists(
-    st.tuples(st.integers(0, 2000), st.integers(0, 255)), max_size=2))
-def test_the_fast_payload_check_agrees_with_payload_parse(city: str, title: str, signer: str, withdrawal: bool,
-                                                          flips: list[tuple[int, int]]) -> None:
-    fields: dict[str, object] = {
-        "format": payloads.SIGNATURE_FORMAT, "issuer": "i", "declaration_slug": "d", "declaration_title": title,
-        "revision": 3, "text_sha256": TEXT_SHA, "city_slug": city, "city_name": city, "signer_id": 12,
-        "signer_name": signer, "key_fingerprint": "sha256:00", "issued_at": "t", "expires_at": "t", "nonce": "n"}
-    if withdrawal:
-        fields.update(format=payloads.WITHDRAWAL_FORMAT, withdraws_payload_sha256="ab")
-    data = bytearray(payloads.build(fields))
-    agree(bytes(data))
-    for position, value in flips:
-        data[position % len(data)] = value
-    agree(bytes(data))
-
-
-def test_non_canonical_payloads_are_refused_without_a_crash() -> None:
-    key = Ed25519PrivateKey.generate()
-    data = payload(key, "izmir").decode()
-    variants = [data.replace('","', '", "', 1), data.replace('"revision":1', '"revision":01'),
-                data.replace('"revision":1', '"revision":1.0'), data.replace('"revision":1', '"revision":-0'),
-                data.replace('"revision":1', '"revision":' + "9" * 5000), data.replace("Delegate", "\\u0044elegate"),
-                data.replace("Delegate", "\\ud800Delegate"), data.replace("https:/", "https:\\/"),
-                data.replace('"nonce"', '"nonce":"x","nonce"'), data[:-1] + ',"extra":"x"}',
-                data.replace('"issuer"', '"zzz":' + "[" * 100_000 + "]" * 100_000 + ',"issuer"'), data + " ",
-                '{"b":1,"a":2}', "[]", data.replace("izmir", "izmir\\n")]
-    for variant in variants:
-        agree(variant.encode())
-    with pytest.raises(payloads.PayloadError, match="^the payload is not in RFC 8785 canonical form$"):
-        fastparse.parse_payload(variants[0].encode())  # payload.parse's own words
+# --- The manifest (payloads: test_fastparse_agrees.py) --------------------------------------------------------------
 
 
 def test_malformed_manifest_values_are_failures_not_crashes(built: Built) -> None:

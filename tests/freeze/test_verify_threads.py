@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from signing.core import verifier
 from signing.core.bundle import BundleInput, SignedItem, build_bundle
-from tests.freeze.test_verify_reader import FROZEN, TEXT, TEXT_SHA, payload, raw_public
+from tests.freeze.test_verify_reader import FROZEN, TEXT, TEXT_SHA, raw_public, signed_payload
 
 CITIES = [f"city-{n:02d}" for n in range(12)]
 FORGED = {"city-03", "city-10"}  # their signature is over other bytes: only the Ed25519 check can tell
@@ -22,7 +22,7 @@ def archive() -> bytes:
     items = []
     for city in CITIES:
         key = Ed25519PrivateKey.generate()
-        data = payload(key, city)
+        data = signed_payload(key, city)
         signature = key.sign(data + b" " if city in FORGED else data)
         items.append(SignedItem(city, city.title(), f"Delegate of {city}", FROZEN - timedelta(hours=1),
                                        raw_public(key), data, signature))

@@ -1,0 +1,141 @@
+"""The statement formats a delegate can sign, as one table.
+
+Each entry names a format (the payload's ``format`` value), its fields with their JSON types,
+the verb of the human sentence carried in ``statement`` and who signs it. ``payload`` builds and
+parses bytes from this table, ``fastparse`` derives its patterns from it, the verifier and the
+offline signer look formats up in it, and the signing page receives an entry as JSON data
+(:func:`StatementFormat.as_json`) that ``static/js/sign.js`` checks the issued payload against.
+
+A new kind of statement is one more entry in ``FORMATS`` (plus its tests and its row in
+``docs/signature-format.md``). The bytes of a statement depend only on its fields, never on the
+order in which the table lists them (they are serialised with sorted keys). Standard library only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cached_property
+from types import MappingProxyType
+from typing import Any, Literal
+
+JsonType = Literal["string", "integer"]
+PYTHON_TYPES: Mapping[JsonType, type] = MappingProxyType({"string": str, "integer": int})
+
+# The sentence every statement carries, with the verb of its format. The quotation marks are U+201C and U+201D.
+SENTENCE = "{signer_name}, for {city_name}, {verb} revision {revision} of \u201c{declaration_title}\u201d " \
+           "(text SHA-256 {text_sha256})."
+SENTENCE_FIELDS = ("signer_name", "city_name", "revision", "declaration_title", "text_sha256")
+DELEGATE = "a delegate of the city named by city_slug, with a key enrolled on the issuer"
+
+
+@dataclass(frozen=True)
+class Field:
+    """One member of a payload: its name, its JSON type and how the signing page labels it."""
+
+    name: str
+    type_name: JsonType
+    label: str
+
+    @property
+    def python_type(self) -> type:
+        """``str`` or ``int``; a value must be exactly of this type (a JSON ``true`` is not an integer)."""
+        return PYTHON_TYPES[self.type_name]
+
+
+@dataclass(frozen=True)
+class StatementFormat:
+    """One kind of signed statement."""
+
+    name: str  # the value of the payload's ``format`` field, e.g. ``accord.signature/1``
+    noun: str  # what one such statement is called in messages: "signature", "withdrawal"
+    verb: str  # the verb of the sentence in ``statement``: "signs", "withdraws the signature of"
+    signed_by: str  # who signs it
+    fields: tuple[Field, ...]
+
+    def __post_init__(self) -> None:
+        names = [field.name for field in self.fields]
+        if len(set(names)) != len(names):
+            raise ValueError(f"{self.name}: a field is listed twice")
+        for needed in ("format", "statement", *SENTENCE_FIELDS):
+            if needed not in names:
+                raise ValueError(f"{self.name}: the field {needed!r} is missing")
+        if self.field("format").type_name != "string" or self.field("statement").type_name != "string":
+            raise ValueError(f"{self.name}: format and statement are strings")
+        if "{" in self.verb or "}" in self.verb:
+            raise ValueError(f"{self.name}: the verb must not contain braces")
+
+    @property
+    def field_names(self) -> tuple[str, ...]:
+        return tuple(field.name for field in self.fields)
+
+    @cached_property
+    def sentence(self) -> str:
+        """The ``statement`` template of this format: ``{field}`` placeholders, verb filled in."""
+        return SENTENCE.replace("{verb}", self.verb)
+
+    def field(self, name: str) -> Field:
+        for field in self.fields:
+            if field.name == name:
+                return field
+        raise KeyError(name)
+
+    def statement(self, fields: Mapping[str, Any]) -> str:
+        """The human sentence for these fields (``KeyError`` if one it names is missing)."""
+        return self.sentence.format_map(fields)
+
+    def as_json(self) -> dict[str, Any]:
+        """The entry as the signing page reads it (``data-statement-format`` of ``templates/signing/sign.html``)."""
+        return {
+            "name": self.name, "noun": self.noun, "verb": self.verb, "signed_by": self.signed_by,
+            "sentence": self.sentence,
+            "fields": [{"name": f.name, "type": f.type_name, "label": f.label} for f in self.fields],
+        }
+
+
+def _fields(*rows: tuple[str, JsonType, str]) -> tuple[Field, ...]:
+    return tuple(Field(name, type_name, label) for name, type_name, label in rows)
+
+
+# Listed in the order the signing page shows them.
+_HEAD = _fields(
+    ("format", "string", "Format"),
+    ("declaration_title", "string", "Declaration"),
+    ("declaration_slug", "string", "Short name"),
+    ("revision", "integer", "Revision"),
+    ("text_sha256", "string", "SHA-256 of the text"),
+    ("city_name", "string", "City"),
+    ("city_slug", "string", "City short name"),
+    ("signer_name", "string", "Signer"),
+    ("signer_id", "integer", "Signer account number"),
+    ("key_fingerprint", "string", "Key"),
+)
+_TAIL = _fields(
+    ("issuer", "string", "Issued by"),
+    ("issued_at", "string", "Issued (UTC)"),
+    ("expires_at", "string", "Valid until (UTC)"),
+    ("nonce", "string", "Nonce"),
+    ("statement", "string", "Statement"),
+)
+
+SIGNATURE = StatementFormat(
+    name="accord.signature/1", noun="signature", verb="signs", signed_by=DELEGATE, fields=(*_HEAD, *_TAIL),
+)
+WITHDRAWAL = StatementFormat(
+    name="accord.withdrawal/1", noun="withdrawal", verb="withdraws the signature of", signed_by=DELEGATE,
+    fields=(*_HEAD, *_fields(("withdraws_payload_sha256", "string", "Withdraws the signed statement")), *_TAIL),
+)
+
+
+def table(*entries: StatementFormat) -> Mapping[str, StatementFormat]:
+    """A read-only table of these entries, keyed by name (how ``FORMATS`` is made; tests make others)."""
+    return MappingProxyType({entry.name: entry for entry in entries})
+
+
+# Format name -> entry. Readers look it up at call time (``statements.FORMATS``), never copy it.
+FORMATS = table(SIGNATURE, WITHDRAWAL)
+
+
+def lookup(name: object) -> StatementFormat | None:
+    """The entry for a payload's ``format`` value; None for an unknown name or a value that is not a string."""
+    return FORMATS.get(name) if isinstance(name, str) else None
