@@ -121,6 +121,8 @@ def _tables() -> set[str]:
 
 
 def test_endorsements_become_approvals_and_back(app: Flask) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
     from flask_migrate import downgrade, upgrade
 
     from signing.extensions import db
@@ -132,6 +134,8 @@ def test_endorsements_become_approvals_and_back(app: Flask) -> None:
 
     upgrade()  # to head
     assert "endorsements" not in _tables() and "approvals" in _tables()
+    with db.engine.connect() as conn:  # the models (Approval included) describe the migrated schema
+        assert compare_metadata(MigrationContext.configure(conn), db.metadata) == []
     assert _names("approvals") == _expected("approvals")
     assert _sql("SELECT id, declaration_id, revision_id, city_id, user_id, sha256 FROM approvals") == before
     if db.engine.dialect.name == "postgresql":
