@@ -1,4 +1,4 @@
-"""Accord: declaration signing and endorsement service.
+"""Accord: declaration review, approval and signing service.
 
 Importing the package has no side effects and needs no Flask, so the offline
 verifier (``python -m signing.verify``) runs with the standard library and

@@ -122,7 +122,7 @@ MATRIX: dict[tuple[str, str], dict[str, str]] = {
     ("review.propose", "POST"): delegates(ALLOWED),
     ("review.accept", "POST"): secretariat(ALLOWED),
     ("review.decline", "POST"): secretariat(ALLOWED),
-    ("review.endorse", "POST"): delegates(ALLOWED),
+    ("review.approve", "POST"): delegates(ALLOWED),
     # Signing in the browser (signing/web_signing.py). No key or signature exists here (tests/test_web_signing.py
     # checks them with real ones); the declaration is in consultation, so signing is refused with 409.
     # Public pages: no login; a declaration that is not frozen does not exist there (tests/test_public.py

@@ -20,10 +20,10 @@ def counts() -> dict[str, Any]:
     from signing.extensions import db
     from signing.models import (
         Amendment,
+        Approval,
         AuditEvent,
         Comment,
         Declaration,
-        Endorsement,
         OutboxEmail,
         Revision,
         Signatory,
@@ -32,7 +32,7 @@ def counts() -> dict[str, Any]:
     db.session.expire_all()
     found: dict[str, Any] = {
         model.__name__: db.session.scalar(select(func.count()).select_from(model)) or 0
-        for model in (Declaration, Revision, Comment, Amendment, Endorsement, AuditEvent, OutboxEmail, Signatory)
+        for model in (Declaration, Revision, Comment, Amendment, Approval, AuditEvent, OutboxEmail, Signatory)
     }
     found["statuses"] = sorted(db.session.execute(select(Declaration.slug, Declaration.status)).all())
     found["amendments"] = sorted(db.session.execute(select(Amendment.id, Amendment.status)).all())
@@ -189,7 +189,7 @@ def test_bad_paragraphs_and_comments(world: Any, delegate: Session, sec: Session
     refused(delegate.post("/declarations/consult/revisions/7/comments", paragraph="1", body="?"), 404)
     refused(delegate.post("/declarations/consult/revisions/7/amendments", paragraph="1", replacement="N.",
                           reason="R."), 404)
-    refused(delegate.post("/declarations/consult/revisions/7/endorse"), 404)
+    refused(delegate.post("/declarations/consult/revisions/7/approve"), 404)
     refused(delegate.post(comments, paragraph="1", body="Reply.", parent_id="999999"), 404)
     refused(delegate.post(comments, paragraph="1", body="Reply.", parent_id="99999999999999999999"), 404)
     refused(delegate.post(comments, paragraph="1", body="Reply.", parent_id="0"), 400)
@@ -223,7 +223,7 @@ def test_review_while_open_for_signature(world: Any, delegate: Session, sec: Ses
     refused(delegate.post(f"{base}/revisions/1/comments", paragraph="1", body="Late.", parent_id=str(comment)), 409)
     refused(delegate.post(f"{base}/revisions/1/amendments", paragraph="2", replacement="New.", reason="Late."),
             409)
-    refused(delegate.post(f"{base}/revisions/1/endorse"), 409)
+    refused(delegate.post(f"{base}/revisions/1/approve"), 409)
     refused(delegate.post(f"{base}/comments/{comment}/resolve"), 409)
     refused(sec.post(f"{base}/amendments/{amendment}/accept", reason="Late."), 409)
     refused(sec.post(f"{base}/amendments/{amendment}/decline", reason="Late."), 409)

@@ -1,4 +1,4 @@
-"""Review during consultation: comments, amendments, endorsements, the dashboard, notifications, text."""
+"""Review during consultation: comments, amendments, approvals for signature, the dashboard, notifications, text."""
 
 from __future__ import annotations
 
@@ -303,53 +303,53 @@ def test_accepting_is_refused_when_the_paragraph_changed(app: Flask, people: Peo
     assert first.status == AmendmentStatus.DECLINED.value
 
 
-# --- endorsements and the dashboard -----------------------------------------------------------
+# --- approvals for signature and the dashboard -------------------------------------------------
 
 
 @BACKENDS
-def test_endorsements_survive_new_revisions(app: Flask, people: People, consultation: Any) -> None:
+def test_approvals_survive_new_revisions(app: Flask, people: People, consultation: Any) -> None:
     from signing.extensions import db
-    from signing.models import Endorsement
+    from signing.models import Approval
     from signing.services import Conflict, dashboard, declarations, review
 
     first = consultation.latest
-    endorsement = review.endorse(first, people.delegate)
-    assert (endorsement.revision_id, endorsement.city_id, endorsement.user_id) == (
+    approval = review.approve(first, people.delegate)
+    assert (approval.revision_id, approval.city_id, approval.user_id) == (
         first.id, people.city.id, people.delegate.id)
-    assert endorsement.sha256 == first.sha256 == hashlib.sha256(TEXT.encode()).hexdigest()
+    assert approval.sha256 == first.sha256 == hashlib.sha256(TEXT.encode()).hexdigest()
     with pytest.raises(Conflict):
-        review.endorse(first, people.delegate)
+        review.approve(first, people.delegate)
     db.session.rollback()
-    assert count(Endorsement) == 1
+    assert count(Approval) == 1
 
     board = dashboard.build(consultation)
     row = {r.city.id: r for r in board.rows}[people.city.id]
-    assert (row.endorsed, row.endorsed_current, row.endorsed_sha256) == (1, True, first.sha256)
-    assert board.endorsed_count == 1 and board.total == 2
+    assert (row.approved, row.approved_current, row.approved_sha256) == (1, True, first.sha256)
+    assert board.approved_count == 1 and board.total == 2
 
     second = declarations.add_revision(consultation, TEXT + "\nSigned in İzmir.\n", "Place", people.secretariat)
-    assert count(Endorsement) == 1  # a new revision clears nothing
+    assert count(Approval) == 1  # a new revision clears nothing
     board = dashboard.build(consultation)
     rows = {r.city.id: r for r in board.rows}
     assert board.current.id == second.id
-    assert (rows[people.city.id].endorsed, rows[people.city.id].endorsed_current) == (1, False)
-    assert rows[people.city.id].endorsed_sha256 == first.sha256
-    assert (rows[people.other_city.id].endorsed, rows[people.other_city.id].endorsed_current) == (None, False)
-    assert board.endorsed_count == 0
+    assert (rows[people.city.id].approved, rows[people.city.id].approved_current) == (1, False)
+    assert rows[people.city.id].approved_sha256 == first.sha256
+    assert (rows[people.other_city.id].approved, rows[people.other_city.id].approved_current) == (None, False)
+    assert board.approved_count == 0
 
     html = page(client_for(app, people.secretariat), f"/declarations/{consultation.slug}/dashboard")
     izmir_row = re.search(r'<tr data-city="izmir">.*?</tr>', html, re.S)
     assert izmir_row and "1 (older)" in izmir_row.group(0)
     assert "0 of 2" in html
 
-    review.endorse(second, people.delegate)
-    review.endorse(first, people.other_delegate)  # Athens endorses the older one
+    review.approve(second, people.delegate)
+    review.approve(first, people.other_delegate)  # Athens approves the older one
     board = dashboard.build(consultation)
     rows = {r.city.id: r for r in board.rows}
-    assert (rows[people.city.id].endorsed, rows[people.city.id].endorsed_current) == (2, True)
-    assert (rows[people.other_city.id].endorsed, rows[people.other_city.id].endorsed_current) == (1, False)
-    assert board.endorsed_count == 1
-    latest = review.latest_endorsements(consultation.id)
+    assert (rows[people.city.id].approved, rows[people.city.id].approved_current) == (2, True)
+    assert (rows[people.other_city.id].approved, rows[people.other_city.id].approved_current) == (1, False)
+    assert board.approved_count == 1
+    latest = review.latest_approvals(consultation.id)
     assert latest[people.city.id].revision_id == second.id
 
 
@@ -380,8 +380,8 @@ def test_dashboard_rows_and_csv(app: Flask, people: People, consultation: Any) -
     raw = response.get_data()
     assert raw.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
-    assert rows[0] == ["city", "country", "delegates", "last_revision_viewed", "endorsed_revision",
-                       "endorsed_sha256", "endorsed_current", "open_comments", "open_amendments",
+    assert rows[0] == ["city", "country", "delegates", "last_revision_viewed", "approved_revision",
+                       "approved_sha256", "approved_current", "open_comments", "open_amendments",
                        "signature_status"]
     body = rows[1:]
     assert len(body) == 2, rows  # one per city, in slug order: athens, izmir
@@ -412,25 +412,25 @@ def test_changed_since_notice(app: Flask, people: People, consultation: Any) -> 
     athens = client_for(app, people.other_delegate)
     assert "changed-since" not in page(izmir, f"/declarations/{slug}")  # first visit: nothing to compare
     page(athens, f"/declarations/{slug}")
-    review.endorse(consultation.latest, people.delegate)
+    review.approve(consultation.latest, people.delegate)
     declarations.add_revision(consultation, TEXT.replace("İzmir", "İzmir and Athens"), "Hosts", people.secretariat)
 
     html = page(izmir, f"/declarations/{slug}")
     notices = re.findall(r'<p class="flash flash-info changed-since".*?</p>', html, re.S)
     assert len(notices) == 2, notices
     assert "the revision you last viewed (revision 1)" in notices[0]
-    assert "the revision your city last endorsed (revision 1)" in notices[1]
+    assert "the revision your city last approved for signature (revision 1)" in notices[1]
     assert f"/declarations/{slug}/compare?from=1&amp;to=2" in notices[0]
-    # Athens viewed revision 1 but endorsed nothing.
+    # Athens viewed revision 1 but approved nothing.
     notices = re.findall(r"changed-since.*?</p>", page(athens, f"/declarations/{slug}/revisions/1"), re.S)
     assert len(notices) == 1 and "you last viewed (revision 1)" in notices[0]
 
-    # Having read revision 2, İzmir is only reminded of its endorsement; Athens read only 1 again.
+    # Having read revision 2, İzmir is only reminded of its approval; Athens read only 1 again.
     html = page(izmir, f"/declarations/{slug}")
     notices = re.findall(r"changed-since.*?</p>", html, re.S)
-    assert len(notices) == 1 and "your city last endorsed (revision 1)" in notices[0]
+    assert len(notices) == 1 and "your city last approved for signature (revision 1)" in notices[0]
     assert "you last viewed" in page(athens, f"/declarations/{slug}")
-    review.endorse(consultation.latest, people.delegate)
+    review.approve(consultation.latest, people.delegate)
     assert "changed-since" not in page(izmir, f"/declarations/{slug}")
 
 

@@ -33,7 +33,7 @@ DOC_TABLE: dict[str, dict[str, set[str]]] = {
     "RESOLVE_COMMENT": {"consultation": {SEC, DEL}},
     "AMEND": {"consultation": {DEL}},
     "DECIDE_AMENDMENT": {"consultation": {SEC}},
-    "ENDORSE": {"consultation": {DEL}},
+    "APPROVE": {"consultation": {DEL}},
     "OPEN_CONSULTATION": {"draft": {SEC}},
     "OPEN_SIGNING": {"consultation": {SEC}},
     "RETURN_TO_CONSULTATION": {"open_for_signature": {SEC}},
@@ -84,17 +84,17 @@ def snapshot() -> dict[str, int]:
     from signing.extensions import db
     from signing.models import (
         Amendment,
+        Approval,
         AuditEvent,
         Comment,
         Declaration,
-        Endorsement,
         OutboxEmail,
         Revision,
         Signatory,
     )
 
     db.session.expire_all()
-    return {m.__name__: count(m) for m in (AuditEvent, Amendment, Comment, Declaration, Endorsement,
+    return {m.__name__: count(m) for m in (AuditEvent, Amendment, Approval, Comment, Declaration,
                                            OutboxEmail, Revision, Signatory)}
 
 
@@ -373,7 +373,7 @@ def test_text_is_locked_while_open_for_signature(app: Flask, people: People) -> 
         "add_comment by delegate": lambda: review.add_comment(revision, 0, "Late.", people.delegate),
         "reply": lambda: review.add_comment(revision, 0, "Late.", people.delegate, parent_id=comment.id),
         "propose_amendment": lambda: review.propose_amendment(revision, 0, "New.", "Late.", people.delegate),
-        "endorse": lambda: review.endorse(revision, people.delegate),
+        "approve": lambda: review.approve(revision, people.delegate),
         "accept_amendment": lambda: review.accept_amendment(amendment, people.secretariat),
         "decline_amendment": lambda: review.decline_amendment(amendment, people.secretariat, "Too late."),
         "resolve_comment": lambda: review.resolve_comment(comment, people.delegate),
@@ -471,14 +471,14 @@ def test_random_workflow_keeps_its_invariants(app: Flask, people: People) -> Non
         return count(AuditEvent)
 
     class Workflow(RuleBasedStateMachine):
-        """A model of one declaration: its state, its revisions, endorsements, open amendments."""
+        """A model of one declaration: its state, its revisions, approvals, open amendments."""
 
         def __init__(self) -> None:
             super().__init__()
             self.declaration: Any = None
             self.state = "draft"
             self.revisions: dict[int, tuple[str, str]] = {}  # number -> (sha256, text) when first seen
-            self.endorsed: set[tuple[int, int]] = set()  # (revision number, city id)
+            self.approved: set[tuple[int, int]] = set()  # (revision number, city id)
             self.open_amendments: list[int] = []
             self.comments: list[int] = []
             self.n = 0
@@ -613,21 +613,21 @@ def test_random_workflow_keeps_its_invariants(app: Flask, people: People) -> Non
                 assert amendment.status == AmendmentStatus.DECLINED.value
 
         @rule(role=roles, on_latest=st.booleans())
-        def endorse(self, role: str, on_latest: bool) -> None:
+        def approve(self, role: str, on_latest: bool) -> None:
             number = self.n if on_latest else 1
             user = self._user(role)
             revision = declarations.get_revision(self.declaration, number)
             key = (number, user.city_id or -1)
-            if key in self.endorsed and self.state == "consultation":
+            if key in self.approved and self.state == "consultation":
                 before = audit_count()
                 with pytest.raises(ServiceError) as refused:
-                    review.endorse(revision, user)
+                    review.approve(revision, user)
                 db.session.rollback()
                 assert refused.value.status == 409
                 assert audit_count() == before
                 return
-            if self._attempt("ENDORSE", role, lambda: review.endorse(revision, user)):
-                self.endorsed.add(key)
+            if self._attempt("APPROVE", role, lambda: review.approve(revision, user)):
+                self.approved.add(key)
 
         # -- invariants
         @invariant()

@@ -35,7 +35,7 @@ def declaration_list(found: list[Declaration]) -> schemas.DeclarationList:
 
 def _city_rows(declaration: Declaration) -> list[schemas.CityStatus]:
     signatory_ids = {s.city_id for s in declaration.signatories}
-    endorsements = review.latest_endorsements(declaration.id)
+    approvals = review.latest_approvals(declaration.id)
     latest: dict[int, Signature] = {}
     for record in signatures.signatures_of(declaration):  # ordered: the latest attempt per city wins
         if record.revision_id == declaration.open_revision_id:
@@ -50,10 +50,10 @@ def _city_rows(declaration: Declaration) -> list[schemas.CityStatus]:
                 status = "not_signed"
             else:
                 status = latest[city.id].status
-        endorsement = endorsements.get(city.id)
+        approval = approvals.get(city.id)
         rows.append(schemas.CityStatus(
             slug=city.slug, name=city.name, signatory=city.id in signatory_ids,
-            endorsed_revision=endorsement.revision.number if endorsement else None,
+            approved_revision=approval.revision.number if approval else None,
             signature_status=status,  # type: ignore[arg-type]
         ))
     return rows

@@ -106,7 +106,9 @@ class CityStatus(BaseModel):
     slug: str
     name: str
     signatory: bool = Field(description="Whether the city is asked to sign the open revision.")
-    endorsed_revision: int | None = Field(description="The revision the city last endorsed as ready to sign.")
+    approved_revision: int | None = Field(
+        description="The revision the city last approved for signature during consultation (null: none)."
+    )
     signature_status: Literal["not_asked", "not_signed", "valid", "withdrawn", "void"] | None = Field(
         description="null while no revision is open for signature."
     )

@@ -16,6 +16,12 @@ from ..extensions import db
 from .accounts import User
 from .types import UTCDateTime, utcnow
 
+# Names recorded before a rename. Audit rows are never rewritten, so the log shows the current
+# name and, next to it, the name as recorded. Migration 0005 renamed the consultation
+# "endorsement" (ready to sign) to "approval" (for signature).
+RENAMED_ACTIONS = {"endorsement.added": "approval.added"}
+RENAMED_OBJECT_TYPES = {"endorsements": "approvals"}
+
 
 class AuditEvent(db.Model):  # type: ignore[name-defined,misc]
     __tablename__ = "audit_events"
@@ -29,3 +35,13 @@ class AuditEvent(db.Model):  # type: ignore[name-defined,misc]
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
     actor: Mapped[User | None] = relationship()
+
+    @property
+    def current_action(self) -> str:
+        """The action under its current name (``action`` is the name as recorded)."""
+        return RENAMED_ACTIONS.get(self.action, self.action)
+
+    @property
+    def current_object_type(self) -> str:
+        """The object type under its current name (``object_type`` is the name as recorded)."""
+        return RENAMED_OBJECT_TYPES.get(self.object_type, self.object_type)

@@ -147,11 +147,11 @@ class Amendment(db.Model):  # type: ignore[name-defined,misc]
     result_revision: Mapped[Revision | None] = relationship(foreign_keys=[result_revision_id])
 
 
-class Endorsement(db.Model):  # type: ignore[name-defined,misc]
-    """A delegate's statement that a revision is ready to sign, for their city."""
+class Approval(db.Model):  # type: ignore[name-defined,misc]
+    """A delegate's approval, for their city, of one exact revision for signature (during consultation)."""
 
-    __tablename__ = "endorsements"
-    __table_args__ = (UniqueConstraint("revision_id", "city_id", name="uq_endorsements_revision_city"),)
+    __tablename__ = "approvals"
+    __table_args__ = (UniqueConstraint("revision_id", "city_id", name="uq_approvals_revision_city"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     declaration_id: Mapped[int] = mapped_column(ForeignKey("declarations.id", ondelete="RESTRICT"), index=True)

@@ -23,7 +23,7 @@ from ..models import (
     SignatureStatus,
     User,
 )
-from .review import latest_endorsements
+from .review import latest_approvals
 
 
 @dataclass(frozen=True)
@@ -31,9 +31,9 @@ class CityRow:
     city: City
     delegates: list[User]
     last_viewed: int | None
-    endorsed: int | None
-    endorsed_sha256: str | None
-    endorsed_current: bool
+    approved: int | None  # the revision the city last approved for signature
+    approved_sha256: str | None
+    approved_current: bool
     open_comments: int
     open_amendments: int
     signature: str  # filled in by the signing feature; "—" until signing opens
@@ -47,8 +47,8 @@ class Dashboard:
     rows: list[CityRow]
 
     @property
-    def endorsed_count(self) -> int:
-        return sum(1 for r in self.rows if r.endorsed_current)
+    def approved_count(self) -> int:
+        return sum(1 for r in self.rows if r.approved_current)
 
     @property
     def total(self) -> int:
@@ -86,7 +86,7 @@ def build(declaration: Declaration) -> Dashboard:
     current = declaration.open_revision or declaration.latest
     cities = list(db.session.scalars(select(City).order_by(City.slug)))
     signatory_ids = {s.city_id for s in declaration.signatories}
-    endorsements = latest_endorsements(declaration.id)
+    approvals = latest_approvals(declaration.id)
     signatures: dict[int, Signature] = {}
     if declaration.open_revision_id is not None:
         for record in db.session.scalars(
@@ -122,15 +122,15 @@ def build(declaration: Declaration) -> Dashboard:
     )
     rows = []
     for city in cities:
-        endorsement = endorsements.get(city.id)
+        approval = approvals.get(city.id)
         rows.append(
             CityRow(
                 city=city,
                 delegates=[d for d in city.delegates if d.active and d.role == Role.DELEGATE],
                 last_viewed=views.get(city.id),
-                endorsed=endorsement.revision.number if endorsement else None,
-                endorsed_sha256=endorsement.sha256 if endorsement else None,
-                endorsed_current=bool(endorsement and endorsement.revision_id == current.id),
+                approved=approval.revision.number if approval else None,
+                approved_sha256=approval.sha256 if approval else None,
+                approved_current=bool(approval and approval.revision_id == current.id),
                 open_comments=int(comments.get(city.id, 0)),
                 open_amendments=int(amendments.get(city.id, 0)),
                 signature=_signature_status(declaration, city.id, signatory_ids, signatures),
@@ -141,8 +141,8 @@ def build(declaration: Declaration) -> Dashboard:
 
 
 CSV_HEADER = [
-    "city", "country", "delegates", "last_revision_viewed", "endorsed_revision", "endorsed_sha256",
-    "endorsed_current", "open_comments", "open_amendments", "signature_status",
+    "city", "country", "delegates", "last_revision_viewed", "approved_revision", "approved_sha256",
+    "approved_current", "open_comments", "open_amendments", "signature_status",
 ]
 
 
@@ -162,7 +162,7 @@ def to_csv(board: Dashboard) -> str:
                 _cell(v)
                 for v in (
                     row.city.name, row.city.country, "; ".join(d.display_name for d in row.delegates),
-                    row.last_viewed, row.endorsed, row.endorsed_sha256, "yes" if row.endorsed_current else "no",
+                    row.last_viewed, row.approved, row.approved_sha256, "yes" if row.approved_current else "no",
                     row.open_comments, row.open_amendments, row.signature,
                 )
             ]

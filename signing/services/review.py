@@ -1,4 +1,4 @@
-"""Review during consultation: paragraph comments, amendment proposals, endorsements."""
+"""Review during consultation: paragraph comments, amendment proposals, approvals for signature."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
-from ..models import Amendment, AmendmentStatus, Comment, Endorsement, Revision, Role, User, utcnow
+from ..models import Amendment, AmendmentStatus, Approval, Comment, Revision, Role, User, utcnow
 from ..text.canonical import CanonicalTextError, canonicalize, join_paragraphs, split_paragraphs
 from . import Conflict, Forbidden, NotFound, ServiceError, audit, transactions
 from .declarations import _lock, _notify, add_revision, check_printable
@@ -191,39 +191,39 @@ def decline_amendment(amendment: Amendment, actor: User, reason: str) -> None:
     _decide(amendment, actor, AmendmentStatus.DECLINED, _clean(reason, MAX_REASON, "reason for declining"))
 
 
-def endorse(revision: Revision, actor: User) -> Endorsement:
-    """The delegate's city says this exact revision (by its hash) is ready to sign."""
+def approve(revision: Revision, actor: User) -> Approval:
+    """The delegate's city approves this exact revision (by its hash) for signature."""
     declaration = revision.declaration
     _lock(declaration)
-    require(Action.ENDORSE, declaration, actor)
+    require(Action.APPROVE, declaration, actor)
     assert actor.city_id is not None  # noqa: S101 - require() checked it
     existing = db.session.scalar(
-        select(Endorsement).where(Endorsement.revision_id == revision.id, Endorsement.city_id == actor.city_id)
+        select(Approval).where(Approval.revision_id == revision.id, Approval.city_id == actor.city_id)
     )
     if existing is not None:
-        raise Conflict(f"{actor.city.name if actor.city else 'Your city'} has already endorsed revision "
-                       f"{revision.number}.")
-    endorsement = Endorsement(
+        raise Conflict(f"{actor.city.name if actor.city else 'Your city'} has already approved revision "
+                       f"{revision.number} for signature.")
+    approval = Approval(
         declaration_id=declaration.id, revision_id=revision.id, city_id=actor.city_id, user_id=actor.id,
         sha256=revision.sha256,
     )
-    db.session.add(endorsement)
+    db.session.add(approval)
     try:
         db.session.flush()
     except IntegrityError as exc:
         transactions.rollback()
-        raise Conflict("Your city has already endorsed this revision.") from exc
-    audit.record("endorsement.added", endorsement, actor, revision=revision.number, sha256=revision.sha256,
+        raise Conflict("Your city has already approved this revision for signature.") from exc
+    audit.record("approval.added", approval, actor, revision=revision.number, sha256=revision.sha256,
                  city=actor.city.slug if actor.city else None)
     transactions.commit()
-    return endorsement
+    return approval
 
 
-def latest_endorsements(declaration_id: int) -> dict[int, Endorsement]:
-    """city_id → that city's most recent endorsement on this declaration."""
-    result: dict[int, Endorsement] = {}
+def latest_approvals(declaration_id: int) -> dict[int, Approval]:
+    """city_id → that city's most recent approval on this declaration."""
+    result: dict[int, Approval] = {}
     for row in db.session.scalars(
-        select(Endorsement).where(Endorsement.declaration_id == declaration_id).order_by(Endorsement.id)
+        select(Approval).where(Approval.declaration_id == declaration_id).order_by(Approval.id)
     ):
         result[row.city_id] = row
     return result

@@ -23,7 +23,7 @@ class Action(enum.StrEnum):
     AMEND = "propose amendments to"
     DECIDE_AMENDMENT = "decide amendments to"
     RESOLVE_COMMENT = "resolve comments on"
-    ENDORSE = "endorse"
+    APPROVE = "approve revisions of"
     OPEN_CONSULTATION = "open consultation on"
     OPEN_SIGNING = "open signing on"
     RETURN_TO_CONSULTATION = "return to consultation"
@@ -46,7 +46,7 @@ POLICY: dict[Action, dict[Status, frozenset[str]]] = {
     Action.RESOLVE_COMMENT: {Status.CONSULTATION: SEC | DELEGATE},
     Action.AMEND: {Status.CONSULTATION: DELEGATE},
     Action.DECIDE_AMENDMENT: {Status.CONSULTATION: SEC},
-    Action.ENDORSE: {Status.CONSULTATION: DELEGATE},
+    Action.APPROVE: {Status.CONSULTATION: DELEGATE},
     Action.OPEN_CONSULTATION: {Status.DRAFT: SEC},
     Action.OPEN_SIGNING: {Status.CONSULTATION: SEC},
     Action.RETURN_TO_CONSULTATION: {Status.OPEN_FOR_SIGNATURE: SEC},

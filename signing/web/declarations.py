@@ -62,16 +62,16 @@ def new() -> ResponseReturnValue:
 
 
 def _changed_since(declaration: Declaration) -> list[tuple[str, int]]:
-    """Revisions the user knows (last viewed, last endorsed by their city) older than the latest."""
+    """Revisions the user knows (last viewed, last approved by their city) older than the latest."""
     notes: list[tuple[str, int]] = []
     latest = declaration.latest.number
     viewed = declarations.last_viewed(current_user, declaration)
     if viewed is not None and viewed < latest:
         notes.append(("you last viewed", viewed))
     if current_user.city_id is not None:
-        endorsement = review.latest_endorsements(declaration.id).get(current_user.city_id)
-        if endorsement is not None and endorsement.revision.number < latest:
-            notes.append(("your city last endorsed", endorsement.revision.number))
+        approval = review.latest_approvals(declaration.id).get(current_user.city_id)
+        if approval is not None and approval.revision.number < latest:
+            notes.append(("your city last approved for signature", approval.revision.number))
     return notes
 
 
@@ -84,12 +84,12 @@ def _revision_page(declaration: Declaration, number: int) -> ResponseReturnValue
     for comment in comments:
         by_paragraph.setdefault(comment.paragraph, []).append(comment)
     amendments = [a for a in review.amendments_for(declaration.id) if a.revision_id == revision.id]
-    endorsed = review.latest_endorsements(declaration.id).get(current_user.city_id or -1)
+    approved = review.latest_approvals(declaration.id).get(current_user.city_id or -1)
     return render_template(
         "declarations/revision.html", declaration=declaration, revision=revision,
         paragraphs=render_paragraphs(revision.text), paragraph_sources=review.paragraphs(revision),
         comments=by_paragraph, amendments=amendments,
-        changed=changed, endorsed=endorsed, confirm=ConfirmForm(),
+        changed=changed, approved=approved, confirm=ConfirmForm(),
     )
 
 
@@ -160,7 +160,8 @@ def open_consultation(declaration: Declaration) -> ResponseReturnValue:
     form = ConfirmForm()
     if form.validate_on_submit():
         declarations.open_consultation(declaration, current_user)
-        flash("Consultation is open: delegates can comment, propose amendments and endorse.", "success")
+        flash("Consultation is open: delegates can comment, propose amendments and approve a revision for signature.",
+              "success")
         return redirect(url_for("declarations.show", slug=declaration.slug))
     return render_template("declarations/confirm.html", declaration=declaration, form=form,
                            question="Open consultation? Every member of the network is notified.",

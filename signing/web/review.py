@@ -1,4 +1,4 @@
-"""Review actions during consultation: comments, amendments, endorsements (POST only)."""
+"""Review actions during consultation: comments, amendments, approvals for signature (POST only)."""
 
 from __future__ import annotations
 
@@ -88,14 +88,14 @@ def decline(declaration: Declaration, amendment_id: int) -> ResponseReturnValue:
     return _decide(declaration, amendment_id, accept=False)
 
 
-@bp.route("/<slug>/revisions/<int:number>/endorse", methods=["POST"])
-@declaration_action(Action.ENDORSE)
-def endorse(declaration: Declaration, number: int) -> ResponseReturnValue:
+@bp.route("/<slug>/revisions/<int:number>/approve", methods=["POST"])
+@declaration_action(Action.APPROVE)
+def approve(declaration: Declaration, number: int) -> ResponseReturnValue:
     revision = declarations.get_revision(declaration, number)
     if not ConfirmForm().validate_on_submit():
         raise ServiceError("The form was not valid.")
-    review.endorse(revision, current_user)
-    flash(f"You endorsed revision {number} as ready to sign (SHA-256 {revision.sha256[:16]}…).", "success")
+    review.approve(revision, current_user)
+    flash(f"You approved revision {number} for signature (SHA-256 {revision.sha256[:16]}…).", "success")
     return _back(declaration, number)
 
 

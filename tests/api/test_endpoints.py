@@ -74,7 +74,7 @@ def test_create_declaration_then_revise_consult_and_open_signing(api: Api, peopl
     assert api.get("declarations/izmir-declaration", "observer").get_json() == detail
 
 
-def test_declaration_detail_shows_endorsements_and_signatures(api: Api, scene: Scene) -> None:
+def test_declaration_detail_shows_approvals_and_signatures(api: Api, scene: Scene) -> None:
     detail = api.get(f"declarations/{scene.slugs['signed']}", "observer").get_json()
     cities = {c["slug"]: c for c in detail["cities"]}
     assert cities["izmir"]["signature_status"] == "valid"
@@ -84,9 +84,9 @@ def test_declaration_detail_shows_endorsements_and_signatures(api: Api, scene: S
     from signing.services import declarations, review
 
     consulted = declarations.get(scene.slugs["consultation"])
-    review.endorse(consulted.latest, scene.people.delegate)
+    review.approve(consulted.latest, scene.people.delegate)
     cities = {c["slug"]: c for c in api.get(f"declarations/{consulted.slug}").get_json()["cities"]}
-    assert cities["izmir"]["endorsed_revision"] == 1 and cities["athens"]["endorsed_revision"] is None
+    assert cities["izmir"]["approved_revision"] == 1 and cities["athens"]["approved_revision"] is None
 
 
 def test_revisions(api: Api, scene: Scene) -> None:

@@ -1,7 +1,7 @@
 """The review journey in a real browser (Chromium via Playwright).
 
 A delegate reads revision 2 of a declaration in consultation, looks at the redline, comments on
-a paragraph, proposes an amendment and endorses the revision. The secretariat, in a browser of
+a paragraph, proposes an amendment and approves the revision for signature. The secretariat, in a browser of
 its own, accepts the amendment (revision 3 credits the delegate) and opens signing on revision 3.
 The text is then locked: no comment or amendment form is left on the page.
 """
@@ -157,20 +157,20 @@ def test_review_journey(live_server: LiveServer, browser: Any) -> None:
     amendment_id = (amendment.get_attribute("id") or "").removeprefix("amendment-")
     assert amendment_id.isdigit(), amendment_id
 
-    # --- ... and endorses revision 2, confirming ---------------------------------------------
+    # --- ... and approves revision 2 for signature, confirming ---------------------------------
     watch.decisions.append(False)  # first, change their mind: nothing happens
-    delegate.get_by_role("button", name="Endorse revision 2 as ready to sign").click()
+    delegate.get_by_role("button", name="Approve this revision for signature").click()
     delegate.wait_for_timeout(300)
-    expect(delegate.locator(".endorsed")).to_have_count(0)
+    expect(delegate.locator(".approved")).to_have_count(0)
     watch.decisions.append(True)
     with delegate.expect_navigation():
-        delegate.get_by_role("button", name="Endorse revision 2 as ready to sign").click()
-    question = f"confirm: Endorse revision 2 (SHA-256 {seeded.sha2[:16]}…) as ready to sign for your city?"
+        delegate.get_by_role("button", name="Approve this revision for signature").click()
+    question = f"confirm: Approve revision 2 (SHA-256 {seeded.sha2[:16]}…) for signature on behalf of your city?"
     assert watch.questions == [question, question]
-    expect(delegate.locator(".flash")).to_contain_text(f"You endorsed revision 2 as ready to sign (SHA-256 "
+    expect(delegate.locator(".flash")).to_contain_text(f"You approved revision 2 for signature (SHA-256 "
                                                        f"{seeded.sha2[:16]}…).")
-    expect(delegate.locator(".endorsed")).to_contain_text("Your city endorsed this revision")
-    expect(delegate.get_by_role("button", name="Endorse revision 2 as ready to sign")).to_have_count(0)
+    expect(delegate.locator(".approved")).to_contain_text("Approved for signature by your city on ")
+    expect(delegate.get_by_role("button", name="Approve this revision for signature")).to_have_count(0)
 
     # --- The secretariat accepts the amendment --------------------------------------------------
     admin_context = browser.new_context()
@@ -224,7 +224,7 @@ def test_review_journey(live_server: LiveServer, browser: Any) -> None:
         expect(page.get_by_role("button", name="Comment", exact=True)).to_have_count(0)
         expect(page.get_by_role("button", name="Accept")).to_have_count(0)
         expect(page.get_by_role("link", name="Edit text")).to_have_count(0)
-    expect(delegate.get_by_role("button", name="Endorse revision 3 as ready to sign")).to_have_count(0)
+    expect(delegate.get_by_role("button", name="Approve this revision for signature")).to_have_count(0)
 
     admin_context.close()
     delegate_context.close()

@@ -124,7 +124,7 @@ def _seed(server: LiveServer) -> Seeded:
             review.add_comment(second, 1, payload, secretariat, parent_id=comment.id)
             accepted = review.propose_amendment(second, 2, payload, payload, delegate)
             declined = review.propose_amendment(second, 0, f"{payload} instead", payload, delegate)
-            review.endorse(second, delegate)
+            review.approve(second, delegate)
             review.accept_amendment(accepted, secretariat, payload)
             review.decline_amendment(declined, secretariat, payload)
             review.propose_amendment(declaration.latest, 1, f"{payload} again", payload, delegate)
