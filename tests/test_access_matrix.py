@@ -233,9 +233,10 @@ def url_for_rule(app: Flask, rule: Any, targets: Targets) -> str:
         "signature_id": 999_999,  # no such signature
         "token_id": 1,
     }
-    unknown = set(rule.arguments) - set(candidates)
+    needed = set(rule.arguments) - set(rule.defaults or {})  # a rule's defaults are its own, not the URL's
+    unknown = needed - set(candidates)
     assert not unknown, f"the access matrix does not know how to fill {unknown} in {rule.rule}"
-    values = {name: candidates[name] for name in rule.arguments}
+    values = {name: candidates[name] for name in needed}
     path: str = app.url_map.bind("localhost").build(rule.endpoint, values)
     return path
 

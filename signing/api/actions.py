@@ -8,7 +8,7 @@ who may do it) and returns the response body (``present``). The views of ``views
 
 from __future__ import annotations
 
-from ..models import User
+from ..models import PayloadKind, User
 from ..services import keys, signatures
 from . import intake, lookup, present, schemas
 
@@ -18,9 +18,16 @@ def enrol_key(user: User, body: schemas.KeyCreate, origin: str) -> schemas.KeyOu
     return present.key(record)
 
 
-def signature_payload(user: User, slug: str, body: schemas.PayloadRequest) -> schemas.IssuedPayloadOut:
+_ISSUERS = {
+    PayloadKind.SIGNATURE: signatures.issue_signature_payload,
+    PayloadKind.WITHDRAWAL: signatures.issue_withdrawal_payload,
+}
+
+
+def issue_payload(user: User, slug: str, body: schemas.PayloadRequest, kind: PayloadKind) -> schemas.IssuedPayloadOut:
+    """The statement to sign: a signature of the open revision, or the withdrawal of the city's signature."""
     declaration = lookup.named(slug)
-    issued = signatures.issue_signature_payload(declaration, user, intake.fingerprint(body.key_fingerprint))
+    issued = _ISSUERS[kind](declaration, user, intake.fingerprint(body.key_fingerprint))
     return present.issued(issued)
 
 
@@ -28,12 +35,6 @@ def sign(user: User, slug: str, body: schemas.SignedPayload) -> schemas.Signatur
     declaration = lookup.named(slug)
     data, signature = intake.signed(body)
     return present.signature_receipt(signatures.submit_signature(declaration, user, data, signature))
-
-
-def withdrawal_payload(user: User, slug: str, body: schemas.PayloadRequest) -> schemas.IssuedPayloadOut:
-    declaration = lookup.named(slug)
-    issued = signatures.issue_withdrawal_payload(declaration, user, intake.fingerprint(body.key_fingerprint))
-    return present.issued(issued)
 
 
 def withdraw(user: User, slug: str, body: schemas.SignedPayload) -> schemas.WithdrawalReceipt:

@@ -13,7 +13,7 @@ from flask import Blueprint, Flask, Response, current_app, flash
 from flask_login import current_user
 
 from ..extensions import limiter
-from ..models import User
+from ..models import PayloadKind, User
 from ..services import ServiceError
 from . import actions, schemas
 from .core import session_endpoint
@@ -57,22 +57,21 @@ def enrol_key(json: schemas.KeyCreate) -> tuple[schemas.KeyOut, int]:
     return key, 201
 
 
-@bp.post("/declarations/<slug>/sign/payload")
 @session_endpoint(schemas.IssuedPayloadOut, status=201)
-def sign_payload(slug: str, json: schemas.PayloadRequest) -> tuple[schemas.IssuedPayloadOut, int]:
-    return actions.signature_payload(_user(), slug, json), 201
+def _issue_payload(slug: str, kind: PayloadKind, json: schemas.PayloadRequest) -> tuple[schemas.IssuedPayloadOut, int]:
+    """The statement to sign; ``kind`` comes from the URL rule (``sign_payload`` or ``withdraw_payload``)."""
+    return actions.issue_payload(_user(), slug, json, kind), 201
+
+
+for _step, _kind in (("sign", PayloadKind.SIGNATURE), ("withdraw", PayloadKind.WITHDRAWAL)):
+    bp.add_url_rule(f"/declarations/<slug>/{_step}/payload", f"{_step}_payload", _issue_payload, methods=["POST"],
+                    defaults={"kind": _kind})
 
 
 @bp.post("/declarations/<slug>/sign/submit")
 @session_endpoint(schemas.SignatureReceipt, status=201)
 def sign_submit(slug: str, json: schemas.SignedPayload) -> tuple[schemas.SignatureReceipt, int]:
     return actions.sign(_user(), slug, json), 201
-
-
-@bp.post("/declarations/<slug>/withdraw/payload")
-@session_endpoint(schemas.IssuedPayloadOut, status=201)
-def withdraw_payload(slug: str, json: schemas.PayloadRequest) -> tuple[schemas.IssuedPayloadOut, int]:
-    return actions.withdrawal_payload(_user(), slug, json), 201
 
 
 @bp.post("/declarations/<slug>/withdraw/submit")

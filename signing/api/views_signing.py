@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..models import PayloadKind
 from . import actions, lookup, present, schemas
 from .bearer import current_user
 from .core import bp, endpoint
@@ -11,7 +12,7 @@ from .core import bp, endpoint
 @endpoint(schemas.IssuedPayloadOut, status=201, errors=(400, 403, 404, 409), tag="signing")
 def signing_payload(slug: str, json: schemas.PayloadRequest) -> tuple[schemas.IssuedPayloadOut, int]:
     """Issue the exact bytes to sign with one of your keys (single use; expires after a few minutes)."""
-    return actions.signature_payload(current_user(), slug, json), 201
+    return actions.issue_payload(current_user(), slug, json, PayloadKind.SIGNATURE), 201
 
 
 @bp.post("/declarations/<slug>/signatures")
@@ -25,7 +26,7 @@ def sign(slug: str, json: schemas.SignedPayload) -> tuple[schemas.SignatureRecei
 @endpoint(schemas.IssuedPayloadOut, status=201, errors=(400, 403, 404, 409), tag="signing")
 def withdrawal_payload(slug: str, json: schemas.PayloadRequest) -> tuple[schemas.IssuedPayloadOut, int]:
     """Issue a withdrawal statement for your city's standing signature, to sign like a payload."""
-    return actions.withdrawal_payload(current_user(), slug, json), 201
+    return actions.issue_payload(current_user(), slug, json, PayloadKind.WITHDRAWAL), 201
 
 
 @bp.post("/declarations/<slug>/withdrawals")
