@@ -145,17 +145,15 @@ MATRIX: dict[tuple[str, str], dict[str, str]] = {
     ("signing_json.withdraw_submit", "POST"): {**delegates(CONFLICT), "anonymous": UNAUTHORIZED},
 }
 
-# The JSON endpoints of the signing pages take JSON only (a form post is a 400 before anyone's role is looked
-# at): the matrix posts them well-formed bodies, with the CSRF token in the X-CSRFToken header as the scripts do.
-_NO_KEY = "sha256:" + "0" * 64
-_JUNK_SIGNATURE = {"payload": "e30=", "signature": "A" * 86 + "=="}  # "{}" and 64 zero bytes
+# The signing pages' JSON endpoints take JSON only (a form post is a 400 before any role is looked at): they get
+# well-formed bodies, with the CSRF token in the X-CSRFToken header as the scripts send it.
+_NO_KEY = {"key_fingerprint": "sha256:" + "0" * 64}
+_JUNK = {"payload": "e30=", "signature": "A" * 86 + "=="}  # "{}" and 64 zero bytes: well-formed, never issued
 JSON_BODIES: dict[str, dict[str, str]] = {
     "signing_json.enrol_key": {"public_key": "oHxVDlhrMd7B5WGdtBk/OwjOGxs7tYp66ex5GbJFhKc=", "label": "Matrix",
                                "password": PASSWORD},
-    "signing_json.sign_payload": {"key_fingerprint": _NO_KEY},
-    "signing_json.sign_submit": _JUNK_SIGNATURE,
-    "signing_json.withdraw_payload": {"key_fingerprint": _NO_KEY},
-    "signing_json.withdraw_submit": _JUNK_SIGNATURE,
+    "signing_json.sign_payload": _NO_KEY, "signing_json.withdraw_payload": _NO_KEY,
+    "signing_json.sign_submit": _JUNK, "signing_json.withdraw_submit": _JUNK,
 }
 
 # Form data that would change something if the request got through (used by the CSRF test).
