@@ -123,8 +123,9 @@ MATRIX: dict[tuple[str, str], dict[str, str]] = {
     ("review.accept", "POST"): secretariat(ALLOWED),
     ("review.decline", "POST"): secretariat(ALLOWED),
     ("review.approve", "POST"): delegates(ALLOWED),
-    # Signing in the browser (signing/web_signing.py). No key or signature exists here (tests/test_web_signing.py
-    # checks them with real ones); the declaration is in consultation, so signing is refused with 409.
+    # Signing in the browser (signing/web/signing.py, and its JSON endpoints in signing/api/browser.py, posted with
+    # JSON_BODIES). No key or signature exists here (tests/test_web_signing.py checks them with real ones); the
+    # declaration is in consultation, so signing is refused with 409.
     # Public pages: no login; a declaration that is not frozen does not exist there (tests/test_public.py
     # checks a frozen one).
     ("public.index", "GET"): everyone(OK),
@@ -142,6 +143,17 @@ MATRIX: dict[tuple[str, str], dict[str, str]] = {
     ("signing_json.sign_submit", "POST"): {**delegates(CONFLICT), "anonymous": UNAUTHORIZED},
     ("signing_json.withdraw_payload", "POST"): {**delegates(CONFLICT), "anonymous": UNAUTHORIZED},
     ("signing_json.withdraw_submit", "POST"): {**delegates(CONFLICT), "anonymous": UNAUTHORIZED},
+}
+
+# The signing pages' JSON endpoints take JSON only (a form post is a 400 before any role is looked at): they get
+# well-formed bodies, with the CSRF token in the X-CSRFToken header as the scripts send it.
+_NO_KEY = {"key_fingerprint": "sha256:" + "0" * 64}
+_JUNK = {"payload": "e30=", "signature": "A" * 86 + "=="}  # "{}" and 64 zero bytes: well-formed, never issued
+JSON_BODIES: dict[str, dict[str, str]] = {
+    "signing_json.enrol_key": {"public_key": "oHxVDlhrMd7B5WGdtBk/OwjOGxs7tYp66ex5GbJFhKc=", "label": "Matrix",
+                               "password": PASSWORD},
+    "signing_json.sign_payload": _NO_KEY, "signing_json.withdraw_payload": _NO_KEY,
+    "signing_json.sign_submit": _JUNK, "signing_json.withdraw_submit": _JUNK,
 }
 
 # Form data that would change something if the request got through (used by the CSRF test).
@@ -219,9 +231,10 @@ def url_for_rule(app: Flask, rule: Any, targets: Targets) -> str:
         "signature_id": 999_999,  # no such signature
         "token_id": 1,
     }
-    unknown = set(rule.arguments) - set(candidates)
+    needed = set(rule.arguments) - set(rule.defaults or {})  # a rule's defaults are its own, not the URL's
+    unknown = needed - set(candidates)
     assert not unknown, f"the access matrix does not know how to fill {unknown} in {rule.rule}"
-    values = {name: candidates[name] for name in rule.arguments}
+    values = {name: candidates[name] for name in needed}
     path: str = app.url_map.bind("localhost").build(rule.endpoint, values)
     return path
 
@@ -302,7 +315,12 @@ def test_access_matrix(app: Flask, people: People, targets: Targets, role: str) 
         client, token = _client_as(app, role, people)
         checked += 1
         try:
-            response = client.get(path) if method == "GET" else client.post(path, data={"csrf_token": token})
+            if method == "GET":
+                response = client.get(path)
+            elif endpoint in JSON_BODIES:
+                response = client.post(path, json=JSON_BODIES[endpoint], headers={"X-CSRFToken": token})
+            else:
+                response = client.post(path, data={"csrf_token": token})
         except Exception as exc:  # TESTING propagates server errors: report them all, in one list
             problems.append(f"{role} {method} {path} ({endpoint}): server error {exc!r}")
             continue

@@ -224,6 +224,9 @@ def test_unknown_key_and_signature_are_404(app: Flask, setup: Setup) -> None:
     response = post_json(delegate, "/declarations/nope/sign/payload", {"key_fingerprint": "x"}, token)
     assert response.status_code == 404 and error_code(response) == "not_found"
     response = post_json(delegate, f"/declarations/{SLUG}/sign/payload", {"key_fingerprint": "sha256:00"}, token)
+    assert response.status_code == 400 and error_code(response) == "bad_request"  # malformed, as in the API
+    response = post_json(delegate, f"/declarations/{SLUG}/sign/payload", {"key_fingerprint": "sha256:" + "0" * 64},
+                         token)
     assert response.status_code == 404 and error_code(response) == "not_found"
 
 
@@ -307,7 +310,8 @@ def test_enrol_requires_the_correct_password(app: Flask, people: People) -> None
     data = response.get_json()
     assert data["fingerprint"] == fingerprint_of(private)
     assert data["label"] == "Work laptop" and data["origin"] == "browser" and data["revoked_at"] is None
-    key = db.session.get(SigningKey, data["id"])
+    assert data["active"] is True and data["user_id"] == people.delegate.id  # the API's key body
+    key = db.session.scalar(select(SigningKey).where(SigningKey.fingerprint == data["fingerprint"]))
     assert key is not None and key.public_key == raw_public(private) and key.user_id == people.delegate.id
 
     page = client.get("/account/keys").get_data(as_text=True)
@@ -446,10 +450,13 @@ def test_sign_withdraw_and_sign_again_through_the_json_endpoints(app: Flask, set
     response = post_json(client, f"/declarations/{SLUG}/sign/submit",
                          {"payload": encoded, "signature": b64(private.sign(raw))}, token)
     assert response.status_code == 201, response.get_data(as_text=True)
-    signed = response.get_json()
-    assert signed["status"] == "signed" and signed["city"] == "İzmir" and signed["revision"] == revision.number
-    receipt_url = signed["receipt_url"]
-    assert receipt_url == f"/declarations/{SLUG}/signatures/{signed['signature_id']}/receipt.json"
+    signed = response.get_json()  # the API's receipt body
+    assert signed["city"] == "izmir" and signed["city_name"] == "İzmir" and signed["revision"] == revision.number
+    assert signed["payload_sha256"] == hashlib.sha256(raw).hexdigest()
+    assert signed["key_fingerprint"] == fingerprint_of(private)
+    receipt_url = f"/declarations/{SLUG}/signatures/{signed['signature_id']}/receipt.json"
+    assert f'data-receipt-url="/declarations/{SLUG}/signatures/{{id}}/receipt.json"' in client.get(
+        f"/declarations/{SLUG}/sign").get_data(as_text=True)
 
     # The same bytes twice: the payload is used.
     again = post_json(client, f"/declarations/{SLUG}/sign/submit",
@@ -495,7 +502,8 @@ def test_sign_withdraw_and_sign_again_through_the_json_endpoints(app: Flask, set
                          {"payload": encoded_w, "signature": b64(private.sign(raw_w))}, token)
     assert response.status_code == 201, response.get_data(as_text=True)
     withdrawn = response.get_json()
-    assert withdrawn["status"] == "withdrawn" and withdrawn["signature_id"] == signed["signature_id"]
+    assert withdrawn["signature_id"] == signed["signature_id"] and withdrawn["city_name"] == "İzmir"
+    assert withdrawn["withdraws_payload_sha256"] == hashlib.sha256(raw).hexdigest()
     assert client.get(receipt_url).get_json()["status"] == "withdrawn"
     assert dashboard.build(declaration).signed_count == 0
     subjects = {(str(m["To"]), str(m["Subject"])) for m in read_mail(app.config["MAIL_FILE_DIR"])}
@@ -631,4 +639,4 @@ def test_enrolment_password_attempts_are_rate_limited(app_factory: Any, people: 
         statuses = [post_json(client, "/account/keys", body, token).status_code for _ in range(3)]
         assert statuses == [403, 403, 403]
         response = post_json(client, "/account/keys", {**body, "password": PASSWORD}, token)
-        assert response.status_code == 429 and error_code(response) == "too_many_requests"
+        assert response.status_code == 429 and error_code(response) == "too_many_attempts"

@@ -1,4 +1,4 @@
-"""Bearer-token authentication and request-body checks for every API request.
+"""Bearer-token authentication for every API request (then the body checks of ``intake``).
 
 The API never looks at the session cookie: a browser that is logged in still
 needs a token here, so no API request can be forged from another site (and
@@ -8,14 +8,13 @@ CSRF tokens are not needed).
 from __future__ import annotations
 
 from flask import Response, g, request
-from werkzeug.exceptions import BadRequest
 
 from ..models import User
 from ..services import ServiceError, tokens
 from .core import bp
+from .intake import check_body
 
 PUBLIC_ENDPOINTS = {"api.openapi"}
-_FORM_TYPES = {"application/x-www-form-urlencoded", "multipart/form-data"}
 
 
 class Unauthorized(ServiceError):
@@ -36,22 +35,6 @@ def _bearer_token() -> str:
     return credentials.strip()
 
 
-def _check_body() -> None:
-    """A body, if any, is JSON that parses; form posts are refused outright."""
-    if request.method not in {"POST", "PUT", "PATCH"}:
-        return
-    if request.mimetype in _FORM_TYPES:
-        raise ServiceError("Send a JSON body (Content-Type: application/json).", code="invalid_content_type")
-    if not request.get_data(cache=True):
-        return
-    if not request.is_json:
-        raise ServiceError("Send a JSON body (Content-Type: application/json).", code="invalid_content_type")
-    try:
-        request.get_json()
-    except (BadRequest, RecursionError) as exc:
-        raise ServiceError("The body is not valid JSON.", code="invalid_json") from exc
-
-
 @bp.before_request
 def authenticate() -> None:
     if request.endpoint in PUBLIC_ENDPOINTS:
@@ -60,7 +43,7 @@ def authenticate() -> None:
     if user is None:
         raise Unauthorized("The API token is not valid: unknown, revoked, or its account is deactivated.")
     g.api_user = user
-    _check_body()
+    check_body()
 
 
 @bp.after_request

@@ -45,9 +45,24 @@ def _validation_failed(req: Any, resp: Any, error: Exception | None, instance: A
     raise ServiceError("The request is not valid. " + "; ".join(problems) + ".", code="invalid_request")
 
 
-spec = SpecTree(
-    "flask",
-    mode="strict",
+def _spectree(**options: Any) -> SpecTree:
+    """A spectree instance: bodies validated with the pydantic schemas, bad ones refused with ``invalid_request``.
+
+    ``strict``: its document holds only the routes it decorates.
+    """
+    return SpecTree(
+        "flask",
+        mode="strict",
+        validation_error_status=400,
+        validation_error_model=ErrorBody,
+        before=_validation_failed,
+        naming_strategy=lambda model: model.__name__,
+        nested_naming_strategy=lambda _parent, child: child,
+        **options,
+    )
+
+
+spec = _spectree(
     title="Accord API",
     version="1",
     description=(
@@ -67,12 +82,10 @@ spec = SpecTree(
         )
     ],
     security={SECURITY_SCHEME: []},
-    validation_error_status=400,
-    validation_error_model=ErrorBody,
-    before=_validation_failed,
-    naming_strategy=lambda model: model.__name__,
-    nested_naming_strategy=lambda _parent, child: child,
 )
+# The same validation for the session-authenticated JSON endpoints of the signing pages (``browser.py``); never
+# published: those endpoints are not part of the API and its document.
+session_spec = _spectree(title="Accord signing pages (session)", version="1")
 
 
 def endpoint(
@@ -94,6 +107,16 @@ def endpoint(
             operation_id=view.__name__,
             path_parameter_descriptions=PATH_PARAMETERS,
         )(view)
+        return wrapped
+
+    return decorate
+
+
+def session_endpoint(ok: type[Any], *, status: int = 200) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Validate a session-authenticated view's body and serialise its result exactly as ``endpoint`` does."""
+
+    def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
+        wrapped: Callable[..., Any] = session_spec.validate(resp=Response(**{f"HTTP_{status}": ok}))(view)
         return wrapped
 
     return decorate

@@ -7,15 +7,14 @@ import re
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import joinedload
 
-from ..core.payload import PayloadError, b64decode
 from ..extensions import db
 from ..models import Declaration, Role, SigningKey, User
-from ..services import Forbidden, NotFound, ServiceError, keys, workflow
+from ..services import Forbidden, NotFound, keys, workflow
 from ..services.workflow import Action
 from .bearer import current_user
+from .intake import is_fingerprint
 
 _SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
-_FINGERPRINT = re.compile(r"^sha256:[0-9a-f]{64}$")
 
 
 # Every declaration URL runs this statement (built once): the declaration with its open revision.
@@ -24,19 +23,25 @@ _BY_SLUG = (
 )
 
 
-def declaration(slug: str, action: Action = Action.VIEW) -> Declaration:
-    """The declaration, if the token's user may ``action`` it now (its open revision loaded with it)."""
+def named(slug: str) -> Declaration:
+    """The declaration (its open revision loaded with it), or 404; who may do what with it is not checked here."""
     if len(slug) > 80 or not _SLUG.match(slug):
         raise NotFound("No such declaration.")
     found = db.session.scalar(_BY_SLUG, {"slug": slug})
     if found is None:
         raise NotFound("No such declaration.")
+    return found
+
+
+def declaration(slug: str, action: Action = Action.VIEW) -> Declaration:
+    """The declaration, if the token's user may ``action`` it now (its open revision loaded with it)."""
+    found = named(slug)
     workflow.require(action, found, current_user())
     return found
 
 
 def key(fingerprint: str) -> SigningKey:
-    if not _FINGERPRINT.match(fingerprint):
+    if not is_fingerprint(fingerprint):
         raise NotFound("No key with that fingerprint.")
     return keys.get_by_fingerprint(fingerprint)
 
@@ -53,23 +58,3 @@ def keys_visible_to(user: User, owner_id: int | None) -> list[SigningKey]:
     if owner is None:
         raise NotFound("No such user.")
     return keys.keys_of(owner)
-
-
-def fingerprint(value: str) -> str:
-    """A fingerprint from a request body: well-formed, else 400 (unknown ones are 404 in the service)."""
-    if not _FINGERPRINT.match(value):
-        raise ServiceError("key_fingerprint must be 'sha256:' followed by 64 lower-case hex digits.")
-    return value
-
-
-def decode(value: str, what: str, size: int | None = None) -> bytes:
-    """Base64 from a request body; 400 if it is not base64 or not ``size`` bytes long."""
-    try:
-        raw = b64decode(value, what)
-    except PayloadError as exc:
-        raise ServiceError(f"{exc}.", code="invalid_base64") from exc
-    if size is not None and len(raw) != size:
-        raise ServiceError(f"{what} must be {size} bytes, not {len(raw)}.", code="invalid_size")
-    if not raw:
-        raise ServiceError(f"{what} is empty.")
-    return raw

@@ -101,13 +101,17 @@ def issued(record: IssuedPayload) -> schemas.IssuedPayloadOut:
 
 
 def signature_receipt(record: Signature) -> schemas.SignatureReceipt:
-    return schemas.SignatureReceipt(city=record.city.slug, signed_at=record.signed_at,
-                                    payload_sha256=record.payload_sha256, key_fingerprint=record.key.fingerprint)
+    return schemas.SignatureReceipt(
+        signature_id=record.id, city=record.city.slug, city_name=record.city.name, revision=record.revision.number,
+        signed_at=record.signed_at, payload_sha256=record.payload_sha256, key_fingerprint=record.key.fingerprint,
+    )
 
 
 def withdrawal_receipt(record: Withdrawal) -> schemas.WithdrawalReceipt:
+    original = record.original
     return schemas.WithdrawalReceipt(
-        city=record.original.city.slug, withdrawn_at=record.withdrawn_at,
+        signature_id=original.id, city=original.city.slug, city_name=original.city.name,
+        revision=original.revision.number, withdrawn_at=record.withdrawn_at,
         payload_sha256=hashlib.sha256(record.payload).hexdigest(),
         withdraws_payload_sha256=str(parse(record.payload)["withdraws_payload_sha256"]),
         key_fingerprint=record.key.fingerprint,

@@ -225,14 +225,20 @@ class SignedPayload(_In):
 
 
 class SignatureReceipt(BaseModel):
+    signature_id: int = Field(description="The signature's number, which names its receipt.")
     city: str
+    city_name: str
+    revision: int
     signed_at: Timestamp
     payload_sha256: str
     key_fingerprint: str
 
 
 class WithdrawalReceipt(BaseModel):
+    signature_id: int = Field(description="The number of the signature withdrawn (its receipt now says so).")
     city: str
+    city_name: str
+    revision: int
     withdrawn_at: Timestamp
     payload_sha256: str = Field(description="SHA-256 of the withdrawal statement.")
     withdraws_payload_sha256: str = Field(description="SHA-256 of the signature payload withdrawn.")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..services import keys
-from . import lookup, present, schemas
+from . import actions, lookup, present, schemas
 from .bearer import current_user
 from .core import bp, endpoint
 
@@ -12,8 +12,7 @@ from .core import bp, endpoint
 @endpoint(schemas.KeyOut, status=201, errors=(400, 403, 409), tag="keys")
 def enrol_key(json: schemas.KeyCreate) -> tuple[schemas.KeyOut, int]:
     """Enrol a public key (delegates; the account password is checked again). The private key stays with you."""
-    record = keys.enrol(current_user(), json.public_key, json.label, json.password, origin=json.origin)
-    return present.key(record), 201
+    return actions.enrol_key(current_user(), json, json.origin), 201
 
 
 @bp.get("/keys")

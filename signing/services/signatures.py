@@ -36,7 +36,7 @@ from ..models import (
     utcnow,
 )
 from . import Conflict, Forbidden, NotFound, ServiceError, audit, freeze, outbox, transactions
-from .workflow import Action, require
+from .workflow import Action, allowed, require
 
 log = logging.getLogger(__name__)
 
@@ -57,14 +57,32 @@ def _open_revision(declaration: Declaration) -> Revision:
     return declaration.open_revision
 
 
-def _check_signer(declaration: Declaration, user: User, key: SigningKey, action: Action, is_signatory: bool) -> None:
-    require(action, declaration, user)
+NOT_SIGNATORY = "Your city is not among the signatories of this declaration."
+
+
+def _check_key(user: User, key: SigningKey, is_signatory: bool) -> None:
+    """After the workflow rule (checked first, before any query): the key is the user's and active, the city asked."""
     if key.user_id != user.id:
         raise Forbidden("This key belongs to someone else.")
     if not key.active:
         raise Conflict("This key has been revoked.")
     if not is_signatory:
-        raise Forbidden("Your city is not among the signatories of this declaration.")
+        raise Forbidden(NOT_SIGNATORY)
+
+
+def require_signer(declaration: Declaration, user: User, action: Action = Action.SIGN) -> None:
+    """The right to sign (or withdraw) now, without a key: the workflow rule, then the city is asked to sign.
+
+    For the Sign page; the signing requests check the same inside ``issue_*`` and ``submit_*``.
+    """
+    require(action, declaration, user)
+    if not _city_is_signatory(declaration, user):
+        raise Forbidden(NOT_SIGNATORY)
+
+
+def may_sign(declaration: Declaration, user: User) -> bool:
+    """Whether ``require_signer`` would let ``user`` sign now (templates decide on a button with it)."""
+    return allowed(Action.SIGN, declaration, user) and _city_is_signatory(declaration, user)
 
 
 def standing_signature(declaration: Declaration, city_id: int) -> Signature | None:
@@ -113,10 +131,16 @@ def _signer_params(declaration: Declaration, user: User) -> dict[str, Any]:
     return {"declaration_id": declaration.id, "city_id": user.city_id, "revision_id": declaration.open_revision_id}
 
 
+def _city_is_signatory(declaration: Declaration, user: User) -> bool:
+    if user.city_id is None:
+        return False
+    return bool(db.session.scalar(select(_IS_SIGNATORY), _signer_params(declaration, user)))
+
+
 def _issue(declaration: Declaration, user: User, key: SigningKey, kind: PayloadKind,
            withdraws: str | None = None) -> IssuedPayload:
     revision = _open_revision(declaration)
-    assert user.city is not None  # noqa: S101 - checked by _check_signer
+    assert user.city is not None  # noqa: S101 - checked by require
     now = utcnow().replace(microsecond=0)
     fields = {
         "format": payload.WITHDRAWAL_FORMAT if kind is PayloadKind.WITHDRAWAL else payload.SIGNATURE_FORMAT,
@@ -159,16 +183,18 @@ def _key_and_standing(statement: Any, declaration: Declaration, user: User,
 
 
 def issue_signature_payload(declaration: Declaration, user: User, key_fingerprint: str) -> IssuedPayload:
+    require(Action.SIGN, declaration, user)
     key, is_signatory, has_standing = _key_and_standing(_KEY_TO_SIGN, declaration, user, key_fingerprint)
-    _check_signer(declaration, user, key, Action.SIGN, is_signatory)
+    _check_key(user, key, is_signatory)
     if has_standing:
         raise Conflict("Your city has already signed this revision.", code="already_signed")
     return _issue(declaration, user, key, PayloadKind.SIGNATURE)
 
 
 def issue_withdrawal_payload(declaration: Declaration, user: User, key_fingerprint: str) -> IssuedPayload:
+    require(Action.WITHDRAW, declaration, user)
     key, is_signatory, standing_sha256 = _key_and_standing(_KEY_TO_WITHDRAW, declaration, user, key_fingerprint)
-    _check_signer(declaration, user, key, Action.WITHDRAW, is_signatory)
+    _check_key(user, key, is_signatory)
     if standing_sha256 is None:
         raise Conflict("Your city has no signature to withdraw.")
     return _issue(declaration, user, key, PayloadKind.WITHDRAWAL, withdraws=standing_sha256)
@@ -177,6 +203,7 @@ def issue_withdrawal_payload(declaration: Declaration, user: User, key_fingerpri
 def _claim(declaration: Declaration, user: User, data: bytes, signature: bytes,
            kind: PayloadKind) -> tuple[IssuedPayload, SigningKey]:
     """Check the submitted bytes against what was issued and mark the payload used (atomically)."""
+    require(Action.SIGN if kind is PayloadKind.SIGNATURE else Action.WITHDRAW, declaration, user)
     try:
         fields = payload.parse(data)
     except payload.PayloadError as exc:
@@ -194,8 +221,7 @@ def _claim(declaration: Declaration, user: User, data: bytes, signature: bytes,
         raise Conflict("This payload has already been used. Ask for a new one.", code="payload_used")
     if issued.expires_at <= utcnow():
         raise SignatureRejected("This payload has expired. Ask for a new one.", code="payload_expired")
-    _check_signer(declaration, user, key, Action.SIGN if kind is PayloadKind.SIGNATURE else Action.WITHDRAW,
-                  bool(is_signatory))
+    _check_key(user, key, bool(is_signatory))
     open_revision = declaration.open_revision
     if open_revision is None or open_revision.id != issued.revision_id or fields["revision"] != open_revision.number:
         raise Conflict("Signing is no longer open on the revision this payload names.")

@@ -25,8 +25,14 @@ _TITLES = {
 }
 
 
+CSRF_MESSAGE = "The form has expired or was not sent from this site. Go back, reload the page and try again."
+# Blueprints answered in JSON (``{"error": {"code", "message"}}``), whatever the error: the bearer-token API and
+# the same-origin JSON endpoints of the signing pages (``signing.api.browser``).
+JSON_BLUEPRINTS = frozenset({"api", "signing_json"})
+
+
 def _wants_json() -> bool:
-    return request.path.startswith("/api/")
+    return request.path.startswith("/api/") or request.blueprint in JSON_BLUEPRINTS
 
 
 def error_response(status: int, message: str, code: str | None = None) -> ResponseReturnValue:
@@ -66,10 +72,7 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError) -> ResponseReturnValue:
-        return error_response(
-            400, "The form has expired or was not sent from this site. Go back, reload the page and try again.",
-            "csrf_failed",
-        )
+        return error_response(400, CSRF_MESSAGE, "csrf_failed")
 
     @app.errorhandler(ServiceError)
     def service_error(exc: ServiceError) -> ResponseReturnValue:

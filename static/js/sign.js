@@ -239,20 +239,21 @@ async function prepare() {
   }
 }
 
+/** The answer to the submission is the API's receipt body (signing/api/schemas.py). */
 function finished(data) {
   resetPrepared();
   prepareButton.hidden = true;
   select.disabled = true;
   if (withdrawing) {
-    statusText.textContent = `Withdrawn. The signature of ${data.city} on revision ${data.revision} is withdrawn `
+    statusText.textContent = `Withdrawn. The signature of ${data.city_name} on revision ${data.revision} is withdrawn `
       + `(${data.withdrawn_at}). The receipt now shows it as withdrawn.`;
     const standing = document.getElementById("standing-signature");
     if (standing) standing.hidden = true;
   } else {
-    statusText.textContent = `Signed. Revision ${data.revision} is signed for ${data.city} at ${data.signed_at} `
+    statusText.textContent = `Signed. Revision ${data.revision} is signed for ${data.city_name} at ${data.signed_at} `
       + `with the key ${data.key_fingerprint}.`;
   }
-  receiptLink.href = data.receipt_url;
+  receiptLink.href = section.dataset.receiptUrl.replace("{id}", String(data.signature_id));
   statusBox.hidden = false;
 }
 
