@@ -117,6 +117,10 @@ def load_config(instance_path: Path, overrides: dict[str, Any] | None = None) ->
         "PUBLIC_URL": public_url,
         # Ed25519 key sealing bundle manifests (generated here in the embedded default).
         "PLATFORM_KEY_PATH": os.environ.get("PLATFORM_KEY_PATH", str(instance_path / "platform_key.pem")),
+        # Webhooks: requests to loopback, link-local and private addresses are refused unless this is true.
+        "WEBHOOKS_ALLOW_PRIVATE": _env_bool("WEBHOOKS_ALLOW_PRIVATE", not production),
+        "WEBHOOKS_TIMEOUT_SECONDS": _env_int("WEBHOOKS_TIMEOUT_SECONDS", 10),
+        "WEBHOOKS_DISABLE_AFTER_FAILURES": _env_int("WEBHOOKS_DISABLE_AFTER_FAILURES", 10),
         # Rate limits (Flask-Limiter syntax).
         "RATELIMIT_STORAGE_URI": redis_url if (production and redis_url) else "memory://",
         "RATELIMIT_HEADERS_ENABLED": True,

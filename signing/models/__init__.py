@@ -25,6 +25,7 @@ from .signatures import (
     Withdrawal,
 )
 from .types import UTCDateTime, utcnow
+from .webhooks import WebhookAttempt, WebhookEndpoint, WebhookMessage
 
 __all__ = [
     "Bundle",
@@ -54,4 +55,7 @@ __all__ = [
     "UTCDateTime",
     "User",
     "utcnow",
+    "WebhookAttempt",
+    "WebhookEndpoint",
+    "WebhookMessage",
 ]

@@ -19,7 +19,7 @@ from ..core import payload, pdf
 from ..core.bundle import BundleInput, SignedItem, WithdrawnItem, build_bundle
 from ..extensions import db
 from ..models import Bundle, Declaration, Signatory, Signature, SignatureStatus, Status, User, Withdrawal, utcnow
-from . import Conflict, audit, outbox, platform_key, transactions
+from . import Conflict, audit, outbox, platform_key, transactions, webhooks
 from .workflow import Action, require
 
 log = logging.getLogger(__name__)
@@ -188,6 +188,11 @@ def freeze_declaration(declaration_id: int, reason: str = "") -> int | None:
                            display_name=user.display_name, title=declaration.title, slug=declaration.slug,
                            number=revision.number, sha256=revision.sha256, signatures=len(standing),
                            verify_url=verify_url)
+    webhooks.emit("declaration.frozen", {
+        "declaration": webhooks.declaration_data(declaration),
+        "revision": {"number": revision.number, "sha256": revision.sha256},
+        "bundle": {"sha256": bundle.archive_sha256, "signatures": len(standing), "frozen_at": frozen_at.isoformat()},
+    })
     transactions.commit()
     return bundle.id
 
