@@ -1,4 +1,4 @@
-"""``flask`` commands: demo, create-user, invite, outbox, tokens, reminders, export-bundle, platform-key."""
+"""``flask`` commands: demo, create-user, invite, outbox, tokens, reminders, export-bundle, platform-key, webhooks."""
 
 from __future__ import annotations
 
@@ -234,6 +234,8 @@ def platform_key_show() -> None:
 
 
 def init_app(app: Flask) -> None:
+    from .webhook_commands import webhooks_group
+
     for command in (demo_command, create_user_command, invite_command, outbox_group, tokens_group, reminders_group,
-                    export_bundle_command, platform_key_group):
+                    export_bundle_command, platform_key_group, webhooks_group):
         app.cli.add_command(command)

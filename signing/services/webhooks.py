@@ -55,8 +55,9 @@ def _clean_url(url: str) -> str:
     return url
 
 
-def create_endpoint(url: str, events: list[str], description: str, actor: User) -> tuple[WebhookEndpoint, str]:
-    """Register an endpoint; returns it and its secret (shown to the secretariat this once)."""
+def create_endpoint(url: str, events: list[str], description: str,
+                    actor: User | None) -> tuple[WebhookEndpoint, str]:
+    """Register an endpoint; returns it and its secret (shown this once). ``actor`` None: the command line."""
     url = _clean_url(url)
     chosen = [event for event in EVENTS if event in set(events)]
     if not chosen or len(chosen) != len(set(events)):
@@ -64,7 +65,7 @@ def create_endpoint(url: str, events: list[str], description: str, actor: User) 
     description = " ".join((description or "").split())[:200]
     secret = new_secret()
     endpoint = WebhookEndpoint(url=url, events=chosen, description=description, secret=secret,
-                               created_by_id=actor.id)
+                               created_by_id=actor.id if actor else None)
     db.session.add(endpoint)
     audit.record("webhook.created", endpoint, actor, url=url, events=chosen)  # never the secret
     transactions.commit(keep=(endpoint,))
