@@ -138,6 +138,7 @@ MATRIX: dict[tuple[str, str], dict[str, str]] = {
     ("public.declaration", "GET"): everyone(NOT_FOUND),
     ("public.bundle_zip", "GET"): everyone(NOT_FOUND),
     ("public.bundle_pdf", "GET"): everyone(NOT_FOUND),
+    ("public.bundle_asice", "GET"): everyone(NOT_FOUND),
     ("public.bundle_text", "GET"): everyone(NOT_FOUND),
     ("signing.keys_page", "GET"): delegates(OK),
     ("signing.admin_keys", "GET"): secretariat(OK),

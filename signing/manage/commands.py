@@ -172,8 +172,10 @@ def reminders_send() -> None:
 @click.command("export-bundle")
 @click.argument("slug")
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path, allow_dash=True))
-def export_bundle_command(slug: str, path: Path) -> None:
-    """Write the frozen declaration SLUG's bundle (.zip) to PATH ("-": standard output)."""
+@click.option("--format", "form", type=click.Choice(["zip", "asice"]), default="zip", show_default=True,
+              help="zip: the bundle; asice: the same files in an ASiC-E container signed with the seal.")
+def export_bundle_command(slug: str, path: Path, form: str) -> None:
+    """Write the frozen declaration SLUG's bundle (.zip or .asice) to PATH ("-": standard output)."""
     try:
         declaration = declarations.get(slug)
     except ServiceError as exc:
@@ -184,6 +186,13 @@ def export_bundle_command(slug: str, path: Path) -> None:
         state = "being frozen" if being_frozen else declaration.state.label.lower()
         raise click.ClickException(f"“{declaration.title}” is not frozen (it is {state}); it has no bundle yet.")
     archive = bytes(bundle.archive)
+    if form == "asice":
+        from ..services import seal
+
+        try:
+            archive = seal.asice(archive)
+        except seal.SealError as exc:
+            raise click.ClickException(str(exc)) from exc
     if str(path) == "-":
         sys.stdout.buffer.write(archive)
         sys.stdout.buffer.flush()
@@ -211,6 +220,24 @@ def platform_key_generate() -> None:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"Created the platform key {path} (mode 0600). Keep a backup; publish its fingerprint:")
     click.echo(platform_key.fingerprint(key))
+    if not current_app.config["PRODUCTION"]:  # production takes the seal certificate it was given
+        _generate_seal()
+
+
+def _generate_seal() -> None:
+    """The embedded default's self-signed seal (ECDSA P-256), unless one exists."""
+    from ..services import seal
+
+    key_path, cert_path = Path(current_app.config["SEAL_KEY_PATH"]), Path(current_app.config["SEAL_CERT_PATH"])
+    if key_path.exists() or cert_path.exists():
+        click.echo(f"The seal certificate {cert_path} exists already; kept.")
+        return
+    try:
+        credentials = seal.generate(key_path, cert_path, f"Accord seal ({current_app.config['PUBLIC_URL']})")
+    except (seal.SealError, OSError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"Created a self-signed seal certificate {cert_path} (key {key_path}, mode 0600): "
+               f"{credentials.fingerprint()}")
 
 
 @platform_key_group.command("show")
