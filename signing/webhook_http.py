@@ -1,8 +1,8 @@
 """Sending one webhook request: an HTTP(S) POST to an address checked after DNS resolution.
 
 ``post`` resolves the host once, refuses the request if any resolved address is loopback, link-local,
-private, multicast, reserved or unspecified (unless ``allow_private``), and then connects to exactly
-the address it checked, so a second DNS answer cannot point the connection elsewhere (DNS rebinding).
+private, multicast, reserved or unspecified (unless ``allow_private``), and then connects only to the
+addresses it checked, so a second DNS answer cannot point the connection elsewhere (DNS rebinding).
 TLS still verifies the certificate against the host name. Redirects are never followed. Standard
 library only: no Flask, no database.
 """
@@ -53,8 +53,8 @@ def check_url(url: str) -> tuple[str, str, int, str]:
     return parts.scheme, parts.hostname, port, target
 
 
-def resolve(host: str, port: int, *, allow_private: bool) -> str:
-    """The address to connect to: every address the host resolves to must be allowed."""
+def resolve(host: str, port: int, *, allow_private: bool) -> list[str]:
+    """The addresses to connect to, in order: every address the host resolves to must be allowed."""
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
@@ -66,39 +66,50 @@ def resolve(host: str, port: int, *, allow_private: bool) -> str:
         for address in addresses:
             if _forbidden(ipaddress.ip_address(address.split("%", 1)[0])):
                 raise RefusedAddress(f"{host} resolves to {address}, an address of a private network")
-    return addresses[0]
+    return list(dict.fromkeys(addresses))
+
+
+def _connect(addresses: list[str], port: int, timeout: float | None) -> socket.socket:
+    """A TCP connection to the first of the checked addresses that answers."""
+    error: OSError = OSError("no address to connect to")
+    for address in addresses:
+        try:
+            return socket.create_connection((address, port), timeout)
+        except OSError as exc:
+            error = exc
+    raise error
 
 
 class _PinnedHTTPConnection(http.client.HTTPConnection):
-    """An HTTP connection to ``address`` with the ``Host`` header of the URL."""
+    """An HTTP connection to the checked addresses only, with the ``Host`` header of the URL."""
 
-    def __init__(self, host: str, port: int, address: str, timeout: float) -> None:
+    def __init__(self, host: str, port: int, addresses: list[str], timeout: float) -> None:
         super().__init__(host, port, timeout=timeout)
-        self._address = address
+        self._addresses = addresses
 
     def connect(self) -> None:
-        self.sock = socket.create_connection((self._address, self.port), self.timeout)
+        self.sock = _connect(self._addresses, self.port, self.timeout)
 
 
 class _PinnedHTTPSConnection(http.client.HTTPSConnection):
-    """An HTTPS connection to ``address``; the certificate is checked against the URL's host."""
+    """An HTTPS connection to the checked addresses only; the certificate is checked against the URL's host."""
 
-    def __init__(self, host: str, port: int, address: str, timeout: float) -> None:
+    def __init__(self, host: str, port: int, addresses: list[str], timeout: float) -> None:
         super().__init__(host, port, timeout=timeout)
-        self._address = address
+        self._addresses = addresses
         self._tls = ssl.create_default_context()
 
     def connect(self) -> None:
-        raw = socket.create_connection((self._address, self.port), self.timeout)
+        raw = _connect(self._addresses, self.port, self.timeout)
         self.sock = self._tls.wrap_socket(raw, server_hostname=self.host)
 
 
 def post(url: str, body: bytes, headers: dict[str, str], *, timeout: float, allow_private: bool) -> Answer:
     """POST ``body``; returns the answer (any status). Raises ``RefusedAddress`` or ``OSError``."""
     scheme, host, port, target = check_url(url)
-    address = resolve(host, port, allow_private=allow_private)
+    addresses = resolve(host, port, allow_private=allow_private)
     connection_class = _PinnedHTTPSConnection if scheme == "https" else _PinnedHTTPConnection
-    connection = connection_class(host, port, address, timeout)
+    connection = connection_class(host, port, addresses, timeout)
     started = time.monotonic()
     try:
         connection.request("POST", target, body=body, headers={**headers, "Content-Type": "application/json"})

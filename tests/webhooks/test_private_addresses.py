@@ -84,3 +84,36 @@ def test_the_embedded_default_allows_private_addresses_and_production_does_not(t
     assert load_config(tmp_path)["WEBHOOKS_ALLOW_PRIVATE"] is True
     production = load_config(tmp_path, {"DATABASE_URL": "postgresql://x/y", "SECRET_KEY": "k" * 40})
     assert production["WEBHOOKS_ALLOW_PRIVATE"] is False
+
+
+def _dns(monkeypatch: pytest.MonkeyPatch, name: str, addresses: list[str]) -> None:
+    """Make ``name`` resolve to ``addresses`` (the DNS answer is the one thing not real here)."""
+    import socket
+
+    real = socket.getaddrinfo
+
+    def fake(host: str, port: Any, *args: Any, **kwargs: Any) -> Any:
+        if host != name:
+            return real(host, port, *args, **kwargs)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port)) for address in addresses]
+
+    monkeypatch.setattr(socket, "getaddrinfo", fake)
+
+
+def test_a_public_name_that_resolves_to_a_private_address_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    from signing import webhook_http
+
+    _dns(monkeypatch, "hooks.example.org", ["93.184.215.14", "10.0.0.7"])
+    with pytest.raises(webhook_http.RefusedAddress, match=r"10\.0\.0\.7"):
+        webhook_http.post("https://hooks.example.org/in", b"{}", {}, timeout=2, allow_private=False)
+
+
+def test_the_checked_addresses_are_tried_in_turn(monkeypatch: pytest.MonkeyPatch, receiver: Receiver) -> None:
+    from signing import webhook_http
+
+    port = receiver.url.split(":")[2].split("/")[0]
+    _dns(monkeypatch, "hooks.example.org", ["127.0.0.2", "127.0.0.1"])  # nothing listens on the first
+    answer = webhook_http.post(f"http://hooks.example.org:{port}/in", b"{}", {}, timeout=5, allow_private=True)
+    assert answer.status == 200
+    (delivery,) = receiver.deliveries
+    assert delivery.headers["host"] == f"hooks.example.org:{port}" and delivery.path == "/in"
