@@ -220,24 +220,11 @@ def platform_key_generate() -> None:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"Created the platform key {path} (mode 0600). Keep a backup; publish its fingerprint:")
     click.echo(platform_key.fingerprint(key))
-    if not current_app.config["PRODUCTION"]:  # production takes the seal certificate it was given
-        _generate_seal()
+    seal_cert = Path(current_app.config["SEAL_CERT_PATH"])
+    if not current_app.config["PRODUCTION"] and not seal_cert.exists():  # production: `seal generate` or given
+        from .seal_commands import generate_seal
 
-
-def _generate_seal() -> None:
-    """The embedded default's self-signed seal (ECDSA P-256), unless one exists."""
-    from ..services import seal
-
-    key_path, cert_path = Path(current_app.config["SEAL_KEY_PATH"]), Path(current_app.config["SEAL_CERT_PATH"])
-    if key_path.exists() or cert_path.exists():
-        click.echo(f"The seal certificate {cert_path} exists already; kept.")
-        return
-    try:
-        credentials = seal.generate(key_path, cert_path, f"Accord seal ({current_app.config['PUBLIC_URL']})")
-    except (seal.SealError, OSError) as exc:
-        raise click.ClickException(str(exc)) from exc
-    click.echo(f"Created a self-signed seal certificate {cert_path} (key {key_path}, mode 0600): "
-               f"{credentials.fingerprint()}")
+        generate_seal()
 
 
 @platform_key_group.command("show")
@@ -261,8 +248,9 @@ def platform_key_show() -> None:
 
 
 def init_app(app: Flask) -> None:
+    from .seal_commands import seal_group
     from .webhook_commands import webhooks_group
 
     for command in (demo_command, create_user_command, invite_command, outbox_group, tokens_group, reminders_group,
-                    export_bundle_command, platform_key_group, webhooks_group):
+                    export_bundle_command, platform_key_group, seal_group, webhooks_group):
         app.cli.add_command(command)

@@ -43,24 +43,35 @@ def generate(key_path: Path, cert_path: Path, common_name: str) -> SealCredentia
     return credentials
 
 
-def load() -> SealCredentials:
+def load_existing() -> SealCredentials:
+    """The configured seal, checked; never made here."""
     key_path, cert_path = _paths()
     if not (key_path.exists() and cert_path.exists()):
-        if current_app.config["PRODUCTION"]:
-            raise SealError(
-                f"The seal key {key_path} or certificate {cert_path} does not exist. Set SEAL_KEY_PATH and "
-                "SEAL_CERT_PATH to the ECDSA P-256 key and certificate the platform seals PDFs with."
-            )
-        try:
-            return generate(key_path, cert_path, f"Accord seal ({current_app.config['PUBLIC_URL']})")
-        except SealError:
-            pass  # another process made it first
+        raise SealError(f"There is no seal key {key_path} or certificate {cert_path}. Make a self-signed one with "
+                        "`flask --app wsgi seal generate`, or set SEAL_KEY_PATH and SEAL_CERT_PATH.")
     credentials = SealCredentials(key_path.read_bytes(), cert_path.read_bytes())
     try:
         check(credentials)
     except ValueError as exc:
         raise SealError(f"{key_path}, {cert_path}: {exc}") from exc
     return credentials
+
+
+def load() -> SealCredentials:
+    """The seal; the embedded default makes a self-signed one on first use, production never does."""
+    key_path, cert_path = _paths()
+    if not (key_path.exists() and cert_path.exists()):
+        if current_app.config["PRODUCTION"]:
+            raise SealError(
+                f"The seal key {key_path} or certificate {cert_path} does not exist. Set SEAL_KEY_PATH and "
+                "SEAL_CERT_PATH to the ECDSA P-256 key and certificate the platform seals PDFs with (or make a "
+                "self-signed one once with `flask --app wsgi seal generate`)."
+            )
+        try:
+            return generate(key_path, cert_path, f"Accord seal ({current_app.config['PUBLIC_URL']})")
+        except SealError:
+            pass  # another process made it first
+    return load_existing()
 
 
 def seal(document: bytes, credentials: SealCredentials, at: datetime) -> bytes:

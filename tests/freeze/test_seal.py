@@ -121,3 +121,25 @@ def test_a_seal_key_that_is_not_p256_is_refused(app_factory: Any, tmp_path: Path
     app = app_factory(SEAL_KEY_PATH=str(tmp_path / "k.pem"), SEAL_CERT_PATH=str(tmp_path / "c.crt"))
     with app.app_context(), pytest.raises(seal.SealError, match="P-256"):
         seal.load()
+
+
+def test_seal_generate_and_show_in_production(app_factory: Any, tmp_path: Path) -> None:
+    keys = tmp_path / "keys"
+    app = app_factory(PRODUCTION=True, PLATFORM_KEY_PATH=str(keys / "platform_key.pem"),
+                      SEAL_KEY_PATH=str(keys / "seal_key.pem"), SEAL_CERT_PATH=str(keys / "seal.crt"))
+    runner = app.test_cli_runner()
+    with app.app_context():
+        generated = runner.invoke(args=["platform-key", "generate"])
+        assert generated.exit_code == 0, generated.output
+        assert not (keys / "seal.crt").exists(), "production never invents the seal"
+        shown = runner.invoke(args=["seal", "show"])
+        assert shown.exit_code == 1 and "seal generate" in shown.output
+        made = runner.invoke(args=["seal", "generate", "--common-name", "B40 secretariat seal"])
+        assert made.exit_code == 0, made.output
+        assert (keys / "seal_key.pem").stat().st_mode & 0o777 == 0o600
+        shown = runner.invoke(args=["seal", "show"])
+        assert shown.exit_code == 0 and "CN=B40 secretariat seal" in shown.output
+        fingerprint = shown.output.split()[0]
+        assert fingerprint.startswith("sha256:") and fingerprint in made.output
+        again = runner.invoke(args=["seal", "generate"])
+        assert again.exit_code == 1 and "exists already" in again.output

@@ -61,7 +61,9 @@ ENV_NAMES = (
     "DATABASE_URL", "SECRET_KEY", "REDIS_URL", "TASK_MODE", "SMTP_HOST", "SMTP_PORT", "SMTP_USER",
     "SMTP_PASSWORD", "SMTP_TLS", "SMTP_TIMEOUT", "MAIL_FROM", "PUBLIC_URL", "SESSION_COOKIE_SECURE",
     "LOGIN_RATE_LIMIT", "RESET_RATE_LIMIT", "ARGON2_TIME_COST", "ARGON2_MEMORY_COST", "ARGON2_PARALLELISM",
-    "PLATFORM_KEY_PATH", "SIGNING_PAYLOAD_TTL_SECONDS", "REMINDER_DAYS", "OUTBOX_STALE_SECONDS",
+    "PLATFORM_KEY_PATH", "SEAL_KEY_PATH", "SEAL_CERT_PATH", "SEAL_TSA_URL", "WEBHOOKS_ALLOW_PRIVATE",
+    "WEBHOOKS_TIMEOUT_SECONDS", "WEBHOOKS_DISABLE_AFTER_FAILURES",
+    "SIGNING_PAYLOAD_TTL_SECONDS", "REMINDER_DAYS", "OUTBOX_STALE_SECONDS",
 )
 
 
@@ -379,6 +381,8 @@ def service_env(database_url: str, redis_url: str, smtp_port: int, key_path: Pat
         "MAIL_FROM": f"Accord Topology <{MAIL_FROM_ADDRESS}>",
         "PUBLIC_URL": PUBLIC_URL,
         "PLATFORM_KEY_PATH": str(key_path),
+        "SEAL_KEY_PATH": str(key_path.parent / "seal_key.pem"),
+        "SEAL_CERT_PATH": str(key_path.parent / "seal.crt"),
         "SESSION_COOKIE_SECURE": "false",
         # Cheap password hashes: the tests enrol keys (the password is checked again) many times.
         "ARGON2_TIME_COST": "1",
