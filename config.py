@@ -117,6 +117,15 @@ def load_config(instance_path: Path, overrides: dict[str, Any] | None = None) ->
         "PUBLIC_URL": public_url,
         # Ed25519 key sealing bundle manifests (generated here in the embedded default).
         "PLATFORM_KEY_PATH": os.environ.get("PLATFORM_KEY_PATH", str(instance_path / "platform_key.pem")),
+        # Webhooks: requests to loopback, link-local and private addresses are refused unless this is true.
+        "WEBHOOKS_ALLOW_PRIVATE": _env_bool("WEBHOOKS_ALLOW_PRIVATE", not production),
+        "WEBHOOKS_TIMEOUT_SECONDS": _env_int("WEBHOOKS_TIMEOUT_SECONDS", 10),
+        "WEBHOOKS_DISABLE_AFTER_FAILURES": _env_int("WEBHOOKS_DISABLE_AFTER_FAILURES", 10),
+        # The seal (ECDSA P-256 key and certificate) of the PDF and the ASiC-E container; self-signed and
+        # generated here in the embedded default, given in production. A TSA URL makes the PDF seal PAdES B-T.
+        "SEAL_KEY_PATH": os.environ.get("SEAL_KEY_PATH", str(instance_path / "seal_key.pem")),
+        "SEAL_CERT_PATH": os.environ.get("SEAL_CERT_PATH", str(instance_path / "seal.crt")),
+        "SEAL_TSA_URL": os.environ.get("SEAL_TSA_URL", ""),
         # Rate limits (Flask-Limiter syntax).
         "RATELIMIT_STORAGE_URI": redis_url if (production and redis_url) else "memory://",
         "RATELIMIT_HEADERS_ENABLED": True,

@@ -22,8 +22,9 @@ def create_app(overrides: dict[str, Any] | None = None, instance_path: str | Pat
 
     from . import api, database, task_queue
     from .manage import commands
-    from .services import freeze, outbox, transactions
+    from .services import freeze, outbox, transactions, webhooks
     from .web import admin, auth, declarations, errors, home, public, review, security, signing
+    from .web import webhooks as webhook_pages
 
     instance = Path(instance_path or DEFAULT_INSTANCE_DIR).resolve()
     app = Flask(
@@ -39,10 +40,11 @@ def create_app(overrides: dict[str, Any] | None = None, instance_path: str | Pat
     transactions.init_app(app)
     outbox.init_app(app)
     freeze.init_app(app)
+    webhooks.init_app(app)
     task_queue.celery_init_app(app)
     security.init_app(app)
     errors.init_app(app)
-    for blueprint_module in (auth, home, admin, declarations, review, public, api, signing):
+    for blueprint_module in (auth, home, admin, declarations, review, public, api, signing, webhook_pages):
         blueprint_module.init_app(app)
     commands.init_app(app)
     return app

@@ -95,6 +95,13 @@ MATRIX: dict[tuple[str, str], dict[str, str]] = {
     ("admin.user_reactivate", "POST"): secretariat(ALLOWED),
     ("admin.audit_log", "GET"): secretariat(OK),
     ("admin.mail_log", "GET"): secretariat(OK),
+    # Webhooks (the endpoint in the URL does not exist: tests/webhooks checks a real one).
+    ("webhooks.index", "GET"): secretariat(OK),
+    ("webhooks.index", "POST"): secretariat(ALLOWED),
+    ("webhooks.show", "GET"): secretariat(NOT_FOUND),
+    ("webhooks.send_test", "POST"): secretariat(ALLOWED),
+    ("webhooks.enable", "POST"): secretariat(ALLOWED),
+    ("webhooks.disable", "POST"): secretariat(ALLOWED),
     # Declarations (in consultation).
     ("declarations.index", "GET"): members(OK),
     ("declarations.new", "GET"): secretariat(OK),
@@ -132,6 +139,7 @@ MATRIX: dict[tuple[str, str], dict[str, str]] = {
     ("public.declaration", "GET"): everyone(NOT_FOUND),
     ("public.bundle_zip", "GET"): everyone(NOT_FOUND),
     ("public.bundle_pdf", "GET"): everyone(NOT_FOUND),
+    ("public.bundle_asice", "GET"): everyone(NOT_FOUND),
     ("public.bundle_text", "GET"): everyone(NOT_FOUND),
     ("signing.keys_page", "GET"): delegates(OK),
     ("signing.admin_keys", "GET"): secretariat(OK),
@@ -167,6 +175,7 @@ FORM_DATA: dict[str, dict[str, str]] = {
     "admin.city_edit": {"name": "Smyrna", "country": "Türkiye"},
     "admin.city_invite": {"display_name": "New delegate", "email": "new@b40.example"},
     "admin.user_list": {"display_name": "New observer", "email": "newobs@b40.example", "role": "observer"},
+    "webhooks.index": {"url": "http://127.0.0.1:9/hook", "events": "signature.accepted"},
     "declarations.new": {"title": "Another declaration", "text": "One.\n\nTwo."},
     "declarations.edit": {"text": "A different text.", "note": "rewritten"},
     "declarations.open_signing": {"revision": "1", "rule": "all"},
@@ -230,6 +239,7 @@ def url_for_rule(app: Flask, rule: Any, targets: Targets) -> str:
         "key_id": 999_999,  # no such key
         "signature_id": 999_999,  # no such signature
         "token_id": 1,
+        "endpoint_id": 999_999,  # no such webhook endpoint
     }
     needed = set(rule.arguments) - set(rule.defaults or {})  # a rule's defaults are its own, not the URL's
     unknown = needed - set(candidates)

@@ -62,7 +62,7 @@ def test_a_frozen_declaration_is_public_and_its_bundle_verifies(app: Flask, peop
     assert text.data == "We, the cities…\n\nSign here.\n".encode()
 
 
-@pytest.mark.parametrize("path", ["", "/bundle.zip", "/declaration.pdf", "/declaration.md"])
+@pytest.mark.parametrize("path", ["", "/bundle.zip", "/bundle.asice", "/declaration.pdf", "/declaration.md"])
 def test_a_declaration_not_frozen_is_not_public(app: Flask, people: People, path: str) -> None:
     from signing.services import declarations
 

@@ -20,6 +20,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from . import payload
 
 BUNDLE_FORMAT = "accord.bundle/1"
+# Version 2 adds the seal certificate of the PAdES-sealed PDF (``seal.crt``); version 1 bundles stay valid.
+BUNDLE_FORMAT_SEALED = "accord.bundle/2"
+BUNDLE_FORMATS = (BUNDLE_FORMAT, BUNDLE_FORMAT_SEALED)
+SEAL_CERTIFICATE = "seal.crt"
 MANIFEST = "manifest.json"
 MANIFEST_SIG = "manifest.sig"
 PLATFORM_KEY = "platform.pem"
@@ -80,9 +84,15 @@ def _ts(moment: datetime | None) -> str | None:
     return payload.timestamp(moment) if moment else None
 
 
-def build_bundle(data: BundleInput, pdf: bytes, platform_key: Ed25519PrivateKey) -> tuple[bytes, bytes]:
-    """Return ``(zip bytes, manifest bytes)``. Deterministic for the same input."""
+def build_bundle(data: BundleInput, pdf: bytes, platform_key: Ed25519PrivateKey,
+                 seal_certificate: bytes | None = None) -> tuple[bytes, bytes]:
+    """Return ``(zip bytes, manifest bytes)``. Deterministic for the same input.
+
+    With ``seal_certificate`` (PEM: the certificate that sealed ``pdf``) the bundle is format version 2.
+    """
     files: dict[str, bytes] = {TEXT: data.text.encode("utf-8"), PDF: pdf}
+    if seal_certificate is not None:
+        files[SEAL_CERTIFICATE] = seal_certificate
     keys: dict[str, bytes] = {}
     signature_entries = []
     for item in sorted(data.signatures, key=lambda s: s.city_slug):
@@ -116,7 +126,10 @@ def build_bundle(data: BundleInput, pdf: bytes, platform_key: Ed25519PrivateKey)
         serialization.Encoding.Raw, serialization.PublicFormat.Raw
     )
     files[PLATFORM_KEY] = payload.public_key_pem(platform_public)
-    files[VERIFY] = verify_instructions(data, signature_entries, withdrawal_entries).encode("utf-8")
+    instructions = verify_instructions(data, signature_entries, withdrawal_entries)
+    if seal_certificate is not None:
+        instructions += seal_instructions()
+    files[VERIFY] = instructions.encode("utf-8")
     files[SUMS] = "".join(
         f"{hashlib.sha256(content).hexdigest()}  {name}\n" for name, content in sorted(files.items())
     ).encode("ascii")
@@ -139,6 +152,8 @@ def build_bundle(data: BundleInput, pdf: bytes, platform_key: Ed25519PrivateKey)
         "platform_key_fingerprint": payload.fingerprint(platform_public),
         "files": {name: hashlib.sha256(content).hexdigest() for name, content in sorted(files.items())},
     }
+    if seal_certificate is not None:
+        manifest.update(format=BUNDLE_FORMAT_SEALED, seal_certificate_file=SEAL_CERTIFICATE)
     manifest_bytes = payload.canonical_json(manifest)
     files[MANIFEST] = manifest_bytes
     files[MANIFEST_SIG] = platform_key.sign(manifest_bytes)
@@ -231,6 +246,23 @@ def verify_instructions(data: BundleInput, signatures: list[dict[str, Any]],
         "",
     ]
     return "\n".join(lines)
+
+
+def seal_instructions() -> str:
+    """VERIFY.txt's last section in format version 2: the PDF's PAdES seal."""
+    return "\n".join([
+        f"6. The PDF ({PDF}) is sealed (PAdES) with the certificate {SEAL_CERTIFICATE}. A PDF reader shows",
+        "   the seal; with poppler-utils and the NSS tools, trust the certificate in a new NSS database and",
+        "   check the seal (expect 'Signature is Valid.' and 'Certificate is Trusted.'):",
+        "",
+        '   nss=$(mktemp -d) && certutil -N -d "sql:$nss" --empty-password && certutil -A -d "sql:$nss" -n seal'
+        f' -t CT,C,C -i {SEAL_CERTIFICATE} && pdfsig -nssdir "sql:$nss" {PDF}',
+        "",
+        "   The seal certificate's fingerprint, to compare with the one the network publishes:",
+        "",
+        f"   openssl x509 -in {SEAL_CERTIFICATE} -noout -fingerprint -sha256",
+        "",
+    ])
 
 
 def _signature_commands(entry: dict[str, Any], text_sha256: str) -> list[str]:

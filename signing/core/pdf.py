@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from importlib import resources
@@ -43,7 +44,10 @@ def _plain(paragraph: str) -> tuple[str, bool]:
 def render(
     *, title: str, text: str, revision: int, text_sha256: str, frozen_at: datetime,
     signatories: list[SignatoryRow], verify_url: str, platform_fingerprint: str,
+    signing_rule: str = "", not_signed: Sequence[str] = (),
 ) -> bytes:
+    """The PDF; ``signing_rule`` (in words) and ``not_signed`` (the cities asked that did not sign) are
+    printed on the signatory page when given."""
     pdf = FPDF(format="A4")
     pdf.set_creation_date(frozen_at)
     pdf.set_title(title)
@@ -83,7 +87,9 @@ def render(
             cells.cell(row.delegate)
             cells.cell(row.signed_at.strftime("%Y-%m-%d %H:%M"))
             cells.cell(row.fingerprint)
-    pdf.ln(5)
+    pdf.ln(3)
+    _outcome(pdf, width, signing_rule, not_signed)
+    pdf.ln(2)
     pdf.set_font("DejaVu", "B", 10)
     pdf.cell(width, 6, "SHA-256 of the signed text (declaration.md)", new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("DejaVuMono", "", 9)
@@ -99,3 +105,13 @@ def render(
     pdf.set_font("DejaVu", "", 9)
     pdf.multi_cell(width, 5, f"Verify: {verify_url}", new_x="LMARGIN", new_y="NEXT", align="L")
     return bytes(pdf.output())
+
+
+def _outcome(pdf: FPDF, width: float, signing_rule: str, not_signed: Sequence[str]) -> None:
+    """The signing rule, and who was asked and did not sign."""
+    pdf.set_font("DejaVu", "", 9.5)
+    if signing_rule:
+        pdf.multi_cell(width, 5, f"Signing rule: {signing_rule}.", new_x="LMARGIN", new_y="NEXT", align="L")
+    if signing_rule or not_signed:
+        missing = ", ".join(not_signed) if not_signed else "none: every city asked has signed"
+        pdf.multi_cell(width, 5, f"Did not sign: {missing}.", new_x="LMARGIN", new_y="NEXT", align="L")

@@ -22,7 +22,16 @@ from pathlib import Path
 from typing import Any
 
 from . import fastparse, payload, statements, strict_zip
-from .bundle import BUNDLE_FORMAT, MANIFEST, MANIFEST_SIG, PLATFORM_KEY, SUMS, TEXT
+from .bundle import (
+    BUNDLE_FORMAT_SEALED,
+    BUNDLE_FORMATS,
+    MANIFEST,
+    MANIFEST_SIG,
+    PLATFORM_KEY,
+    SEAL_CERTIFICATE,
+    SUMS,
+    TEXT,
+)
 
 MAX_MEMBER_BYTES = 50 * 1024 * 1024
 MIN_SHARE = 256  # signatures per thread, at least: fewer are not worth a thread
@@ -114,6 +123,8 @@ def _verify_files(files: dict[str, bytes], trusted_platform_key: str | None, rep
                      "manifest signature by the platform key")
 
     digests = _check_files(files, manifest["files"], report)
+    if manifest.get("format") == BUNDLE_FORMAT_SEALED:
+        _check_seal_certificate(files, manifest, report)
     text_sha = digests.get(TEXT) or hashlib.sha256(b"").hexdigest()
     report.check(text_sha == manifest.get("text_sha256"), f"declaration.md SHA-256 {text_sha}")
 
@@ -144,8 +155,8 @@ def _check_manifest(files: dict[str, bytes], report: Report) -> dict[str, Any] |
     except (UnicodeDecodeError, ValueError, RecursionError):
         report.fail("manifest.json is not UTF-8 JSON")
         return None
-    report.check(isinstance(manifest, dict) and manifest.get("format") == BUNDLE_FORMAT,
-                 f"manifest format is {BUNDLE_FORMAT}")
+    known = isinstance(manifest, dict) and manifest.get("format") in BUNDLE_FORMATS
+    report.check(known, f"manifest format is {manifest.get('format') if known else ' or '.join(BUNDLE_FORMATS)}")
     if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict):
         report.fail("manifest has no file list")
         return None
@@ -155,6 +166,23 @@ def _check_manifest(files: dict[str, bytes], report: Report) -> dict[str, Any] |
         canonical = False
     report.check(canonical, "manifest is RFC 8785 canonical JSON")
     return manifest
+
+
+def _check_seal_certificate(files: dict[str, bytes], manifest: dict[str, Any], report: Report) -> None:
+    """Format 2: the certificate that sealed the PDF is in the bundle, listed, and an X.509 certificate.
+
+    The PDF's PAdES seal itself is checked by PDF tools (``pdfsig``; see VERIFY.txt), not here.
+    """
+    from cryptography import x509
+
+    report.check(manifest.get("seal_certificate_file") == SEAL_CERTIFICATE,
+                 f"the manifest names the seal certificate {SEAL_CERTIFICATE}")
+    try:
+        certificate = x509.load_pem_x509_certificate(files.get(SEAL_CERTIFICATE, b""))
+    except ValueError:
+        report.fail(f"{SEAL_CERTIFICATE} is not a PEM X.509 certificate")
+        return
+    report.ok(f"seal certificate {certificate.subject.rfc4514_string()}")
 
 
 def _check_files(files: dict[str, bytes], listed: dict[str, Any], report: Report) -> dict[str, str]:

@@ -1,4 +1,4 @@
-"""``flask`` commands: demo, create-user, invite, outbox, tokens, reminders, export-bundle, platform-key."""
+"""``flask`` commands: demo, create-user, invite, outbox, tokens, reminders, export-bundle, platform-key, webhooks."""
 
 from __future__ import annotations
 
@@ -172,8 +172,10 @@ def reminders_send() -> None:
 @click.command("export-bundle")
 @click.argument("slug")
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path, allow_dash=True))
-def export_bundle_command(slug: str, path: Path) -> None:
-    """Write the frozen declaration SLUG's bundle (.zip) to PATH ("-": standard output)."""
+@click.option("--format", "form", type=click.Choice(["zip", "asice"]), default="zip", show_default=True,
+              help="zip: the bundle; asice: the same files in an ASiC-E container signed with the seal.")
+def export_bundle_command(slug: str, path: Path, form: str) -> None:
+    """Write the frozen declaration SLUG's bundle (.zip or .asice) to PATH ("-": standard output)."""
     try:
         declaration = declarations.get(slug)
     except ServiceError as exc:
@@ -184,6 +186,13 @@ def export_bundle_command(slug: str, path: Path) -> None:
         state = "being frozen" if being_frozen else declaration.state.label.lower()
         raise click.ClickException(f"“{declaration.title}” is not frozen (it is {state}); it has no bundle yet.")
     archive = bytes(bundle.archive)
+    if form == "asice":
+        from ..services import seal
+
+        try:
+            archive = seal.asice(archive)
+        except seal.SealError as exc:
+            raise click.ClickException(str(exc)) from exc
     if str(path) == "-":
         sys.stdout.buffer.write(archive)
         sys.stdout.buffer.flush()
@@ -211,6 +220,11 @@ def platform_key_generate() -> None:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"Created the platform key {path} (mode 0600). Keep a backup; publish its fingerprint:")
     click.echo(platform_key.fingerprint(key))
+    seal_cert = Path(current_app.config["SEAL_CERT_PATH"])
+    if not current_app.config["PRODUCTION"] and not seal_cert.exists():  # production: `seal generate` or given
+        from .seal_commands import generate_seal
+
+        generate_seal()
 
 
 @platform_key_group.command("show")
@@ -234,6 +248,9 @@ def platform_key_show() -> None:
 
 
 def init_app(app: Flask) -> None:
+    from .seal_commands import seal_group
+    from .webhook_commands import webhooks_group
+
     for command in (demo_command, create_user_command, invite_command, outbox_group, tokens_group, reminders_group,
-                    export_bundle_command, platform_key_group):
+                    export_bundle_command, platform_key_group, seal_group, webhooks_group):
         app.cli.add_command(command)

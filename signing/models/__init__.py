@@ -24,6 +24,7 @@ from .signatures import (
     Withdrawal,
 )
 from .types import UTCDateTime, utcnow
+from .webhooks import WebhookAttempt, WebhookEndpoint, WebhookMessage
 
 __all__ = [
     "Bundle",
@@ -53,4 +54,7 @@ __all__ = [
     "UTCDateTime",
     "User",
     "utcnow",
+    "WebhookAttempt",
+    "WebhookEndpoint",
+    "WebhookMessage",
 ]

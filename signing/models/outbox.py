@@ -47,3 +47,5 @@ class OutboxTask(db.Model):  # type: ignore[name-defined,misc]
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A task queued for later (a webhook's next attempt): neither relayed nor swept before this time.
+    not_before: Mapped[datetime | None] = mapped_column(UTCDateTime)

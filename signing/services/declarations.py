@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from ..extensions import db
 from ..models import City, Declaration, Revision, RevisionView, Role, Signatory, Status, User, utcnow
 from ..text.canonical import CanonicalTextError, canonicalize, text_sha256
-from . import Conflict, Forbidden, NotFound, ServiceError, audit, outbox, transactions
+from . import Conflict, Forbidden, NotFound, ServiceError, audit, outbox, transactions, webhooks
 from .cities import slugify
 from .signatures import void_standing
 from .workflow import Action, require
@@ -212,6 +212,12 @@ def open_signing(
         followers(), title=declaration.title, slug=declaration.slug, number=revision.number, sha256=revision.sha256,
         deadline=deadline.strftime("%Y-%m-%d %H:%M UTC") if deadline else "",
     )
+    webhooks.emit("declaration.signing_opened", {
+        "declaration": webhooks.declaration_data(declaration), "revision": {"number": revision.number,
+                                                                           "sha256": revision.sha256},
+        "signing_rule": rule, "deadline": deadline.isoformat() if deadline else None,
+        "cities": [c.slug for c in cities],
+    })
     transactions.commit()
 
 

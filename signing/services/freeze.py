@@ -19,7 +19,7 @@ from ..core import payload, pdf
 from ..core.bundle import BundleInput, SignedItem, WithdrawnItem, build_bundle
 from ..extensions import db
 from ..models import Bundle, Declaration, Signatory, Signature, SignatureStatus, Status, User, Withdrawal, utcnow
-from . import Conflict, audit, outbox, platform_key, transactions
+from . import Conflict, audit, outbox, platform_key, seal, transactions, webhooks
 from .workflow import Action, require
 
 log = logging.getLogger(__name__)
@@ -151,13 +151,16 @@ def freeze_declaration(declaration_id: int, reason: str = "") -> int | None:
         raise FreezeError("no standing signature")
     frozen_at = utcnow().replace(microsecond=0)
     key = platform_key.load()
+    credentials = seal.load()
     verify_url = f"{current_app.config['PUBLIC_URL']}/public/declarations/{declaration.slug}"
     document = pdf.render(
         title=declaration.title, text=revision.text, revision=revision.number, text_sha256=revision.sha256,
         frozen_at=frozen_at, verify_url=verify_url, platform_fingerprint=platform_key.fingerprint(key),
         signatories=[pdf.SignatoryRow(s.city_name, s.signer_name, s.signed_at,
                                       payload.fingerprint(s.public_key)) for s in standing],
+        signing_rule=rule_in_words(declaration), not_signed=_not_signed(declaration, standing),
     )
+    document = seal.seal(document, credentials, frozen_at)
     archive, manifest = build_bundle(
         BundleInput(
             declaration_slug=declaration.slug, declaration_title=declaration.title, revision=revision.number,
@@ -166,7 +169,7 @@ def freeze_declaration(declaration_id: int, reason: str = "") -> int | None:
             frozen_at=frozen_at, issuer=current_app.config["PUBLIC_URL"],
             signatories=[s.city.slug for s in declaration.signatories], signatures=standing, withdrawals=withdrawn,
         ),
-        document, key,
+        document, key, credentials.certificate_pem,
     )
     bundle = Bundle(
         declaration_id=declaration.id, revision_id=revision.id, frozen_at=frozen_at, manifest=manifest,
@@ -188,8 +191,26 @@ def freeze_declaration(declaration_id: int, reason: str = "") -> int | None:
                            display_name=user.display_name, title=declaration.title, slug=declaration.slug,
                            number=revision.number, sha256=revision.sha256, signatures=len(standing),
                            verify_url=verify_url)
+    webhooks.emit("declaration.frozen", {
+        "declaration": webhooks.declaration_data(declaration),
+        "revision": {"number": revision.number, "sha256": revision.sha256},
+        "bundle": {"sha256": bundle.archive_sha256, "signatures": len(standing), "frozen_at": frozen_at.isoformat()},
+    })
     transactions.commit()
     return bundle.id
+
+
+def rule_in_words(declaration: Declaration) -> str:
+    quorum = _quorum(declaration)
+    asked = len(declaration.signatories)
+    if quorum is None:
+        return f"all {asked} cities asked must sign"
+    return f"a quorum of {quorum} of the {asked} cities asked"
+
+
+def _not_signed(declaration: Declaration, standing: list[SignedItem]) -> list[str]:
+    signed = {item.city_slug for item in standing}
+    return [s.city.name for s in declaration.signatories if s.city.slug not in signed]
 
 
 def _signed_item_unchecked(record: Signature) -> SignedItem:

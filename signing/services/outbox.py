@@ -147,16 +147,23 @@ def _handlers() -> dict[str, TaskHandler]:
     return handlers
 
 
-def queue_task(dedupe_key: str, kind: str, **arguments: Any) -> OutboxTask:
-    """Add follow-up work (a registered kind) to the current transaction; idempotent by key."""
+def queue_task(dedupe_key: str, kind: str, *, not_before: datetime | None = None, **arguments: Any) -> OutboxTask:
+    """Add follow-up work (a registered kind) to the current transaction; idempotent by key.
+
+    ``not_before``: run it no earlier than this time (a retry with backoff). Such a task is not relayed
+    after the commit; the sweep (``drain``) hands it on once the time has come.
+    """
     if kind not in _handlers():
         raise ValueError(f"unknown task kind {kind!r}")
     existing = db.session.scalar(select(OutboxTask).where(OutboxTask.dedupe_key == dedupe_key))
     if existing is not None:
         return existing
-    row = OutboxTask(dedupe_key=dedupe_key, kind=kind, arguments=arguments, published_at=_publishing_at())
+    later = not_before is not None and not_before > utcnow()
+    row = OutboxTask(dedupe_key=dedupe_key, kind=kind, arguments=arguments, not_before=not_before,
+                     published_at=None if later else _publishing_at())
     db.session.add(row)
-    _remember("task", row)
+    if not later:
+        _remember("task", row)
     return row
 
 
@@ -254,6 +261,10 @@ def run_task(task_id: int) -> str:
     if row is None or row.status != "pending":
         db.session.rollback()
         return row.status if row else "missing"
+    if row.not_before is not None and row.not_before > utcnow():  # published early: the sweep brings it back
+        db.session.execute(update(OutboxTask).where(OutboxTask.id == task_id).values(published_at=None))
+        db.session.commit()
+        return "deferred"
     handler = _handlers()[row.kind]
     arguments = dict(row.arguments)
     db.session.commit()
@@ -282,7 +293,8 @@ def drain(limit: int = 500) -> dict[str, int]:
 
     In celery mode a row is republished if it was never published, or published
     more than ``OUTBOX_STALE_SECONDS`` ago and still not done (a crashed worker);
-    e-mails go in chunks, as from ``commit``.
+    e-mails go in chunks, as from ``commit``. A task whose ``not_before`` is still
+    ahead is left alone.
     """
     now = utcnow()
     stale = now - timedelta(seconds=current_app.config["OUTBOX_STALE_SECONDS"])
@@ -291,6 +303,8 @@ def drain(limit: int = 500) -> dict[str, int]:
     items: list[tuple[str, int]] = []
     for kind, table in (("email", OutboxEmail), ("task", OutboxTask)):
         query = select(table.id).where(table.status == "pending").order_by(table.id).limit(limit)
+        if table is OutboxTask:  # a task queued for later waits for its time
+            query = query.where(or_(OutboxTask.not_before.is_(None), OutboxTask.not_before <= now))
         if celery:
             query = query.where(or_(table.published_at.is_(None), table.published_at < stale))
         ids = list(db.session.scalars(query))

@@ -8,7 +8,7 @@ from sqlalchemy.exc import IntegrityError
 from ..extensions import db
 from ..models import Amendment, AmendmentStatus, Approval, Comment, Revision, Role, User, utcnow
 from ..text.canonical import CanonicalTextError, canonicalize, join_paragraphs, split_paragraphs
-from . import Conflict, Forbidden, NotFound, ServiceError, audit, transactions
+from . import Conflict, Forbidden, NotFound, ServiceError, audit, transactions, webhooks
 from .declarations import _lock, _notify, add_revision, check_printable
 from .workflow import Action, require
 
@@ -215,6 +215,11 @@ def approve(revision: Revision, actor: User) -> Approval:
         raise Conflict("Your city has already approved this revision for signature.") from exc
     audit.record("approval.added", approval, actor, revision=revision.number, sha256=revision.sha256,
                  city=actor.city.slug if actor.city else None)
+    webhooks.emit("endorsement.accepted", {
+        "declaration": webhooks.declaration_data(declaration),
+        "revision": {"number": revision.number, "sha256": revision.sha256},
+        "city": {"slug": actor.city.slug, "name": actor.city.name} if actor.city else None,
+    })
     transactions.commit()
     return approval
 

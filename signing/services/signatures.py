@@ -35,7 +35,7 @@ from ..models import (
     Withdrawal,
     utcnow,
 )
-from . import Conflict, Forbidden, NotFound, ServiceError, audit, freeze, outbox, transactions
+from . import Conflict, Forbidden, NotFound, ServiceError, audit, freeze, outbox, transactions, webhooks
 from .workflow import Action, allowed, require
 
 log = logging.getLogger(__name__)
@@ -257,6 +257,7 @@ def submit_signature(declaration: Declaration, user: User, data: bytes, signatur
     audit.record("signature.added", record, user, city=city.slug, revision=revision.number,
                  fingerprint=key.fingerprint, payload_sha256=record.payload_sha256)
     _notify_signature(declaration, record, user, "signature_receipt", "signature_received", new_keys=True)
+    _emit("signature.accepted", declaration, record)
     queued = freeze.queue_if_rule_met(declaration)
     kept = (record, revision, city, key, user, declaration)  # what the receipt and the re-check read
     rows = transactions.commit(keep=kept, defer=True)
@@ -301,8 +302,21 @@ def submit_withdrawal(declaration: Declaration, user: User, data: bytes, signatu
     audit.record("signature.withdrawn", standing, user, withdrawal=record.id,
                  city=user.city.slug if user.city else None)
     _notify_signature(declaration, standing, user, "withdrawal_receipt", "withdrawal_received")
+    _emit("signature.withdrawn", declaration, standing)
     transactions.commit()
     return record
+
+
+def _emit(event: str, declaration: Declaration, record: Signature) -> None:
+    """The webhook event of a signature accepted or withdrawn (in the caller's transaction)."""
+    webhooks.emit(event, {
+        "declaration": webhooks.declaration_data(declaration),
+        "revision": {"number": record.revision.number, "sha256": record.revision.sha256},
+        "city": {"slug": record.city.slug, "name": record.city.name},
+        "signature": {"key_fingerprint": record.key.fingerprint, "payload_sha256": record.payload_sha256,
+                      "signed_at": payload.timestamp(record.signed_at or utcnow()),
+                      "status": record.status},
+    })
 
 
 def _notify_signature(declaration: Declaration, record: Signature, user: User, to_signer: str,

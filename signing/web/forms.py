@@ -20,6 +20,7 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.validators import DataRequired, Email, InputRequired, Length, NumberRange, Optional, ValidationError
+from wtforms.widgets import CheckboxInput, ListWidget
 
 
 def _printable(form: Any, field: Any) -> None:
@@ -126,3 +127,11 @@ class OpenSigningForm(FlaskForm):
     deadline = DateTimeLocalField("Deadline (UTC, optional)", format="%Y-%m-%dT%H:%M", validators=[Optional()])
     excluded = SelectMultipleField("Leave out these cities", coerce=int, validators=[Optional()])
     submit = SubmitField("Open signing")
+
+
+class WebhookForm(FlaskForm):
+    url = StringField("URL that receives the events", validators=[DataRequired(), Length(max=2000), _printable])
+    description = StringField("Description (optional)", validators=[Optional(), Length(max=200), _printable])
+    events = SelectMultipleField("Events", validators=[DataRequired(message="Choose at least one event.")],
+                                 widget=ListWidget(prefix_label=False), option_widget=CheckboxInput())
+    submit = SubmitField("Add endpoint")

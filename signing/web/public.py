@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..models import Bundle, Declaration, Status
+from ..services import seal
 
 bp = Blueprint("public", __name__, url_prefix="/public")
 
@@ -50,6 +51,14 @@ def bundle_zip(slug: str) -> ResponseReturnValue:
     response = _download(bundle.archive, "application/zip", f"{decl.slug}-bundle.zip")
     response.headers["X-Content-SHA256"] = bundle.archive_sha256
     return response
+
+
+@bp.route("/declarations/<slug>/bundle.asice")
+def bundle_asice(slug: str) -> ResponseReturnValue:
+    """The bundle's files in an ASiC-E container (ETSI EN 319 162-1), its manifest sealed with CAdES."""
+    decl, bundle = _frozen(slug)
+    return _download(seal.asice(bytes(bundle.archive)), "application/vnd.etsi.asic-e+zip",
+                     f"{decl.slug}-bundle.asice")
 
 
 @bp.route("/declarations/<slug>/declaration.pdf")

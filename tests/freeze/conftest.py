@@ -230,7 +230,7 @@ def recipe(verify_txt: str, platform_fingerprint: str) -> list[Step]:
         command, _, comment = line.strip().partition("    # ")
         expect = comment.removeprefix("expect ").strip()
         words = command.split()
-        if words[0] not in ("openssl", "sha256sum", "grep", "find"):
+        if words[0] not in ("openssl", "sha256sum", "grep", "find") and not command.startswith("nss=$(mktemp"):
             continue  # indented prose
         if command.startswith("openssl pkeyutl -verify"):
             steps.append(Step(f"signature {words[words.index('-in') + 1]}", [command], _verified))
@@ -251,6 +251,12 @@ def recipe(verify_txt: str, platform_fingerprint: str) -> list[Step]:
         elif command == "sha256sum declaration.md":
             assert text_hash
             steps.append(Step("text hash", [command], _prints(text_hash)))
+        elif command.startswith("nss=$(mktemp"):  # format 2: the PDF's PAdES seal, trusted through seal.crt
+            steps.append(Step("PDF seal (pdfsig)", [command], lambda r: r[0].returncode == 0
+                              and "Signature is Valid." in r[0].stdout and "Certificate is Trusted." in r[0].stdout))
+        elif command.startswith("openssl x509 -in seal.crt"):
+            steps.append(Step("seal certificate fingerprint", [command],
+                              lambda r: r[0].returncode == 0 and r[0].stdout.startswith("sha256 Fingerprint=")))
         elif command.startswith("grep -c"):
             steps.append(Step(f"{words[2][:30]}… in {words[-1]}", [command], _prints(expect)))
         else:

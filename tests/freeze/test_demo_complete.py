@@ -29,9 +29,10 @@ def test_demo_complete_then_export_bundle_gives_a_bundle_anyone_can_verify(app: 
     assert declaration.open_revision.number == declaration.latest.number == 2
     keys = list(db.session.scalars(select(SigningKey)))
     assert len(keys) == 12 and {k.origin for k in keys} == {"cli"}
-    # The delegates' private keys were never written anywhere: the only private key on disk is the platform's.
+    # The delegates' private keys were never written anywhere: the only private keys on disk are the platform's
+    # (the Ed25519 key of the manifest, the ECDSA key of the PDF seal).
     holders = [p.name for p in Path(app.instance_path).rglob("*") if p.is_file() and b"PRIVATE KEY" in p.read_bytes()]
-    assert holders == ["platform_key.pem"]
+    assert sorted(holders) == ["platform_key.pem", "seal_key.pem"]
 
     target = tmp_path / "demo.zip"
     result = runner.invoke(args=["export-bundle", demo.DEMO_SLUG, str(target)])
@@ -84,9 +85,14 @@ def test_platform_key_generate_and_show(app: Flask) -> None:
 
     result = runner.invoke(args=["platform-key", "generate"])
     assert result.exit_code == 0, result.output
-    fingerprint = result.output.strip().splitlines()[-1]
+    lines = result.output.strip().splitlines()
+    fingerprint = lines[1]
     assert fingerprint.startswith("sha256:") and len(fingerprint) == 71
     assert path.stat().st_mode & 0o777 == 0o600
+    # The embedded default makes the self-signed seal certificate of the PDF too.
+    assert lines[2].startswith("Created a self-signed seal certificate")
+    assert Path(app.config["SEAL_KEY_PATH"]).stat().st_mode & 0o777 == 0o600
+    assert b"BEGIN CERTIFICATE" in Path(app.config["SEAL_CERT_PATH"]).read_bytes()
 
     shown = runner.invoke(args=["platform-key", "show"])
     assert shown.exit_code == 0

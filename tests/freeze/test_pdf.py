@@ -1,4 +1,5 @@
-"""declaration.pdf: DejaVu embedded, every signing city listed, rendered (when poppler is present), deterministic."""
+"""declaration.pdf: DejaVu embedded, every signing city listed, rendered (when poppler is present), deterministic
+before its seal is appended."""
 
 from __future__ import annotations
 
@@ -38,6 +39,8 @@ def test_the_pdf_embeds_dejavu_and_lists_the_cities_that_signed(frozen: Any, net
         assert re.search(rf"^{city}$", text, re.M), (city, text)
         assert re.search(rf"^{delegate}$", text, re.M), (delegate, text)
     assert not re.search(r"^Sofia", text, re.M), "Sofia did not sign: not in the signatory table"
+    assert "Signing rule: a quorum of 2 of the 3 cities asked." in text
+    assert "Did not sign: Sofia." in text, "the outcome names who was asked and did not sign"
     assert "Declaration of the Black Sea Cities" in text
     assert "Second paragraph, with İzmir and Chișinău." in text  # Turkish and Romanian letters
     assert bundle.revision.sha256 in text
@@ -101,7 +104,10 @@ def test_the_pdf_is_rebuilt_byte_for_byte_from_the_same_data(frozen: Any, app: F
             platform_fingerprint=bundle.platform_key_fingerprint,
             signatories=[pdf.SignatoryRow(s.city.name, s.user.display_name, s.signed_at, s.key.fingerprint)
                          for s in standing],
+            signing_rule="a quorum of 2 of the 3 cities asked", not_signed=["Sofia"],
         )
 
-    assert render() == bytes(bundle.pdf)
+    # The sealed PDF is the rendered one and, appended to it, the seal (an incremental update).
+    assert bytes(bundle.pdf).startswith(render())
+    assert b"/ETSI.CAdES.detached" in bytes(bundle.pdf)[len(render()):]
     assert render() == render()

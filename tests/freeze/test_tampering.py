@@ -111,7 +111,8 @@ def test_the_untouched_bundle_passes_every_check(sealed: Sealed, tmp_path: Path)
     names = files_of(sealed.folder)
     assert [n for n in names if not n.startswith("keys/")] == sorted([
         "SHA256SUMS", "VERIFY.txt", "declaration.md", "declaration.pdf", "manifest.json", "manifest.sig",
-        "platform.pem", *[f"signatures/{c}.{x}" for c in ("athens", "izmir", "sofia") for x in ("json", "sig")],
+        "platform.pem", "seal.crt",
+        *[f"signatures/{c}.{x}" for c in ("athens", "izmir", "sofia") for x in ("json", "sig")],
         "withdrawals/izmir-1.json", "withdrawals/izmir-1.sig", "withdrawn/izmir-1.json", "withdrawn/izmir-1.sig",
     ])
     # İzmir's one key made three signatures (signed, withdrew, signed again): three keys in all.
@@ -130,7 +131,8 @@ def test_the_untouched_bundle_passes_every_check(sealed: Sealed, tmp_path: Path)
     # manifest + 3 signatures + the withdrawn one + the withdrawal statement
     assert sum(name.startswith("signature ") for name in names) == 6, names
     assert {"sha256sum -c SHA256SUMS", "SHA256SUMS is the one the manifest names", "no file added or removed",
-            "text hash", "fingerprint of platform.pem"} <= set(names)
+            "text hash", "fingerprint of platform.pem", "PDF seal (pdfsig)",
+            "seal certificate fingerprint"} <= set(names)
 
     script = run_doc_script(sealed.folder, sealed.platform_fingerprint)
     assert script.returncode == 0, script.stdout + script.stderr

@@ -61,7 +61,9 @@ ENV_NAMES = (
     "DATABASE_URL", "SECRET_KEY", "REDIS_URL", "TASK_MODE", "SMTP_HOST", "SMTP_PORT", "SMTP_USER",
     "SMTP_PASSWORD", "SMTP_TLS", "SMTP_TIMEOUT", "MAIL_FROM", "PUBLIC_URL", "SESSION_COOKIE_SECURE",
     "LOGIN_RATE_LIMIT", "RESET_RATE_LIMIT", "ARGON2_TIME_COST", "ARGON2_MEMORY_COST", "ARGON2_PARALLELISM",
-    "PLATFORM_KEY_PATH", "SIGNING_PAYLOAD_TTL_SECONDS", "REMINDER_DAYS", "OUTBOX_STALE_SECONDS",
+    "PLATFORM_KEY_PATH", "SEAL_KEY_PATH", "SEAL_CERT_PATH", "SEAL_TSA_URL", "WEBHOOKS_ALLOW_PRIVATE",
+    "WEBHOOKS_TIMEOUT_SECONDS", "WEBHOOKS_DISABLE_AFTER_FAILURES",
+    "SIGNING_PAYLOAD_TTL_SECONDS", "REMINDER_DAYS", "OUTBOX_STALE_SECONDS",
 )
 
 
@@ -379,6 +381,8 @@ def service_env(database_url: str, redis_url: str, smtp_port: int, key_path: Pat
         "MAIL_FROM": f"Accord Topology <{MAIL_FROM_ADDRESS}>",
         "PUBLIC_URL": PUBLIC_URL,
         "PLATFORM_KEY_PATH": str(key_path),
+        "SEAL_KEY_PATH": str(key_path.parent / "seal_key.pem"),
+        "SEAL_CERT_PATH": str(key_path.parent / "seal.crt"),
         "SESSION_COOKIE_SECURE": "false",
         # Cheap password hashes: the tests enrol keys (the password is checked again) many times.
         "ARGON2_TIME_COST": "1",
@@ -607,7 +611,8 @@ def run_verify_txt(folder: Path, platform_fingerprint: str) -> tuple[int, list[s
     hash_line = re.search(r"its SHA-256 must be ([0-9a-f]{64})", document)
     assert hash_line, document
     commands = [line.strip() for line in document.splitlines()
-                if line.startswith("   ") and line.split()[0] in {"openssl", "sha256sum", "grep", "find"}]
+                if line.startswith("   ") and (line.split()[0] in {"openssl", "sha256sum", "grep", "find"}
+                                                or line.strip().startswith("nss=$(mktemp"))]
     failures: list[str] = []
     verified = 0
     for index, line in enumerate(commands):
@@ -634,6 +639,10 @@ def run_verify_txt(folder: Path, platform_fingerprint: str) -> tuple[int, list[s
             ok = _first_word(result) == hash_line.group(1)
         elif command.startswith("grep -c"):
             ok = result.stdout.strip() == expect
+        elif command.startswith("openssl x509 -in seal.crt"):  # format 2: the PDF seal's certificate
+            ok = result.returncode == 0 and result.stdout.startswith("sha256 Fingerprint=")
+        elif command.startswith("nss=$(mktemp"):  # format 2: pdfsig, the seal certificate trusted
+            ok = "Signature is Valid." in result.stdout and "Certificate is Trusted." in result.stdout
         else:
             ok = False
             failures.append(f"a command the test does not know: {command}")

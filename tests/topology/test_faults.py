@@ -55,13 +55,14 @@ FROZEN_SUBJECT = f"Frozen: “{TITLE}” is signed and sealed"
 def production_stack(database: str, redis_url: str, smtp: SmtpServer, tmp_path: Path,
                      build: Callable[[dict[str, str]], Flask], **extra: str) -> tuple[dict[str, str], Flask]:
     """The environment of every process, and the app in this process on a migrated database with a platform key."""
-    from signing.services import platform_key
+    from signing.services import platform_key, seal
 
     key_path = tmp_path / "platform_key.pem"
     values = service_env(database, redis_url, smtp.port, key_path, **extra)
     app = build(values)
     migrate(app)
     platform_key.generate(key_path)
+    seal.generate(key_path.parent / "seal_key.pem", key_path.parent / "seal.crt", "Accord seal (topology)")
     return values, app
 
 

@@ -79,6 +79,8 @@ def test_the_production_topology_signs_and_freezes_through_the_api(
     flask_cli(values, "db", "upgrade")
     platform_fingerprint = flask_cli(values, "platform-key", "generate").split()[-1]
     assert platform_fingerprint.startswith("sha256:") and key_path.stat().st_mode & 0o777 == 0o600
+    assert not (key_path.parent / "seal.crt").exists(), "production never invents the PDF seal"
+    assert flask_cli(values, "seal", "generate").startswith("Created a self-signed seal certificate")
     flask_cli(values, "create-user", SECRETARIAT_EMAIL, "--name", "Secretariat", "--role", "secretariat",
               "--password", PASSWORD)
     secretariat_token = flask_cli(values, "tokens", "create", SECRETARIAT_EMAIL, "--name", "desk").split()[-1]
