@@ -5,6 +5,9 @@ BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app wsgi
 HOST ?= 127.0.0.1
 PORT ?= 5000
+# Links in e-mail (and the issuer named in signed payloads) follow the address `make run` serves on,
+# unless PUBLIC_URL is set.
+run: export PUBLIC_URL ?= http://$(HOST):$(PORT)
 
 .PHONY: run test lint demo upgrade clean-instance
 

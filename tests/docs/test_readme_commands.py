@@ -1,0 +1,161 @@
+"""The README's "Quick start" and "Production" commands, read from the README and run as a new user would.
+
+Each runs in a fresh copy of the project (the files git tracks), from its folder, through bash, with a new
+user's environment plus only what the README shows; no ``PYTHONPATH``. Only values are substituted: the
+port ``make run`` serves on (``PORT``, which the README documents), and in Production the database, Redis
+and SMTP server the exports name, replaced by the test's own, and gunicorn's port. The test's SMTP server
+speaks STARTTLS and wants a login, as the README's ``smtp.example.org`` on port 587; the processes trust its
+certificate authority through ``SSL_CERT_FILE``, as the system's store trusts a real server's.
+"""
+
+from __future__ import annotations
+
+import re
+import stat
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiosmtpd.smtp import AuthResult, LoginPassword
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+
+from tests.conftest import PASSWORD, free_port, message_text, read_mail
+from tests.smtp_sink import SmtpServer
+from tests.topology.conftest import REPO_ROOT, Processes
+
+from .conftest import INSTALL_TIMEOUT, database_url_like, post_form, wait_for_mail, wait_for_page
+from .documented import ProductionBlock, evaluate_exports, readme_commands, tls_authority, user_env, words
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(INSTALL_TIMEOUT + 300)]
+
+HEAD_REVISION = max(path.name.split("_")[0] for path in (REPO_ROOT / "migrations/versions").glob("0*.py"))
+
+
+def test_quick_start_serves_the_embedded_demo(fresh_tree: Path, processes: Callable[[Path], Processes]) -> None:
+    commands = readme_commands("Quick start")
+    assert commands, "the Quick start section has no sh block"
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    started = processes(fresh_tree)
+    for line in commands:
+        if words(line)[:2] != ["make", "run"]:
+            pytest.fail(f"a Quick start command this test does not know how to check: {line}")
+        run = started.start("make-run", ["bash", "-c", line], user_env(PORT=str(port)))
+        # A fresh .venv and every dependency first, then the migrations and the demo.
+        wait_for_page(base_url, run.alive, run.log, timeout=INSTALL_TIMEOUT)
+        assert f"Serving Accord on {base_url}" in run.log(10**6)
+
+    instance = fresh_tree / "instance"
+    assert (fresh_tree / ".venv/bin/python").exists()
+    assert (instance / "accord.sqlite3").exists()
+    logins = instance / "demo-logins.txt"
+    assert stat.S_IMODE(logins.stat().st_mode) == 0o600, "the demo logins are readable by others"
+    found = re.search(r"^\s+secretariat\s+(\S+@\S+)\s+(\S+)", run.log(10**6), re.M)
+    assert found, f"make run printed no secretariat login:\n{run.log()}"
+    email, password = found.groups()
+    assert email in logins.read_text("utf-8")
+
+    status, cookies = post_form(base_url, "/login", {"email": email, "password": password})
+    assert status == 302, "the printed demo login does not log in"
+    import requests
+
+    listing = requests.get(f"{base_url}/declarations/", cookies=cookies, timeout=10)
+    assert listing.status_code == 200 and "/declarations/b40-izmir-2025" in listing.text
+    assert requests.get(f"{base_url}/public/", timeout=10).status_code == 200
+
+    # E-mail lands in instance/mail/, and every link in it names the address `make run` serves on.
+    status, _ = post_form(base_url, "/reset", {"email": email})
+    assert status == 302
+    texts = [message_text(message) for message in read_mail(instance / "mail")]
+    assert any(f"{base_url}/reset/" in body for body in texts), "no password-reset e-mail in instance/mail/"
+    links = {link for body in texts for link in re.findall(r"https?://[^\s\"<>]+", body)}
+    assert all(link == base_url or link.startswith(f"{base_url}/") for link in links), sorted(links)
+
+
+class SmtpLogin:
+    """aiosmtpd authenticator: accepts one login and records every attempt."""
+
+    def __init__(self, user: str, password: str) -> None:
+        self.user, self.password = user, password
+        self.attempts: list[tuple[str, bool]] = []
+
+    def __call__(self, server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any) -> AuthResult:
+        ok = (isinstance(auth_data, LoginPassword) and session.ssl is not None
+              and (auth_data.login, auth_data.password) == (self.user.encode(), self.password.encode()))
+        self.attempts.append((mechanism, ok))
+        return AuthResult(success=ok, handled=False)
+
+
+def test_production_commands_as_written(production_tree: Path, processes: Callable[[Path], Processes],
+                                        postgres_database: str, database_engine: Engine, redis_url: str,
+                                        smtp_factory: Callable[..., SmtpServer], tmp_path: Path) -> None:
+    block = ProductionBlock.read()
+    documented = evaluate_exports(block.exports, production_tree, user_env())
+    substituted = {"DATABASE_URL", "REDIS_URL", "SMTP_HOST", "SMTP_PORT", "SMTP_PASSWORD"}
+    assert substituted <= set(documented), f"the README no longer exports {substituted - set(documented)}"
+    assert documented["SMTP_USER"] and len(documented["SECRET_KEY"]) >= 32
+
+    ca_file, tls = tls_authority(tmp_path / "tls")
+    login = SmtpLogin(documented["SMTP_USER"], "smtp-password-" + postgres_database)
+    smtp = smtp_factory(tls_context=tls, require_starttls=True, authenticator=login, auth_require_tls=True)
+    env = user_env(**documented, SSL_CERT_FILE=str(ca_file))
+    env.update(DATABASE_URL=database_url_like(documented["DATABASE_URL"], postgres_database), REDIS_URL=redis_url,
+               SMTP_HOST="127.0.0.1", SMTP_PORT=str(smtp.port), SMTP_PASSWORD=login.password)
+
+    started = processes(production_tree)
+    web_port = free_port()
+    servers: set[str] = set()
+    secretariat, worker = "", None
+
+    def run(line: str, stdin: str = "") -> str:
+        result = subprocess.run(["bash", "-c", line], cwd=production_tree, env=env, input=stdin, text=True,
+                                capture_output=True, timeout=120, check=False)
+        assert result.returncode == 0, f"{line}\n-> rc {result.returncode}\n{result.stdout}\n{result.stderr}"
+        return result.stdout + result.stderr
+
+    for line in block.commands:
+        command = words(line)
+        program, rest = Path(command[0]).name, command[1:]
+        if program == "flask" and rest[2:4] == ["db", "upgrade"]:
+            run(line)
+            with database_engine.connect() as conn:
+                assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == HEAD_REVISION
+        elif program == "flask" and rest[2:4] == ["platform-key", "generate"]:
+            assert "sha256:" in run(line)
+            assert (production_tree / "instance/platform_key.pem").exists()
+        elif program == "flask" and rest[2:3] == ["create-user"]:
+            run(line, stdin=f"{PASSWORD}\n{PASSWORD}\n")
+            with database_engine.connect() as conn:
+                role = conn.execute(text("SELECT role FROM users WHERE email = :e"), {"e": rest[3]}).scalar()
+            assert role == rest[rest.index("--role") + 1]
+            secretariat = rest[3]
+        elif program == "gunicorn":
+            documented_bind = rest[rest.index("--bind") + 1]
+            assert documented_bind.startswith("127.0.0.1:"), documented_bind
+            web = started.start("gunicorn", ["bash", "-c", line.replace(documented_bind, f"127.0.0.1:{web_port}")],
+                                env)
+            wait_for_page(f"http://127.0.0.1:{web_port}", web.alive, web.log, timeout=60)
+            servers.add("web")
+        elif program == "celery" and rest[:3] == ["-A", "workers", "worker"]:
+            worker = started.start("worker", ["bash", "-c", line], env)
+            worker.wait_for_log(r"@\S+ ready\.", "the worker to be ready")
+            servers.add("worker")
+        elif program == "celery" and rest[:3] == ["-A", "workers", "beat"]:
+            started.start("beat", ["bash", "-c", line], env).wait_for_log(r"beat: Starting", "beat to start")
+            servers.add("beat")
+        else:
+            pytest.fail(f"a Production command this test does not know how to check: {line}")
+    assert servers == {"web", "worker", "beat"}, f"the Production section starts only {servers}"
+    assert secretariat and worker is not None, "the Production section creates no user"
+
+    # Real work: the web app queues a password-reset e-mail; the worker sends it over STARTTLS, logged in.
+    status, _ = post_form(f"http://127.0.0.1:{web_port}", "/reset", {"email": secretariat})
+    assert status == 302
+    message = wait_for_mail(smtp, secretariat, started.logs)
+    assert f"{documented['PUBLIC_URL']}/reset/" in message_text(message)
+    assert str(message["From"]) == documented["MAIL_FROM"]
+    assert login.attempts and all(ok for _, ok in login.attempts), login.attempts
+    assert "workers.tasks.send_email" in worker.log(10**6)
