@@ -22,9 +22,11 @@ from sqlalchemy.engine import Engine, make_url
 
 from tests.conftest import TEST_POSTGRES_URL, TEST_REDIS_URL, missing
 from tests.smtp_sink import SmtpServer, smtp_servers
-from tests.topology.conftest import Processes, wait_until
+from tests.topology.conftest import Processes, app_builder, wait_until
 
 from .documented import ProductionBlock, copy_tracked_files, user_env
+
+__all__ = ["app_builder"]  # the in-process app of the topology tests, for the compose test
 
 INSTALL_TIMEOUT = 900  # a pip install from an empty cache downloads every dependency
 _CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
