@@ -11,8 +11,10 @@ certificate authority through ``SSL_CERT_FILE``, as the system's store trusts a 
 from __future__ import annotations
 
 import re
+import sqlite3
 import stat
 import subprocess
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -24,7 +26,7 @@ from sqlalchemy.engine import Engine
 
 from tests.conftest import PASSWORD, free_port, message_text, read_mail
 from tests.smtp_sink import SmtpServer
-from tests.topology.conftest import REPO_ROOT, Processes
+from tests.topology.conftest import REPO_ROOT, Process, Processes
 
 from .conftest import INSTALL_TIMEOUT, database_url_like, post_form, wait_for_mail, wait_for_page
 from .documented import ProductionBlock, evaluate_exports, readme_commands, tls_authority, user_env, words
@@ -34,34 +36,22 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(INSTALL_TIMEOUT + 300)]
 HEAD_REVISION = max(path.name.split("_")[0] for path in (REPO_ROOT / "migrations/versions").glob("0*.py"))
 
 
-def test_quick_start_serves_the_embedded_demo(fresh_tree: Path, processes: Callable[[Path], Processes]) -> None:
-    commands = readme_commands("Quick start")
-    assert commands, "the Quick start section has no sh block"
-    port = free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    started = processes(fresh_tree)
-    for line in commands:
-        if words(line)[:2] != ["make", "run"]:
-            pytest.fail(f"a Quick start command this test does not know how to check: {line}")
-        run = started.start("make-run", ["bash", "-c", line], user_env(PORT=str(port)))
-        # A fresh .venv and every dependency first, then the migrations and the demo.
-        wait_for_page(base_url, run.alive, run.log, timeout=INSTALL_TIMEOUT)
-        assert f"Serving Accord on {base_url}" in run.log(10**6)
+def check_demo_served(tree: Path, base_url: str, output: str) -> None:
+    """`make run` made .venv, migrated, loaded the demo, printed its logins and serves it on ``base_url``."""
+    import requests
 
-    instance = fresh_tree / "instance"
-    assert (fresh_tree / ".venv/bin/python").exists()
-    assert (instance / "accord.sqlite3").exists()
+    instance = tree / "instance"
+    assert (tree / ".venv/bin/python").exists() and (instance / "accord.sqlite3").exists()
+    assert f"Serving Accord on {base_url}" in output
     logins = instance / "demo-logins.txt"
     assert stat.S_IMODE(logins.stat().st_mode) == 0o600, "the demo logins are readable by others"
-    found = re.search(r"^\s+secretariat\s+(\S+@\S+)\s+(\S+)", run.log(10**6), re.M)
-    assert found, f"make run printed no secretariat login:\n{run.log()}"
+    found = re.search(r"^\s+secretariat\s+(\S+@\S+)\s+(\S+)", output, re.M)
+    assert found, f"make run printed no secretariat login:\n{output[-3000:]}"
     email, password = found.groups()
     assert email in logins.read_text("utf-8")
 
     status, cookies = post_form(base_url, "/login", {"email": email, "password": password})
     assert status == 302, "the printed demo login does not log in"
-    import requests
-
     listing = requests.get(f"{base_url}/declarations/", cookies=cookies, timeout=10)
     assert listing.status_code == 200 and "/declarations/b40-izmir-2025" in listing.text
     assert requests.get(f"{base_url}/public/", timeout=10).status_code == 200
@@ -73,6 +63,46 @@ def test_quick_start_serves_the_embedded_demo(fresh_tree: Path, processes: Calla
     assert any(f"{base_url}/reset/" in body for body in texts), "no password-reset e-mail in instance/mail/"
     links = {link for body in texts for link in re.findall(r"https?://[^\s\"<>]+", body)}
     assert all(link == base_url or link.startswith(f"{base_url}/") for link in links), sorted(links)
+
+
+def test_quick_start_commands_as_written(fresh_tree: Path, processes: Callable[[Path], Processes]) -> None:
+    commands = readme_commands("Quick start")
+    assert commands, "the Quick start section has no sh block"
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    env = user_env(PORT=str(port))
+    started = processes(fresh_tree)
+    server: Process | None = None
+    served = False
+    for line in commands:
+        command = words(line)
+        if command[:2] == ["make", "run"]:
+            server = started.start("make-run", ["bash", "-c", line], env)
+            # A fresh .venv and every dependency first, then the migrations and the demo.
+            wait_for_page(base_url, server.alive, server.log, timeout=INSTALL_TIMEOUT)
+            check_demo_served(fresh_tree, base_url, server.log(10**7))
+            served = True
+            continue
+        if server is not None:  # Ctrl-C before the next command
+            server.stop()
+            server = None
+        result = subprocess.run(["bash", "-c", line], cwd=fresh_tree, env=env, capture_output=True, text=True,
+                                timeout=300, check=False)
+        output = result.stdout + result.stderr
+        assert result.returncode == 0, f"{line}\n-> rc {result.returncode}\n{output[-3000:]}"
+        if command[:2] == ["make", "clean-instance"]:
+            assert command[2:] == ["upgrade"], line
+            with sqlite3.connect(fresh_tree / "instance/accord.sqlite3") as conn:
+                assert conn.execute("SELECT count(*) FROM users").fetchone() == (0,)
+        elif Path(command[0]).name == "flask" and command[3:] == ["demo", "--complete"]:
+            assert "is frozen" in output, output
+        elif Path(command[0]).name == "flask" and command[3:4] == ["export-bundle"]:
+            assert zipfile.is_zipfile(fresh_tree / command[-1])
+        elif command[1:3] == ["-m", "signing.verify"]:
+            assert "VERIFIED: 12 signature(s)" in output, output
+        else:
+            pytest.fail(f"a Quick start command this test does not know how to check: {line}")
+    assert served, "the Quick start section does not run make run"
 
 
 class SmtpLogin:
