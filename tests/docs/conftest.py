@@ -178,12 +178,12 @@ def post_form(base_url: str, path: str, fields: dict[str, str], cookies: dict[st
 
     page = requests.get(f"{base_url}{path}", headers=cookie_header(), timeout=10)
     assert page.status_code == 200, f"GET {path}: {page.status_code}"
-    jar.update(page.cookies.get_dict())
+    jar.update({k: v for k, v in page.cookies.get_dict().items() if v is not None})
     token = _CSRF.search(page.text)
     assert token, f"no CSRF token on {path}"
     response = requests.post(f"{base_url}{path}", data={"csrf_token": token.group(1), **fields},
                              headers=cookie_header(), allow_redirects=False, timeout=30)
-    jar.update(response.cookies.get_dict())
+    jar.update({k: v for k, v in response.cookies.get_dict().items() if v is not None})
     return response.status_code, jar
 
 

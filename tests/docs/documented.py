@@ -133,7 +133,9 @@ def dockerfile_env() -> dict[str, str]:
     values: dict[str, str] = {}
     for line in DOCKERFILE.read_text("utf-8").splitlines():
         if line.startswith("ENV "):
-            values.update(word.split("=", 1) for word in shlex.split(line[4:]) if "=" in word)
+            for word in shlex.split(line[4:]):
+                name, _, value = word.partition("=")
+                values[name] = value
     return values
 
 

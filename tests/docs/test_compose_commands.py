@@ -10,6 +10,7 @@ a published port and ``/tmp`` (private to a container) are the only values chang
 
 from __future__ import annotations
 
+import re
 import shlex
 import subprocess
 from collections.abc import Callable
@@ -109,6 +110,9 @@ def test_compose_services_run_as_configured(
                 words = [word.replace(bind, f"127.0.0.1:{web_port}") for word in words]
         return [word.replace(CONTAINER_TMP, f"{tmp_path}/") for word in words]
 
+    # The copy's .venv stands in for the image's Python: both have requirements.txt installed, and nothing else.
+    dockerfile = DOCKERFILE.read_text("utf-8")
+    assert re.search(r"^RUN pip install .*-r requirements\.txt", dockerfile, re.M), "the image installs otherwise"
     image_path = f"{production_tree / '.venv/bin'}:{user_env()['PATH']}"
     built = {name: service for name, service in services.items() if "build" in service}
     started = processes(production_tree)
