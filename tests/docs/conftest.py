@@ -33,15 +33,16 @@ _CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 
 
 @pytest.fixture
-def fresh_tree(tmp_path: Path) -> Path:
-    """A copy of the project's tracked files, with nothing installed."""
+def fresh_tree(tmp_path: Path) -> Iterator[Path]:
+    """A copy of the project's tracked files, with nothing installed (removed afterwards, .venv and all)."""
     tree = tmp_path / "accord"
     copy_tracked_files(tree)
-    return tree
+    yield tree
+    shutil.rmtree(tree, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
-def installed_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def installed_tree(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A copy of the project where the Production section's install lines ran (once per session)."""
     tree = tmp_path_factory.mktemp("production") / "accord"
     copy_tracked_files(tree)
@@ -51,7 +52,8 @@ def installed_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
         result = subprocess.run(["bash", "-c", line], cwd=tree, env=user_env(), capture_output=True, text=True,
                                 timeout=INSTALL_TIMEOUT, check=False)
         assert result.returncode == 0, f"{line}\n-> rc {result.returncode}\n{result.stdout[-3000:]}{result.stderr}"
-    return tree
+    yield tree
+    shutil.rmtree(tree, ignore_errors=True)
 
 
 @pytest.fixture
