@@ -17,12 +17,22 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
+from flask import Flask
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine, make_url
 
 from tests.conftest import TEST_POSTGRES_URL, TEST_REDIS_URL, missing
 from tests.smtp_sink import SmtpServer, smtp_servers
-from tests.topology.conftest import Processes, app_builder, wait_until
+from tests.topology.conftest import (
+    Processes,
+    app_builder,
+    declaration_status,
+    enrol_keys,
+    open_declaration,
+    seed_network,
+    sign,
+    wait_until,
+)
 
 from .documented import ProductionBlock, copy_tracked_files, user_env
 
@@ -200,3 +210,15 @@ def wait_for_mail(server: SmtpServer, recipient: str, details: Callable[[], str]
     found = [message for message in server.received if recipient in message.rcpt_tos]
     assert len(found) == 1, f"{len(found)} e-mails to {recipient}"
     return found[0].message
+
+
+def sign_until_frozen(app: Flask, details: Callable[[], str], *, create_secretariat: bool) -> None:
+    """A declaration that one city signs, through the services of ``app`` (configured as the processes are);
+    the worker must then freeze it, which needs the platform key."""
+    network = seed_network(app, (("Sofia", "Bulgaria"),), observer=False, create_secretariat=create_secretariat)
+    enrol_keys(app, network)
+    open_declaration(app, network)
+    for delegate in network.delegates:
+        sign(app, delegate)
+    wait_until(lambda: declaration_status(app) == "frozen", "the worker to freeze the declaration", timeout=90,
+               interval=0.5, details=details)

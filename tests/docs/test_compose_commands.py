@@ -25,18 +25,16 @@ from sqlalchemy.engine import make_url
 
 from tests.conftest import PASSWORD, free_port, message_text
 from tests.smtp_sink import SmtpServer
-from tests.topology.conftest import (
-    SECRETARIAT_EMAIL,
-    Processes,
-    declaration_status,
-    enrol_keys,
-    open_declaration,
-    seed_network,
-    sign,
-    wait_until,
-)
+from tests.topology.conftest import SECRETARIAT_EMAIL, Processes
 
-from .conftest import INSTALL_TIMEOUT, database_url_like, post_form, wait_for_mail, wait_for_page
+from .conftest import (
+    INSTALL_TIMEOUT,
+    database_url_like,
+    post_form,
+    sign_until_frozen,
+    wait_for_mail,
+    wait_for_page,
+)
 from .documented import COMPOSE_FILE, DOCKERFILE, compose_interpolate, dockerfile_env, user_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(INSTALL_TIMEOUT + 300)]
@@ -146,11 +144,4 @@ def test_compose_services_run_as_configured(
     assert f"{envs[web_name]['PUBLIC_URL']}/reset/" in message_text(message)
 
     # Every city signs; the worker freezes the declaration, sealing it with the platform key the web made.
-    app = app_builder(envs[web_name])
-    network = seed_network(app, (("Sofia", "Bulgaria"),), observer=False, create_secretariat=False)
-    enrol_keys(app, network)
-    open_declaration(app, network)
-    for delegate in network.delegates:
-        sign(app, delegate)
-    wait_until(lambda: declaration_status(app) == "frozen", "the worker to freeze the declaration", timeout=90,
-               interval=0.5, details=started.logs)
+    sign_until_frozen(app_builder(envs[web_name]), started.logs, create_secretariat=False)

@@ -21,14 +21,22 @@ from typing import Any
 
 import pytest
 from aiosmtpd.smtp import AuthResult, LoginPassword
+from flask import Flask
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from tests.conftest import PASSWORD, free_port, message_text, read_mail
 from tests.smtp_sink import SmtpServer
-from tests.topology.conftest import REPO_ROOT, Process, Processes
+from tests.topology.conftest import ENV_NAMES, REPO_ROOT, Process, Processes
 
-from .conftest import INSTALL_TIMEOUT, database_url_like, post_form, wait_for_mail, wait_for_page
+from .conftest import (
+    INSTALL_TIMEOUT,
+    database_url_like,
+    post_form,
+    sign_until_frozen,
+    wait_for_mail,
+    wait_for_page,
+)
 from .documented import ProductionBlock, evaluate_exports, readme_commands, tls_authority, user_env, words
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(INSTALL_TIMEOUT + 300)]
@@ -121,7 +129,8 @@ class SmtpLogin:
 
 def test_production_commands_as_written(production_tree: Path, processes: Callable[[Path], Processes],
                                         postgres_database: str, database_engine: Engine, redis_url: str,
-                                        smtp_factory: Callable[..., SmtpServer], tmp_path: Path) -> None:
+                                        smtp_factory: Callable[..., SmtpServer],
+                                        app_builder: Callable[[dict[str, str]], Flask], tmp_path: Path) -> None:
     block = ProductionBlock.read()
     documented = evaluate_exports(block.exports, production_tree, user_env())
     substituted = {"DATABASE_URL", "REDIS_URL", "SMTP_HOST", "SMTP_PORT", "SMTP_PASSWORD"}
@@ -189,3 +198,7 @@ def test_production_commands_as_written(production_tree: Path, processes: Callab
     assert str(message["From"]) == documented["MAIL_FROM"]
     assert login.attempts and all(ok for _, ok in login.attempts), login.attempts
     assert "workers.tasks.send_email" in worker.log(10**6)
+
+    # The worker freezes a signed declaration with the platform key the README had made.
+    sign_until_frozen(app_builder({name: env[name] for name in ENV_NAMES if name in env}), started.logs,
+                      create_secretariat=True)
