@@ -5,8 +5,9 @@ BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app wsgi
 HOST ?= 127.0.0.1
 PORT ?= 5000
-# Links in e-mail and the PDF's QR code point where `make run` serves, unless PUBLIC_URL is set.
-PUBLIC_URL ?= http://$(HOST):$(PORT)
+# Links in e-mail (and the issuer named in signed payloads) follow the address `make run` serves on,
+# unless PUBLIC_URL is set.
+run: export PUBLIC_URL ?= http://$(HOST):$(PORT)
 
 .PHONY: run test lint demo upgrade clean-instance
 
@@ -25,7 +26,6 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
 upgrade: $(VENV)/.runtime
 	$(FLASK) db upgrade
 
-run: export PUBLIC_URL := $(PUBLIC_URL)
 run: upgrade
 	$(FLASK) demo --if-empty
 	@echo "Serving Accord on http://$(HOST):$(PORT) (Ctrl-C to stop)"

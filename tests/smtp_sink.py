@@ -65,15 +65,19 @@ class SmtpServer:
 
 
 def smtp_servers() -> Iterator[Callable[..., SmtpServer]]:
-    """Body of the ``smtp_factory`` fixture: ``start(handler=None, port=None)``; every server stopped after."""
+    """Body of the ``smtp_factory`` fixture: ``start(handler=None, port=None, **smtp_parameters)``.
+
+    ``smtp_parameters`` go to aiosmtpd's ``SMTP`` (e.g. ``tls_context``, ``require_starttls``,
+    ``authenticator``). Every server is stopped after.
+    """
     from aiosmtpd.controller import Controller
 
     started: list[SmtpServer] = []
 
-    def start(handler: RecordingHandler | None = None, port: int | None = None) -> SmtpServer:
+    def start(handler: RecordingHandler | None = None, port: int | None = None, **smtp_parameters: Any) -> SmtpServer:
         port = port or free_port()
         handler = handler or RecordingHandler()
-        controller = Controller(handler, hostname="127.0.0.1", port=port, ready_timeout=10)
+        controller = Controller(handler, hostname="127.0.0.1", port=port, ready_timeout=10, **smtp_parameters)
         controller.start()
         server = SmtpServer(port=port, handler=handler, controller=controller)
         started.append(server)

@@ -8,7 +8,8 @@ process group, then SIGKILL):
   before and after — or a ``redis-server`` of the test's own (the fault tests stop it);
 - an aiosmtpd server per test, with a handler the test chooses;
 - ``gunicorn wsgi:app``, ``celery -A workers worker`` and ``celery -A workers beat`` subprocesses,
-  configured only through the environment, as in ``docker-compose.yml``.
+  started from the project's folder as the README's Production section says (no ``PYTHONPATH``)
+  and configured only through the environment, as in ``docker-compose.yml``.
 
 The test process itself builds the same app in-process (same environment) to set up data,
 inspect the outbox and run the sweep. A part that is absent skips (``missing``), or fails
@@ -144,16 +145,17 @@ class Process:
 
 
 class Processes:
-    """Starts the topology's processes; ``stop_all`` stops them, the latest first."""
+    """Starts the topology's processes (in ``cwd``, the project root by default); ``stop_all`` stops them."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, cwd: Path = REPO_ROOT) -> None:
         self.folder = folder
+        self.cwd = cwd
         self.started: list[Process] = []
 
     def start(self, name: str, argv: list[str], env: dict[str, str]) -> Process:
         log_path = self.folder / f"{name}-{len(self.started)}.log"
         with open(log_path, "wb") as log:
-            popen = subprocess.Popen(argv, cwd=REPO_ROOT, env=env, stdin=subprocess.DEVNULL, stdout=log,
+            popen = subprocess.Popen(argv, cwd=self.cwd, env=env, stdin=subprocess.DEVNULL, stdout=log,
                                      stderr=subprocess.STDOUT, start_new_session=True)
         process = Process(name, popen, log_path)
         self.started.append(process)
@@ -394,10 +396,13 @@ def service_env(database_url: str, redis_url: str, smtp_port: int, key_path: Pat
 
 
 def process_env(values: dict[str, str]) -> dict[str, str]:
-    """The environment of a subprocess: the outer one without any configuration, plus ``values``."""
+    """The environment of a subprocess: the outer one without any configuration, plus ``values``.
+
+    No ``PYTHONPATH``: each command finds the project from the folder it starts in, as the README's.
+    """
     env = {k: v for k, v in os.environ.items()
-           if k not in ENV_NAMES and not k.startswith(("CELERY_", "FLASK_", "PYTEST_"))}
-    env.update(values, PYTHONPATH=str(REPO_ROOT), PYTHONUNBUFFERED="1")
+           if k not in ENV_NAMES and k != "PYTHONPATH" and not k.startswith(("CELERY_", "FLASK_", "PYTEST_"))}
+    env.update(values, PYTHONUNBUFFERED="1")
     return env
 
 
