@@ -71,6 +71,9 @@ MATRIX: dict[tuple[str, str], dict[str, str]] = {
     ("auth.account", "POST"): members(ALLOWED),
     ("auth.token_create", "POST"): members(ALLOWED),
     ("auth.token_revoke", "POST"): members(ALLOWED),
+    # No such session (tests/test_sessions.py ends real ones); ending them all logs out.
+    ("auth.session_end", "POST"): members(NOT_FOUND),
+    ("auth.sessions_end_all", "POST"): {"anonymous": LOGIN, **dict.fromkeys(MEMBERS, LOGGED_OUT)},
     ("home.home", "GET"): members(OK),
     ("home.city", "GET"): {
         "anonymous": LOGIN,
@@ -218,6 +221,7 @@ def url_for_rule(app: Flask, rule: Any, targets: Targets) -> str:
         "key_id": 999_999,  # no such key
         "signature_id": 999_999,  # no such signature
         "token_id": 1,
+        "session_id": 999_999,  # no such session
     }
     unknown = set(rule.arguments) - set(candidates)
     assert not unknown, f"the access matrix does not know how to fill {unknown} in {rule.rule}"

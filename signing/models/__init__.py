@@ -15,6 +15,7 @@ from .declarations import (
     Status,
 )
 from .outbox import OutboxEmail, OutboxTask
+from .sessions import UserSession
 from .signatures import (
     ApiToken,
     IssuedPayload,
@@ -53,5 +54,6 @@ __all__ = [
     "Role",
     "UTCDateTime",
     "User",
+    "UserSession",
     "utcnow",
 ]
