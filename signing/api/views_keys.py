@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+from flask import current_app
+
+from ..extensions import limiter
 from ..services import keys
 from . import lookup, present, schemas
 from .bearer import current_user
 from .core import bp, endpoint
 
 
+def _enrol_limit() -> str:
+    return str(current_app.config["KEY_ENROL_RATE_LIMIT"])
+
+
 @bp.post("/keys")
-@endpoint(schemas.KeyOut, status=201, errors=(400, 403, 409), tag="keys")
+@limiter.limit(_enrol_limit)
+@endpoint(schemas.KeyOut, status=201, errors=(400, 403, 409, 429), tag="keys")
 def enrol_key(json: schemas.KeyCreate) -> tuple[schemas.KeyOut, int]:
     """Enrol a public key (delegates; the account password is checked again). The private key stays with you."""
     record = keys.enrol(current_user(), json.public_key, json.label, json.password, origin=json.origin)

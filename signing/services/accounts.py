@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import secrets
+
 from email_validator import EmailNotValidError, validate_email
-from flask import current_app
+from flask import Flask, current_app
 from sqlalchemy import func, select
 
 from ..extensions import db
 from ..models import City, LinkPurpose, Role, User, utcnow
 from . import Conflict, ServiceError, audit, links, outbox, sessions, throttle, transactions
 from .passwords import check_password_policy, hash_password, needs_rehash, verify_password
+
+RESET_TASK = "password_reset"
 
 
 def normalise_email(raw: str) -> str:
@@ -118,13 +122,25 @@ def accept_invitation(token: str, password: str) -> User:
     return _set_password_by_link(token, LinkPurpose.INVITATION, password, "user.invitation_accepted")
 
 
-def request_password_reset(email: str) -> None:
-    """Queue a reset e-mail if the address belongs to an active account; silent otherwise."""
+def request_password_reset(email: str) -> list[transactions.AfterCommit]:
+    """Queue the same outbox task whatever the address; the task sends a link if it belongs to an account.
+
+    Both paths do the same work here (one task row, one commit), so how long the answer takes does not
+    tell whether an account exists. In the embedded default the task would run in this process right
+    after the commit: that work is returned, for the caller to run once the answer is sent (``[]`` in
+    celery mode, where a worker runs the task).
+    """
     try:
         normalised = normalise_email(email)
     except ServiceError:
-        return
-    user = find_by_email(normalised)
+        return []
+    outbox.queue_task(f"password_reset:{secrets.token_hex(16)}", RESET_TASK, email=normalised)
+    return transactions.commit(defer=current_app.config["TASK_MODE"] == "inline")
+
+
+def send_password_reset(email: str) -> None:
+    """The outbox task: e-mail a reset link if ``email`` belongs to an active account with a password."""
+    user = find_by_email(email)
     if user is None or not user.active or not user.has_password:
         return
     token = links.issue(user, LinkPurpose.PASSWORD_RESET)
@@ -138,6 +154,10 @@ def request_password_reset(email: str) -> None:
     )
     audit.record("user.password_reset_requested", user, None)
     transactions.commit()
+
+
+def init_app(app: Flask) -> None:
+    outbox.register_task(app, RESET_TASK, send_password_reset)
 
 
 def reset_password(token: str, password: str) -> User:

@@ -27,8 +27,9 @@ class TooManyAttempts(ServiceError):
     code = "too_many_attempts"
 
     def __init__(self, retry_after: int) -> None:
+        unit = "second" if retry_after == 1 else "seconds"
         super().__init__(
-            f"Too many failed password attempts for this account. Wait {retry_after} seconds and try again."
+            f"Too many failed password attempts for this account. Wait {retry_after} {unit} and try again."
         )
         self.retry_after = retry_after
 

@@ -22,12 +22,13 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
+from werkzeug.wrappers import Response
 from wtforms import StringField, SubmitField
 from wtforms.validators import Length
 
 from ..extensions import db, limiter, login_manager
 from ..models import LinkPurpose, User, UserSession
-from ..services import ServiceError, accounts, audit, links, sessions, throttle, tokens
+from ..services import ServiceError, accounts, audit, links, sessions, throttle, tokens, transactions
 from . import redirects
 from .forms import ChangePasswordForm, ConfirmForm, LoginForm, ResetRequestForm, SetPasswordForm, _printable
 
@@ -109,6 +110,19 @@ def logout() -> ResponseReturnValue:
     return redirect(url_for("auth.login"))
 
 
+def _run_after_response(response: Response, work: list[transactions.AfterCommit]) -> None:
+    """Run after-commit work once the response is sent (WSGI servers close it after the last byte)."""
+    if not work:
+        return
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+
+    def run() -> None:
+        with app.app_context():
+            transactions.run(work)
+
+    response.call_on_close(run)
+
+
 def _set_password_page(purpose: LinkPurpose, token: str, template: str) -> ResponseReturnValue:
     link = links.resolve(token, purpose)  # raises a 400/410 with a clear message
     form = SetPasswordForm()
@@ -142,9 +156,11 @@ def accept_invitation(token: str) -> ResponseReturnValue:
 def request_reset() -> ResponseReturnValue:
     form = ResetRequestForm()
     if form.validate_on_submit():
-        accounts.request_password_reset(form.email.data or "")
+        work = accounts.request_password_reset(form.email.data or "")
         flash("If that address belongs to an account, a reset link is on its way.", "info")
-        return redirect(url_for("auth.login"))
+        response = redirect(url_for("auth.login"))
+        _run_after_response(response, work)
+        return response
     status = 400 if request.method == "POST" else 200
     return render_template("auth/reset_request.html", form=form), status
 

@@ -254,13 +254,14 @@ def _bytes(data: dict[str, Any], name: str) -> bytes:
         raise signatures.SignatureRejected(str(exc)) from exc
 
 
-def _login_limit() -> str:
-    return str(current_app.config["LOGIN_RATE_LIMIT"])
+def _enrol_limit() -> str:
+    """Per address, apart from the log-in's limit: many delegates may enrol from one office."""
+    return str(current_app.config["KEY_ENROL_RATE_LIMIT"])
 
 
 @api.route("/account/keys", methods=["POST"])
 @_json_login
-@limiter.limit(_login_limit)
+@limiter.limit(_enrol_limit)
 def enrol_key() -> ResponseReturnValue:
     """Enrol the public half of a key made in the browser; the password is asked again."""
     if current_user.role != Role.DELEGATE:
