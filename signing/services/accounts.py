@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from ..extensions import db
 from ..models import City, LinkPurpose, Role, User, utcnow
-from . import Conflict, ServiceError, audit, links, outbox, sessions, throttle, transactions
+from . import Conflict, ServiceError, audit, links, outbox, refuse_bidi, sessions, throttle, transactions
 from .passwords import check_password_policy, hash_password, needs_rehash, verify_password
 
 RESET_TASK = "password_reset"
@@ -46,6 +46,7 @@ def _new_user(email: str, display_name: str, role: str, city: City | None) -> Us
     display_name = display_name.strip()
     if not display_name:
         raise ServiceError("A display name is required.")
+    refuse_bidi(display_name, "display name")
     _check_role(role, city)
     if find_by_email(email) is not None:
         raise Conflict("A user with this e-mail address already exists.")
@@ -230,6 +231,7 @@ def update_profile(user: User, display_name: str, actor: User) -> None:
     display_name = display_name.strip()
     if not display_name:
         raise ServiceError("A display name is required.")
+    refuse_bidi(display_name, "display name")
     if display_name != user.display_name:
         audit.record("user.updated", user, actor, display_name=[user.display_name, display_name])
         user.display_name = display_name

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from ..core.payload import PUBLIC_KEY_BYTES, PayloadError, b64decode, fingerprint, is_weak_public_key
 from ..extensions import db
 from ..models import Role, SigningKey, User, utcnow
-from . import Conflict, Forbidden, NotFound, ServiceError, audit, outbox, throttle, transactions
+from . import Conflict, Forbidden, NotFound, ServiceError, audit, outbox, refuse_bidi, throttle, transactions
 from .passwords import verify_password
 
 ORIGINS = ("browser", "cli")
@@ -57,6 +57,7 @@ def enrol(user: User, public_key_b64: str, label: str, password: str, origin: st
     label = " ".join((label or "").split())
     if not label:
         raise ServiceError("Give the key a label, such as the device it lives on.")
+    refuse_bidi(label, "label")
     if len(label) > MAX_LABEL:
         raise ServiceError(f"The label is too long ({MAX_LABEL} characters at most).")
     if origin not in ORIGINS:
