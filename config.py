@@ -131,6 +131,17 @@ def load_config(instance_path: Path, overrides: dict[str, Any] | None = None) ->
         "RATELIMIT_HEADERS_ENABLED": True,
         "LOGIN_RATE_LIMIT": os.environ.get("LOGIN_RATE_LIMIT", "10 per minute;50 per hour"),
         "RESET_RATE_LIMIT": os.environ.get("RESET_RATE_LIMIT", "5 per minute;20 per hour"),
+        # Key enrolment (browser and API), per address: an office full of delegates shares one address.
+        "KEY_ENROL_RATE_LIMIT": os.environ.get("KEY_ENROL_RATE_LIMIT", "30 per minute;300 per hour"),
+        # Per account, whatever the address (services/throttle.py): after this many wrong passwords,
+        # each further one makes the account wait 1, 2, 4... seconds, at most ACCOUNT_THROTTLE_MAX_DELAY.
+        "ACCOUNT_THROTTLE_FREE_FAILURES": _env_int("ACCOUNT_THROTTLE_FREE_FAILURES", 5),
+        "ACCOUNT_THROTTLE_MAX_DELAY": _env_int("ACCOUNT_THROTTLE_MAX_DELAY", 120),
+        "ACCOUNT_THROTTLE_WINDOW": _env_int("ACCOUNT_THROTTLE_WINDOW", 24 * 3600),
+        # How many reverse proxies in front of the app to trust for X-Forwarded-For/-Proto/-Host (ProxyFix).
+        "TRUSTED_PROXIES": _env_int("TRUSTED_PROXIES", 0),
+        # Strict-Transport-Security max-age, sent when PUBLIC_URL is https (0: no header).
+        "HSTS_MAX_AGE": _env_int("HSTS_MAX_AGE", 365 * 24 * 3600),
         # Links sent by e-mail.
         "INVITATION_MAX_AGE": timedelta(days=7),
         "PASSWORD_RESET_MAX_AGE": timedelta(hours=2),

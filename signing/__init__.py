@@ -22,7 +22,7 @@ def create_app(overrides: dict[str, Any] | None = None, instance_path: str | Pat
 
     from . import api, database, task_queue
     from .manage import commands
-    from .services import freeze, outbox, transactions, webhooks
+    from .services import accounts, freeze, outbox, transactions, webhooks
     from .web import admin, auth, declarations, errors, home, public, review, security, signing
     from .web import webhooks as webhook_pages
 
@@ -41,6 +41,7 @@ def create_app(overrides: dict[str, Any] | None = None, instance_path: str | Pat
     outbox.init_app(app)
     freeze.init_app(app)
     webhooks.init_app(app)
+    accounts.init_app(app)
     task_queue.celery_init_app(app)
     security.init_app(app)
     errors.init_app(app)

@@ -71,6 +71,9 @@ MATRIX: dict[tuple[str, str], dict[str, str]] = {
     ("auth.account", "POST"): members(ALLOWED),
     ("auth.token_create", "POST"): members(ALLOWED),
     ("auth.token_revoke", "POST"): members(ALLOWED),
+    # No such session (tests/test_sessions.py ends real ones); ending them all logs out.
+    ("auth.session_end", "POST"): members(NOT_FOUND),
+    ("auth.sessions_end_all", "POST"): {"anonymous": LOGIN, **dict.fromkeys(MEMBERS, LOGGED_OUT)},
     ("home.home", "GET"): members(OK),
     ("home.city", "GET"): {
         "anonymous": LOGIN,
@@ -240,6 +243,7 @@ def url_for_rule(app: Flask, rule: Any, targets: Targets) -> str:
         "signature_id": 999_999,  # no such signature
         "token_id": 1,
         "endpoint_id": 999_999,  # no such webhook endpoint
+        "session_id": 999_999,  # no such session
     }
     needed = set(rule.arguments) - set(rule.defaults or {})  # a rule's defaults are its own, not the URL's
     unknown = needed - set(candidates)

@@ -629,8 +629,9 @@ def test_quorum_is_shown_on_the_dashboard(app: Flask, people: People) -> None:
 
 
 def test_enrolment_password_attempts_are_rate_limited(app_factory: Any, people: People) -> None:
-    """Enrolling asks for the password, so it is limited like logging in (LOGIN_RATE_LIMIT)."""
-    limited = app_factory(LOGIN_RATE_LIMIT="3 per minute")
+    """Enrolling asks for the password, so it is limited per address (KEY_ENROL_RATE_LIMIT, apart from the log-in's
+    limit) and per account (tests/test_throttle.py)."""
+    limited = app_factory(KEY_ENROL_RATE_LIMIT="3 per minute")
     client = limited.test_client()
     with limited.app_context():
         assert login(client, people.delegate.email).status_code == 302

@@ -8,9 +8,17 @@ who may do it) and returns the response body (``present``). The views of ``views
 
 from __future__ import annotations
 
+from flask import current_app
+
 from ..models import PayloadKind, User
 from ..services import keys, signatures
 from . import intake, lookup, present, schemas
+
+
+def enrol_rate_limit() -> str:
+    """Key enrolments per client address, on both paths; apart from the log-in's limit, since many delegates
+    may enrol from one office (the password re-check is throttled per account in ``keys.enrol``)."""
+    return str(current_app.config["KEY_ENROL_RATE_LIMIT"])
 
 
 def enrol_key(user: User, body: schemas.KeyCreate, origin: str) -> schemas.KeyOut:

@@ -9,7 +9,7 @@ status (``signing.web.errors``), never an HTML page or a redirect.
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, Response, current_app, flash
+from flask import Blueprint, Flask, Response, flash
 from flask_login import current_user
 
 from ..extensions import limiter
@@ -43,12 +43,8 @@ def not_cached(response: Response) -> Response:
     return response
 
 
-def _login_limit() -> str:
-    return str(current_app.config["LOGIN_RATE_LIMIT"])
-
-
 @bp.post("/account/keys")
-@limiter.limit(_login_limit)
+@limiter.limit(actions.enrol_rate_limit)
 @session_endpoint(schemas.KeyOut, status=201)
 def enrol_key(json: schemas.KeyCreate) -> tuple[schemas.KeyOut, int]:
     """Enrol the public half of a key made in this browser; the password is asked again."""

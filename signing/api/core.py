@@ -25,6 +25,8 @@ ERROR_DESCRIPTIONS = {
     403: "Your role may never do this, or it is not yours to do (code `forbidden`, `wrong_password`).",
     404: "Unknown declaration, revision, key or user (code `not_found`).",
     409: "Not in this state, or already done (codes `conflict`, `already_signed`, `payload_used`).",
+    429: "Too many attempts: from this address (code `too_many_attempts`), or too many wrong passwords for "
+         "this account, which must wait (code `too_many_attempts`); `Retry-After` says how long.",
 }
 
 PATH_PARAMETERS = {

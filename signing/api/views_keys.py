@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..extensions import limiter
 from ..services import keys
 from . import actions, lookup, present, schemas
 from .bearer import current_user
@@ -9,7 +10,8 @@ from .core import bp, endpoint
 
 
 @bp.post("/keys")
-@endpoint(schemas.KeyOut, status=201, errors=(400, 403, 409), tag="keys")
+@limiter.limit(actions.enrol_rate_limit)
+@endpoint(schemas.KeyOut, status=201, errors=(400, 403, 409, 429), tag="keys")
 def enrol_key(json: schemas.KeyCreate) -> tuple[schemas.KeyOut, int]:
     """Enrol a public key (delegates; the account password is checked again). The private key stays with you."""
     return actions.enrol_key(current_user(), json, json.origin), 201

@@ -202,15 +202,17 @@ def verify_instructions(data: BundleInput, signatures: list[dict[str, Any]],
         "You need only OpenSSL 3 and sha256sum (coreutils). Run every command inside the",
         f"unpacked folder {folder_name(data.declaration_slug)}/. Each must succeed as described.",
         "",
-        "1. The platform signed the manifest (expect 'Signature Verified Successfully'):",
-        "",
-        f"   openssl pkeyutl -verify -pubin -inkey {PLATFORM_KEY} -rawin -in {MANIFEST} -sigfile {MANIFEST_SIG}",
-        "",
-        "   Compare the platform key's fingerprint with the one the network publishes:",
+        "1. The platform key is the network's: its fingerprint must be the one the network",
+        "   publishes (not one read from this bundle). Without this step the others prove only",
+        "   that the bundle is consistent: anyone can seal a bundle with a key of their own.",
         "",
         f"   openssl pkey -pubin -in {PLATFORM_KEY} -outform DER | tail -c 32 | sha256sum",
         "",
-        "2. Every file is the one the manifest names (expect every line 'OK'):",
+        "2. The platform signed the manifest (expect 'Signature Verified Successfully'):",
+        "",
+        f"   openssl pkeyutl -verify -pubin -inkey {PLATFORM_KEY} -rawin -in {MANIFEST} -sigfile {MANIFEST_SIG}",
+        "",
+        "3. Every file is the one the manifest names (expect every line 'OK'):",
         "",
         f"   sha256sum -c {SUMS}",
         f"   sha256sum {SUMS}    # must equal the \"{SUMS}\" entry in {MANIFEST}:",
@@ -221,18 +223,18 @@ def verify_instructions(data: BundleInput, signatures: list[dict[str, Any]],
         f"   find . -type f ! -name {MANIFEST} ! -name {MANIFEST_SIG} ! -name {SUMS} | sed 's|^./||' | sort"
         f" | diff - <(cut -c67- {SUMS} | sort)",
         "",
-        f"3. The text is the one that was signed: its SHA-256 must be {data.text_sha256}",
+        f"4. The text is the one that was signed: its SHA-256 must be {data.text_sha256}",
         "",
         f"   sha256sum {TEXT}",
         "",
-        "4. Each city's signature (expect 'Signature Verified Successfully' for each), and the",
+        "5. Each city's signature (expect 'Signature Verified Successfully' for each), and the",
         "   signed payload names this text's hash and the key's fingerprint:",
         "",
     ]
     for entry in signatures:
         lines += _signature_commands(entry, data.text_sha256)
     if withdrawals:
-        lines += ["5. Withdrawn signatures and the signed statements withdrawing them:", ""]
+        lines += ["6. Withdrawn signatures and the signed statements withdrawing them:", ""]
         for entry in withdrawals:
             lines += _signature_commands(entry["signature"], data.text_sha256)
             lines += [
@@ -242,7 +244,8 @@ def verify_instructions(data: BundleInput, signatures: list[dict[str, Any]],
             ]
     lines += [
         "The same checks, with a per-signature report, in one command (Python 3 and the",
-        "'cryptography' package): python -m signing.verify BUNDLE.zip",
+        "'cryptography' package), the published fingerprint included:",
+        "python -m signing.verify BUNDLE.zip --platform-key sha256:<the published fingerprint>",
         "",
     ]
     return "\n".join(lines)

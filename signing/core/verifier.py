@@ -12,6 +12,7 @@ import argparse
 import hashlib
 import json
 import os
+import re
 import struct
 import sys
 import zipfile
@@ -20,6 +21,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from . import fastparse, payload, statements, strict_zip
 from .bundle import (
@@ -339,23 +344,63 @@ def _check_withdrawal(bundle: _Bundle, entry: dict[str, Any]) -> str:
     return name
 
 
+_FINGERPRINT = re.compile(r"(?:sha256:)?([0-9a-f]{64})")
+
+
+def platform_pin(value: str) -> str:
+    """``--platform-key``: a ``sha256:<hex>`` fingerprint (the prefix may be left out) or a PEM public key file;
+    returns the fingerprint. Raises ValueError with a message fit for the command line."""
+    candidate = value.strip().lower()
+    if match := _FINGERPRINT.fullmatch(candidate):
+        return f"sha256:{match.group(1)}"
+    path = Path(value)
+    if not path.is_file():
+        raise ValueError(f"--platform-key {value!r} is neither a sha256:<64 hex digits> fingerprint nor a file")
+    try:
+        key = serialization.load_pem_public_key(path.read_bytes()[:100_000])
+    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
+        raise ValueError(f"--platform-key {value}: not a PEM public key ({exc})") from exc
+    if not isinstance(key, Ed25519PublicKey):
+        raise ValueError(f"--platform-key {value}: not an Ed25519 public key")
+    return payload.fingerprint(key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw))
+
+
+def summary(report: Report, pinned: str | None) -> str:
+    """The last line(s): what was proven. Without a pinned platform key, only the bundle's internal consistency."""
+    if report.failures:
+        return f"FAILED: {report.failures} problem(s). Do not trust this bundle."
+    if pinned is not None:
+        return (f"VERIFIED: {report.signatures_ok} signature(s), every file intact, sealed by the pinned "
+                f"platform key {pinned}.")
+    return (f"CONSISTENT: {report.signatures_ok} signature(s), every file intact, sealed by the platform key in "
+            "the bundle.\nOnly internal consistency is proven: the platform key was not pinned, so this does not "
+            "show that the network's platform made the bundle (anyone can seal a bundle with a key of their own).\n"
+            "Run again with --platform-key sha256:<fingerprint> (the one the network publishes) or --platform-key "
+            "FILE.pem.")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m signing.verify", description=__doc__.splitlines()[0])
     parser.add_argument("bundle", type=Path, help="the bundle .zip")
-    parser.add_argument("--platform-key", help="fail unless the platform key has this sha256: fingerprint")
+    parser.add_argument("--platform-key", metavar="FINGERPRINT_OR_PEM",
+                        help="the platform key the network publishes: its sha256:<hex> fingerprint or a PEM file; "
+                             "without it only the bundle's internal consistency is proven")
     parser.add_argument("--jobs", type=int, default=1, metavar="N",
                         help="threads for the Ed25519 checks (default 1; 0: one per CPU); the report is the same")
     args = parser.parse_args(argv)
     if args.jobs < 0:
         parser.error("--jobs must be 0 or more")
-    report = verify_bundle(args.bundle, args.platform_key, jobs=args.jobs or os.cpu_count() or 1)
+    pinned = None
+    if args.platform_key is not None:
+        try:
+            pinned = platform_pin(args.platform_key)
+        except ValueError as exc:
+            parser.error(str(exc))
+    report = verify_bundle(args.bundle, pinned, jobs=args.jobs or os.cpu_count() or 1)
     for line in report.lines:
         print(line)
-    if report.failures:
-        print(f"\nFAILED: {report.failures} problem(s). Do not trust this bundle.")
-        return 1
-    print(f"\nVERIFIED: {report.signatures_ok} signature(s), every file intact.")
-    return 0
+    print("\n" + summary(report, pinned))
+    return 1 if report.failures else 0
 
 
 if __name__ == "__main__":

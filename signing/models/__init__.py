@@ -15,6 +15,7 @@ from .declarations import (
     Status,
 )
 from .outbox import OutboxEmail, OutboxTask
+from .sessions import UserSession
 from .signatures import (
     IssuedPayload,
     PayloadKind,
@@ -53,6 +54,7 @@ __all__ = [
     "Role",
     "UTCDateTime",
     "User",
+    "UserSession",
     "utcnow",
     "WebhookAttempt",
     "WebhookEndpoint",

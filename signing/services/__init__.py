@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ..text.bidi import found
+
 
 class ServiceError(Exception):
     """A refused request, with the HTTP status and a message fit to show the user."""
@@ -16,6 +18,16 @@ class ServiceError(Exception):
             self.status = status
         if code is not None:
             self.code = code
+
+
+def refuse_bidi(value: str, what: str) -> str:
+    """Refuse bidirectional-override characters in a short name (they can disguise it); return ``value``."""
+    controls = found(value)
+    if controls:
+        raise ServiceError(
+            f"The {what} contains invisible direction-control characters ({', '.join(controls)}), which can "
+            "make it read differently from what is stored. Remove them and try again.", code="bidi_control")
+    return value
 
 
 class NotFound(ServiceError):

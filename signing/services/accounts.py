@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import secrets
+
 from email_validator import EmailNotValidError, validate_email
-from flask import current_app
+from flask import Flask, current_app
 from sqlalchemy import func, select
 
 from ..extensions import db
 from ..models import City, LinkPurpose, Role, User, utcnow
-from . import Conflict, ServiceError, audit, links, outbox, transactions
+from . import Conflict, ServiceError, audit, links, outbox, refuse_bidi, sessions, throttle, transactions
 from .passwords import check_password_policy, hash_password, needs_rehash, verify_password
+
+RESET_TASK = "password_reset"
 
 
 def normalise_email(raw: str) -> str:
@@ -42,6 +46,7 @@ def _new_user(email: str, display_name: str, role: str, city: City | None) -> Us
     display_name = display_name.strip()
     if not display_name:
         raise ServiceError("A display name is required.")
+    refuse_bidi(display_name, "display name")
     _check_role(role, city)
     if find_by_email(email) is not None:
         raise Conflict("A user with this e-mail address already exists.")
@@ -108,6 +113,7 @@ def _set_password_by_link(token: str, purpose: LinkPurpose, password: str, actio
     link.used_at = utcnow()
     user.password_hash = hash_password(password)
     user.session_epoch += 1
+    sessions.end_all(user, action.removeprefix("user."))
     audit.record(action, user, user)
     transactions.commit()
     return user
@@ -117,13 +123,25 @@ def accept_invitation(token: str, password: str) -> User:
     return _set_password_by_link(token, LinkPurpose.INVITATION, password, "user.invitation_accepted")
 
 
-def request_password_reset(email: str) -> None:
-    """Queue a reset e-mail if the address belongs to an active account; silent otherwise."""
+def request_password_reset(email: str) -> list[transactions.AfterCommit]:
+    """Queue the same outbox task whatever the address; the task sends a link if it belongs to an account.
+
+    Both paths do the same work here (one task row, one commit), so how long the answer takes does not
+    tell whether an account exists. In the embedded default the task would run in this process right
+    after the commit: that work is returned, for the caller to run once the answer is sent (``[]`` in
+    celery mode, where a worker runs the task).
+    """
     try:
         normalised = normalise_email(email)
     except ServiceError:
-        return
-    user = find_by_email(normalised)
+        return []
+    outbox.queue_task(f"password_reset:{secrets.token_hex(16)}", RESET_TASK, email=normalised)
+    return transactions.commit(defer=current_app.config["TASK_MODE"] == "inline")
+
+
+def send_password_reset(email: str) -> None:
+    """The outbox task: e-mail a reset link if ``email`` belongs to an active account with a password."""
+    user = find_by_email(email)
     if user is None or not user.active or not user.has_password:
         return
     token = links.issue(user, LinkPurpose.PASSWORD_RESET)
@@ -139,25 +157,51 @@ def request_password_reset(email: str) -> None:
     transactions.commit()
 
 
+def init_app(app: Flask) -> None:
+    outbox.register_task(app, RESET_TASK, send_password_reset)
+
+
 def reset_password(token: str, password: str) -> User:
     return _set_password_by_link(token, LinkPurpose.PASSWORD_RESET, password, "user.password_reset")
 
 
-def authenticate(email: str, password: str) -> User | None:
-    """Return the user for a correct e-mail and password, else None (same cost either way)."""
-    user = find_by_email(email) if email and len(email) <= 254 else None
+def authenticate(email: str, password: str, *, address: str | None = None) -> User | None:
+    """Return the user for a correct e-mail and password, else None (same cost and answer either way).
+
+    Raises ``TooManyAttempts`` (429) while the account must wait (``services.throttle``): checked before
+    the password, so a waiting account learns nothing, and the same for an address with no account.
+    """
+    subject = email.strip().lower() if email and len(email) <= 254 else ""
+    throttle.check(subject)
+    user = find_by_email(subject) if subject else None
     ok = verify_password(user.password_hash if user else None, password[:256])
     if user is None or not ok or not user.active:
+        throttle.failed(subject, user if user is not None and user.active else None)
+        # Recorded for unknown addresses too (without the address typed), so both paths write the same.
+        audit.record("user.login_failed", user if user is not None else _NoAccount(), None, address=address)
+        transactions.commit()
         return None
+    throttle.succeeded(subject)
+    if user.password_hash and needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+        transactions.commit(keep=[user])
     return user
 
 
-def record_login(user: User, password: str) -> None:
+class _NoAccount:
+    """The audited object of a failed log-in with an address that belongs to no account."""
+
+    __tablename__ = "users"
+    id = ""
+
+
+def record_login(user: User, *, user_agent: str, address: str | None, method: str = "password") -> str:
+    """A completed log-in: note it, audit it, start a server-side session; returns the session's id."""
     user.last_login_at = utcnow()
-    if user.password_hash and needs_rehash(user.password_hash):
-        user.password_hash = hash_password(password)
-    audit.record("user.login", user, user)
-    transactions.commit()
+    raw_id = sessions.start(user, user_agent=user_agent, address=address)
+    audit.record("user.login", user, user, method=method, address=address)
+    transactions.commit(keep=[user])
+    return raw_id
 
 
 def change_password(user: User, current: str, new: str) -> None:
@@ -166,6 +210,7 @@ def change_password(user: User, current: str, new: str) -> None:
     check_password_policy(new)
     user.password_hash = hash_password(new)
     user.session_epoch += 1
+    sessions.end_all(user, "password_changed")
     audit.record("user.password_changed", user, user)
     transactions.commit()
 
@@ -177,6 +222,7 @@ def set_active(user: User, active: bool, actor: User) -> None:
         return
     user.active = active
     user.session_epoch += 1
+    sessions.end_all(user, "deactivated" if not active else "reactivated")
     audit.record("user.reactivated" if active else "user.deactivated", user, actor)
     transactions.commit()
 
@@ -185,6 +231,7 @@ def update_profile(user: User, display_name: str, actor: User) -> None:
     display_name = display_name.strip()
     if not display_name:
         raise ServiceError("A display name is required.")
+    refuse_bidi(display_name, "display name")
     if display_name != user.display_name:
         audit.record("user.updated", user, actor, display_name=[user.display_name, display_name])
         user.display_name = display_name

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import select
+
 from ..extensions import db
 from ..models import AuditEvent, User
 
@@ -24,3 +26,24 @@ def record(action: str, obj: object, actor: User | None, **details: Any) -> Audi
     )
     db.session.add(event)
     return event
+
+
+# What the account page shows its owner, in their words.
+SECURITY_EVENTS = {
+    "user.login": "Logged in",
+    "user.login_failed": "Failed log-in",
+    "session.ended": "Session ended",
+    "session.logout_everywhere": "Logged out everywhere",
+    "user.password_changed": "Password changed",
+    "user.password_reset": "Password reset",
+}
+
+
+def security_events_of(user: User, limit: int = 10) -> list[AuditEvent]:
+    """The latest security events about ``user``'s account (log-ins, failures, sessions ended), newest first."""
+    return list(db.session.scalars(
+        select(AuditEvent)
+        .where(AuditEvent.object_type == "users", AuditEvent.object_id == str(user.id),
+               AuditEvent.action.in_(SECURITY_EVENTS))
+        .order_by(AuditEvent.id.desc()).limit(limit)
+    ))

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..models import City, User
-from . import Conflict, NotFound, ServiceError, audit, transactions
+from . import Conflict, NotFound, ServiceError, audit, refuse_bidi, transactions
 
 _SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 # Letters that NFKD does not decompose into an ASCII base letter.
@@ -39,6 +39,8 @@ def _clean(name: str, country: str, slug: str | None) -> tuple[str, str, str]:
     name, country = name.strip(), country.strip()
     if not name or not country:
         raise ServiceError("A city needs a name and a country.")
+    refuse_bidi(name, "city's name")
+    refuse_bidi(country, "country")
     slug = (slug or "").strip() or slugify(name)
     if not _SLUG_RE.match(slug):
         raise ServiceError("The short name may contain only a-z, 0-9 and single hyphens.")

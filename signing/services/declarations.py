@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from ..extensions import db
 from ..models import City, Declaration, Revision, RevisionView, Role, Signatory, Status, User, utcnow
 from ..text.canonical import CanonicalTextError, canonicalize, text_sha256
-from . import Conflict, Forbidden, NotFound, ServiceError, audit, outbox, transactions, webhooks
+from . import Conflict, Forbidden, NotFound, ServiceError, audit, outbox, refuse_bidi, transactions, webhooks
 from .cities import slugify
 from .signatures import void_standing
 from .workflow import Action, require
@@ -69,7 +69,7 @@ def _clean_title(title: str) -> str:
         raise ServiceError("A title is required.")
     if len(title) > MAX_TITLE:
         raise ServiceError(f"The title is too long ({MAX_TITLE} characters at most).")
-    return check_printable(title, "title")
+    return refuse_bidi(check_printable(title, "title"), "title")
 
 
 def _notify(key: str, template: str, recipients: Iterable[User], **context: Any) -> None:

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from ..core.payload import PUBLIC_KEY_BYTES, PayloadError, b64decode, fingerprint, is_weak_public_key
 from ..extensions import db
 from ..models import Role, SigningKey, User, utcnow
-from . import Conflict, Forbidden, NotFound, ServiceError, audit, outbox, transactions
+from . import Conflict, Forbidden, NotFound, ServiceError, audit, outbox, refuse_bidi, throttle, transactions
 from .passwords import verify_password
 
 ORIGINS = ("browser", "cli")
@@ -46,12 +46,18 @@ def enrol(user: User, public_key_b64: str, label: str, password: str, origin: st
     """Register a public key for a delegate, after re-checking their password."""
     if user.role != Role.DELEGATE or user.city_id is None:
         raise Forbidden("Only delegates of a member city enrol signing keys.")
+    throttle.check(user.email)
     if not verify_password(user.password_hash, password or ""):
+        throttle.failed(user.email, user)
+        audit.record("key.enrol_wrong_password", user, user)
+        transactions.commit()
         raise Forbidden("The password is not correct; the key was not enrolled.", code="wrong_password")
+    throttle.succeeded(user.email)
     raw = parse_public_key(public_key_b64)
     label = " ".join((label or "").split())
     if not label:
         raise ServiceError("Give the key a label, such as the device it lives on.")
+    refuse_bidi(label, "label")
     if len(label) > MAX_LABEL:
         raise ServiceError(f"The label is too long ({MAX_LABEL} characters at most).")
     if origin not in ORIGINS:

@@ -18,7 +18,7 @@ from sqlalchemy.orm import joinedload
 
 from ..extensions import db
 from ..models import ApiToken, Role, User, utcnow
-from . import Conflict, Forbidden, NotFound, ServiceError, audit, transactions
+from . import Conflict, Forbidden, NotFound, ServiceError, audit, refuse_bidi, transactions
 
 TOKEN_PREFIX = "acc_"  # noqa: S105 - a format marker, not a secret
 VISIBLE_CHARS = 12  # "acc_" and the first 8 random characters
@@ -39,7 +39,7 @@ def _clean_name(name: str | None) -> str:
         raise ServiceError(f"The token name is too long ({MAX_NAME} characters at most).")
     if any(ch == "\ufffd" or unicodedata.category(ch) in {"Cc", "Cs"} for ch in name):
         raise ServiceError("The token name contains characters that are not allowed.")
-    return name
+    return refuse_bidi(name, "token name")
 
 
 def create(user: User, name: str | None = None, actor: User | None = None) -> tuple[ApiToken, str]:

@@ -26,6 +26,7 @@ from typing import Literal
 
 from markupsafe import Markup, escape
 
+from signing.text.bidi import found, visible_in_html
 from signing.text.canonical import split_paragraphs
 
 __all__ = ["Redline", "RedlineSummary", "redline", "redline_html", "redline_summary", "tokenize"]
@@ -45,6 +46,11 @@ _REFINE_LIMIT = 4_096
 
 _WRAP = {"ins": Markup("<ins>{}</ins>"), "del": Markup("<del>{}</del>")}
 
+_BIDI_FLAG = Markup(
+    '<p class="bidi-warning" role="note">This text contains invisible direction-control characters ({}), '
+    "shown as ⟨U+…⟩: they can make it read differently from what is stored.</p>\n"
+)
+
 _Kind = Literal["unchanged", "changed", "added", "removed"]
 
 
@@ -60,6 +66,8 @@ class RedlineSummary:
     paragraphs_changed: int = 0
     words_inserted: int = 0
     words_deleted: int = 0
+    # Bidirectional-override characters (``U+XXXX``) in either text, flagged at the top of the redline.
+    bidi_controls: tuple[str, ...] = ()
 
     @property
     def unchanged(self) -> bool:
@@ -283,8 +291,12 @@ def redline(old: str, new: str) -> Redline:
         paragraphs_changed=counts["changed"],
         words_inserted=counts["inserted"],
         words_deleted=counts["deleted"],
+        bidi_controls=tuple(found(old + new)),
     )
-    return Redline(Markup("\n").join(parts), summary)
+    html = visible_in_html(Markup("\n").join(parts))
+    if summary.bidi_controls:
+        html = _BIDI_FLAG.format(", ".join(summary.bidi_controls)) + html
+    return Redline(html, summary)
 
 
 def redline_html(old: str, new: str) -> Markup:

@@ -21,6 +21,7 @@ import nh3
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 
+from signing.text.bidi import visible_in_html
 from signing.text.canonical import split_paragraphs
 
 __all__ = [
@@ -106,8 +107,8 @@ _CLEANER = nh3.Cleaner(
 def render_markdown(text: str) -> Markup:
     """Render Markdown ``text`` to sanitised HTML that is safe to embed."""
     html = _PARSER.render(text)
-    # The HTML has just been sanitised by nh3 against a fixed allowlist.
-    return Markup(_CLEANER.clean(html))  # noqa: S704
+    # The HTML has just been sanitised by nh3 against a fixed allowlist; bidi controls are then made visible.
+    return visible_in_html(_CLEANER.clean(html))
 
 
 def render_paragraphs(canonical: str) -> list[Markup]:

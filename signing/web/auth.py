@@ -9,7 +9,9 @@ from flask import (
     Flask,
     current_app,
     flash,
+    g,
     has_request_context,
+    make_response,
     redirect,
     render_template,
     request,
@@ -20,12 +22,14 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
+from werkzeug.wrappers import Response
 from wtforms import StringField, SubmitField
 from wtforms.validators import Length
 
 from ..extensions import db, limiter, login_manager
-from ..models import LinkPurpose, User
-from ..services import ServiceError, accounts, links, tokens
+from ..models import LinkPurpose, User, UserSession
+from ..services import ServiceError, accounts, audit, links, sessions, throttle, tokens, transactions
+from . import redirects
 from .forms import ChangePasswordForm, ConfirmForm, LoginForm, ResetRequestForm, SetPasswordForm, _printable
 
 bp = Blueprint("auth", __name__)
@@ -42,16 +46,29 @@ def _reset_limit() -> str:
 
 
 def _safe_next(target: str | None) -> str:
-    """Only same-site relative paths; anything else goes home."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return url_for("home.home")
+    """``next`` as a browser would read it, if that is a path on this site; anything else goes home."""
+    return redirects.same_site_path(target) or url_for("home.home")
 
 
-def _start_session(user: User) -> None:
+def _client_address() -> str:
+    return request.remote_addr or "unknown"
+
+
+def _complete_login(user: User, method: str = "password") -> None:
+    """The one place a log-in completes (after every factor): a fresh Flask session and a server-side record.
+
+    ``method`` says how the user proved who they are, for the audit log.
+    """
+    raw_id = accounts.record_login(user, user_agent=request.user_agent.string, address=_client_address(),
+                                   method=method)
     session.clear()  # a fresh session at login: nothing from before survives
     login_user(user)
+    session[sessions.SESSION_KEY] = raw_id
     session.permanent = True
+
+
+def _login_page(form: LoginForm, error: str | None, status: int) -> ResponseReturnValue:
+    return render_template("auth/login.html", form=form, error=error), status
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -61,17 +78,21 @@ def login() -> ResponseReturnValue:
         return redirect(url_for("home.home"))
     form = LoginForm()
     if request.method == "GET":
-        form.next.data = request.args.get("next", "")
+        form.next.data = redirects.same_site_path(request.args.get("next", "")) or ""
     if form.validate_on_submit():
-        user = accounts.authenticate(form.email.data or "", form.password.data or "")
+        try:
+            user = accounts.authenticate(form.email.data or "", form.password.data or "",
+                                         address=_client_address())
+        except throttle.TooManyAttempts as exc:
+            response = make_response(_login_page(form, exc.message, exc.status))
+            response.headers["Retry-After"] = str(exc.retry_after)
+            return response
         if user is None:
-            return render_template("auth/login.html", form=form, error=LOGIN_FAILED), 401
+            return _login_page(form, LOGIN_FAILED, 401)
         next_url = _safe_next(form.next.data)
-        accounts.record_login(user, form.password.data or "")
-        _start_session(user)
+        _complete_login(user)
         return redirect(next_url)
-    status = 400 if request.method == "POST" else 200
-    return render_template("auth/login.html", form=form), status
+    return _login_page(form, None, 400 if request.method == "POST" else 200)
 
 
 @bp.route("/logout", methods=["POST"])
@@ -80,10 +101,26 @@ def logout() -> ResponseReturnValue:
     if not form.validate_on_submit():
         return render_template("error.html", status=400, title="Bad request",
                                message="The logout form was not valid."), 400
+    record = _current_record()
+    if record is not None:
+        sessions.end(record, current_user, "logout")
     logout_user()
     session.clear()
     flash("You have logged out.", "info")
     return redirect(url_for("auth.login"))
+
+
+def _run_after_response(response: Response, work: list[transactions.AfterCommit]) -> None:
+    """Run after-commit work once the response is sent (WSGI servers close it after the last byte)."""
+    if not work:
+        return
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+
+    def run() -> None:
+        with app.app_context():
+            transactions.run(work)
+
+    response.call_on_close(run)
 
 
 def _set_password_page(purpose: LinkPurpose, token: str, template: str) -> ResponseReturnValue:
@@ -100,7 +137,7 @@ def _set_password_page(purpose: LinkPurpose, token: str, template: str) -> Respo
                 raise
             form.password.errors = [exc.message]
             return render_template(template, form=form, user=link.user), exc.status
-        _start_session(user)
+        _complete_login(user, method=purpose.value)
         flash("Your password is set. Welcome to Accord.", "success")
         return redirect(url_for("home.home"))
     status = 400 if request.method == "POST" else 200
@@ -119,9 +156,11 @@ def accept_invitation(token: str) -> ResponseReturnValue:
 def request_reset() -> ResponseReturnValue:
     form = ResetRequestForm()
     if form.validate_on_submit():
-        accounts.request_password_reset(form.email.data or "")
+        work = accounts.request_password_reset(form.email.data or "")
         flash("If that address belongs to an account, a reset link is on its way.", "info")
-        return redirect(url_for("auth.login"))
+        response = redirect(url_for("auth.login"))
+        _run_after_response(response, work)
+        return response
     status = 400 if request.method == "POST" else 200
     return render_template("auth/reset_request.html", form=form), status
 
@@ -138,11 +177,51 @@ class TokenForm(FlaskForm):
 
 def _account_page(form: ChangePasswordForm | None = None, token_form: TokenForm | None = None,
                   new_token: str | None = None) -> str:
+    current = _current_record()
     return render_template(
         "auth/account.html", form=form or ChangePasswordForm(formdata=None),
         token_form=token_form or TokenForm(formdata=None), api_tokens=tokens.list_for(current_user),
         new_token=new_token, revoke_form=ConfirmForm(formdata=None),
+        user_sessions=sessions.active_for(current_user), current_session_id=current.id if current else None,
+        security_events=audit.security_events_of(current_user), event_labels=audit.SECURITY_EVENTS,
     )
+
+
+def _bad_form() -> ResponseReturnValue:
+    return render_template("error.html", status=400, title="Bad request",
+                           message="The form was not valid. Reload the page and try again."), 400
+
+
+@bp.route("/account/sessions/<int:session_id>/end", methods=["POST"])
+@login_required
+def session_end(session_id: int) -> ResponseReturnValue:
+    """Log out one of your sessions (this device's included)."""
+    if not ConfirmForm().validate_on_submit():
+        return _bad_form()
+    record = sessions.get_own(session_id, current_user)  # someone else's: 404
+    current = _current_record()
+    this_device = current is not None and current.id == record.id
+    sessions.end(record, current_user, "ended_from_account")
+    if this_device:
+        logout_user()
+        session.clear()
+        flash("You have logged out.", "info")
+        return redirect(url_for("auth.login"))
+    flash(f"The session on {record.device} is logged out.", "success")
+    return redirect(url_for("auth.account"))
+
+
+@bp.route("/account/sessions/end-all", methods=["POST"])
+@login_required
+def sessions_end_all() -> ResponseReturnValue:
+    """Log out every session of this account, this one included."""
+    if not ConfirmForm().validate_on_submit():
+        return _bad_form()
+    sessions.log_out_everywhere(current_user)
+    logout_user()
+    session.clear()
+    flash("You have logged out everywhere.", "info")
+    return redirect(url_for("auth.login"))
 
 
 @bp.route("/account", methods=["GET", "POST"])
@@ -155,7 +234,7 @@ def account() -> ResponseReturnValue:
         except ServiceError as exc:
             form.current.errors = [exc.message]
             return _account_page(form=form), exc.status
-        _start_session(current_user)
+        _complete_login(current_user, method="password_change")
         flash("Your password has been changed. Other sessions have been logged out.", "success")
         return redirect(url_for("auth.account"))
     status = 400 if request.method == "POST" else 200
@@ -181,8 +260,7 @@ def token_create() -> ResponseReturnValue:
 @login_required
 def token_revoke(token_id: int) -> ResponseReturnValue:
     if not ConfirmForm().validate_on_submit():
-        return render_template("error.html", status=400, title="Bad request",
-                               message="The form was not valid. Reload the page and try again."), 400
+        return _bad_form()
     token = tokens.get(token_id)
     if token.user_id != current_user.id:  # someone else's token: as if it did not exist
         return render_template("error.html", status=404, title="Not found",
@@ -192,14 +270,27 @@ def token_revoke(token_id: int) -> ResponseReturnValue:
     return redirect(url_for("auth.account"))
 
 
+def _current_record() -> UserSession | None:
+    """This request's server-side session record (None when anonymous)."""
+    if not current_user.is_authenticated:  # also makes Flask-Login load the user, which finds the record
+        return None
+    record = g.get("accord_session_record")
+    return record if isinstance(record, UserSession) else None
+
+
 @login_manager.user_loader
 def _load_user(session_id: str) -> User | None:
+    """The user of a live server-side session (Flask-Login stores "<id>:<epoch>", the record's id is apart)."""
     user_id, _, epoch = session_id.partition(":")
     if not user_id.isdigit() or not epoch.isdigit():
         return None
     user = db.session.scalar(select(User).where(User.id == int(user_id)))
     if user is None or not user.active or user.session_epoch != int(epoch):
         return None
+    record = sessions.resolve(session.get(sessions.SESSION_KEY), user)
+    if record is None:
+        return None
+    g.accord_session_record = record
     return user
 
 

@@ -15,6 +15,7 @@ from ..extensions import db
 from ..models import City, Declaration, Role
 from ..services import ServiceError, dashboard, declarations, freeze, review, workflow
 from ..services.workflow import Action
+from ..text import bidi
 from ..text.canonical import canonicalize
 from ..text.redline import redline_html, redline_summary
 from ..text.render import render_markdown, render_paragraphs
@@ -36,7 +37,9 @@ def _workflow_helpers() -> dict[str, object]:
     def redline(old: str, new: str) -> Markup:
         return redline_html(canonicalize(old), canonicalize(new))
 
-    return {"can": can, "render_markdown": render_markdown, "redline": redline}
+    # show_bidi: plain text with bidirectional-override characters shown as marked placeholders.
+    return {"can": can, "render_markdown": render_markdown, "redline": redline, "show_bidi": bidi.visible,
+            "bidi_found": bidi.found}
 
 
 @bp.route("/")

@@ -40,7 +40,7 @@ def test_demo_complete_then_export_bundle_gives_a_bundle_anyone_can_verify(app: 
     assert f"Wrote {target}" in result.output
     verified = run_verify_cli(target)
     assert verified.returncode == 0, verified.stdout
-    assert "VERIFIED: 12 signature(s), every file intact." in verified.stdout
+    assert "CONSISTENT: 12 signature(s), every file intact" in verified.stdout  # no key pinned
 
     shown = runner.invoke(args=["platform-key", "show"])
     assert shown.exit_code == 0, shown.output

@@ -120,7 +120,7 @@ def test_the_untouched_bundle_passes_every_check(sealed: Sealed, tmp_path: Path)
 
     result = run_verify_cli(zip_folder(sealed.folder, tmp_path / "bundle.zip"))
     assert result.returncode == 0, result.stdout
-    assert "VERIFIED: 3 signature(s)" in result.stdout
+    assert "CONSISTENT: 3 signature(s)" in result.stdout  # no key pinned
     result = run_verify_cli(zip_folder(sealed.folder, tmp_path / "bundle.zip"), "--platform-key",
                             sealed.platform_fingerprint)
     assert result.returncode == 0, result.stdout
