@@ -71,6 +71,18 @@ MATRIX: dict[tuple[str, str], dict[str, str]] = {
     ("auth.account", "POST"): members(ALLOWED),
     ("auth.token_create", "POST"): members(ALLOWED),
     ("auth.token_revoke", "POST"): members(ALLOWED),
+    # Second factor (tests/test_second_factor*.py check the steps themselves). Without a password given
+    # first there is no second-factor step to take: back to the login page.
+    ("auth.second_factor_step", "GET"): {"anonymous": LOGGED_OUT, **dict.fromkeys(MEMBERS, HOME)},
+    ("auth.second_factor_step", "POST"): {"anonymous": LOGGED_OUT, **dict.fromkeys(MEMBERS, HOME)},
+    ("auth.totp_begin", "POST"): members(ALLOWED),
+    ("auth.totp_confirm", "POST"): members(ALLOWED),
+    ("auth.totp_disable", "POST"): members(ALLOWED),
+    ("auth.passkey_remove", "POST"): members(ALLOWED),
+    ("passkeys.register_options", "POST"): {**members(ALLOWED), "anonymous": UNAUTHORIZED},
+    ("passkeys.register", "POST"): {**members(ALLOWED), "anonymous": UNAUTHORIZED},
+    ("passkeys.login_options", "POST"): {"anonymous": ALLOWED, **dict.fromkeys(MEMBERS, CONFLICT)},
+    ("passkeys.login", "POST"): {"anonymous": ALLOWED, **dict.fromkeys(MEMBERS, CONFLICT)},
     ("home.home", "GET"): members(OK),
     ("home.city", "GET"): {
         "anonymous": LOGIN,
@@ -218,6 +230,7 @@ def url_for_rule(app: Flask, rule: Any, targets: Targets) -> str:
         "key_id": 999_999,  # no such key
         "signature_id": 999_999,  # no such signature
         "token_id": 1,
+        "passkey_id": 999_999,  # no such passkey
     }
     unknown = set(rule.arguments) - set(candidates)
     assert not unknown, f"the access matrix does not know how to fill {unknown} in {rule.rule}"

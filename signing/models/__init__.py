@@ -15,6 +15,7 @@ from .declarations import (
     Status,
 )
 from .outbox import OutboxEmail, OutboxTask
+from .second_factor import Passkey, RecoveryCode, TotpSecret, WebAuthnChallenge
 from .signatures import (
     ApiToken,
     IssuedPayload,
@@ -28,6 +29,10 @@ from .types import UTCDateTime, utcnow
 
 __all__ = [
     "Bundle",
+    "Passkey",
+    "RecoveryCode",
+    "TotpSecret",
+    "WebAuthnChallenge",
     "OutboxTask",
     "ApiToken",
     "IssuedPayload",

@@ -152,11 +152,22 @@ def authenticate(email: str, password: str) -> User | None:
     return user
 
 
-def record_login(user: User, password: str) -> None:
-    user.last_login_at = utcnow()
+def refresh_password_hash(user: User, password: str) -> None:
+    """Re-hash a just-verified password if the hashing parameters changed."""
     if user.password_hash and needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
-    audit.record("user.login", user, user)
+        transactions.commit()
+
+
+def record_login(user: User, password: str | None, *, method: str = "password") -> None:
+    """Note a completed login. ``password``: the one just verified (None when it was checked earlier or not used)."""
+    user.last_login_at = utcnow()
+    if password is not None and user.password_hash and needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    if method == "password":
+        audit.record("user.login", user, user)
+    else:
+        audit.record("user.login", user, user, method=method)
     transactions.commit()
 
 

@@ -1,7 +1,8 @@
-"""Log in and out, invitations, password resets, the account page."""
+"""Log in and out (with a second factor where there is one), invitations, password resets, the account page."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from flask import (
@@ -25,12 +26,31 @@ from wtforms.validators import Length
 
 from ..extensions import db, limiter, login_manager
 from ..models import LinkPurpose, User
-from ..services import ServiceError, accounts, links, tokens
-from .forms import ChangePasswordForm, ConfirmForm, LoginForm, ResetRequestForm, SetPasswordForm, _printable
+from ..services import ServiceError, accounts, links, passkeys, second_factor, tokens, totp
+from .forms import (
+    ChangePasswordForm,
+    ConfirmForm,
+    LoginForm,
+    PasskeyRemoveForm,
+    ResetRequestForm,
+    SecondFactorForm,
+    SetPasswordForm,
+    TotpConfirmForm,
+    TotpDisableForm,
+    _printable,
+)
 
 bp = Blueprint("auth", __name__)
 
 LOGIN_FAILED = "Wrong e-mail address or password."
+# The half-logged-in state: the password was right, the second factor is still to come.
+PENDING_LOGIN = "second_factor_pending"
+MAX_SECOND_FACTOR_FAILURES = 5
+# While a secretariat account must still enrol a second factor, only these endpoints answer it.
+ENROLMENT_ENDPOINTS = frozenset({
+    "auth.account", "auth.totp_begin", "auth.totp_confirm", "auth.logout", "passkeys.register_options",
+    "passkeys.register", "static", "home.healthz", "home.favicon",
+})
 
 
 def _login_limit() -> str:
@@ -67,11 +87,80 @@ def login() -> ResponseReturnValue:
         if user is None:
             return render_template("auth/login.html", form=form, error=LOGIN_FAILED), 401
         next_url = _safe_next(form.next.data)
+        if second_factor.has_second_factor(user):
+            accounts.refresh_password_hash(user, form.password.data or "")
+            return _begin_second_factor(user, next_url)
         accounts.record_login(user, form.password.data or "")
         _start_session(user)
         return redirect(next_url)
     status = 400 if request.method == "POST" else 200
     return render_template("auth/login.html", form=form), status
+
+
+def _begin_second_factor(user: User, next_url: str) -> ResponseReturnValue:
+    session.clear()
+    session[PENDING_LOGIN] = {
+        "user": user.id, "epoch": user.session_epoch, "next": next_url, "failures": 0,
+        "expires": time.time() + current_app.config["SECOND_FACTOR_LOGIN_TTL"].total_seconds(),
+    }
+    return redirect(url_for("auth.second_factor_step"))
+
+
+def pending_login() -> User | None:
+    """The account whose password was given in this session and whose second factor is awaited, if any."""
+    state = session.get(PENDING_LOGIN)
+    if not isinstance(state, dict):
+        return None
+    user = db.session.get(User, state.get("user")) if isinstance(state.get("user"), int) else None
+    if (user is None or not user.active or user.session_epoch != state.get("epoch")
+            or not time.time() < state.get("expires", 0)):
+        session.pop(PENDING_LOGIN, None)
+        return None
+    return user
+
+
+def second_factor_failed() -> bool:
+    """Count a wrong second factor; True when there were too many (the password must be given again)."""
+    state = dict(session.get(PENDING_LOGIN) or {})
+    state["failures"] = int(state.get("failures", 0)) + 1
+    if state["failures"] >= MAX_SECOND_FACTOR_FAILURES:
+        session.pop(PENDING_LOGIN, None)
+        return True
+    session[PENDING_LOGIN] = state
+    return False
+
+
+def finish_login(user: User, method: str) -> str:
+    """The end of a login with a second factor or a passkey; returns where to go next."""
+    state = session.get(PENDING_LOGIN)
+    next_url = _safe_next(state.get("next") if isinstance(state, dict) else None)
+    accounts.record_login(user, None, method=method)
+    _start_session(user)  # the same session start as a password-only login
+    return next_url
+
+
+@bp.route("/login/second-factor", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
+def second_factor_step() -> ResponseReturnValue:
+    if current_user.is_authenticated:
+        return redirect(url_for("home.home"))
+    user = pending_login()
+    if user is None:
+        flash("Your login has expired or was not started. Please log in again.", "info")
+        return redirect(url_for("auth.login"))
+    form = SecondFactorForm()
+    status = 400 if request.method == "POST" else 200
+    if form.validate_on_submit():
+        method = totp.check_login_code(user, form.code.data or "")
+        if method is not None:
+            return redirect(finish_login(user, f"password+{method}"))
+        if second_factor_failed():
+            flash("Too many wrong attempts. Please log in again.", "error")
+            return redirect(url_for("auth.login"))
+        form.code.errors = ["That code is not right."]
+        status = 401
+    return render_template("auth/second_factor.html", form=form, has_totp=second_factor.has_totp(user),
+                           has_passkeys=second_factor.passkey_count(user) > 0), status
 
 
 @bp.route("/logout", methods=["POST"])
@@ -137,11 +226,19 @@ class TokenForm(FlaskForm):
 
 
 def _account_page(form: ChangePasswordForm | None = None, token_form: TokenForm | None = None,
-                  new_token: str | None = None) -> str:
+                  new_token: str | None = None, **second: Any) -> str:
+    pending_totp = totp.pending(current_user)
+    uri = totp.provisioning_uri(current_user, pending_totp) if pending_totp else None
+    second = {"confirm_form": TotpConfirmForm(formdata=None), "disable_form": TotpDisableForm(formdata=None),
+              "remove_form": PasskeyRemoveForm(formdata=None), **second}
     return render_template(
         "auth/account.html", form=form or ChangePasswordForm(formdata=None),
         token_form=token_form or TokenForm(formdata=None), api_tokens=tokens.list_for(current_user),
         new_token=new_token, revoke_form=ConfirmForm(formdata=None),
+        totp_on=second_factor.has_totp(current_user), totp_secret=pending_totp.secret if pending_totp else None,
+        totp_qr=totp.qr_data_uri(uri) if uri else None, passkeys=passkeys.list_for(current_user),
+        must_enrol=second_factor.must_enrol(current_user),
+        recovery_left=totp.remaining_recovery_codes(current_user), **second,
     )
 
 
@@ -192,6 +289,78 @@ def token_revoke(token_id: int) -> ResponseReturnValue:
     return redirect(url_for("auth.account"))
 
 
+def _bad_form() -> ResponseReturnValue:
+    return render_template("error.html", status=400, title="Bad request",
+                           message="The form was not valid. Reload the page and try again."), 400
+
+
+@bp.route("/account/totp", methods=["POST"])
+@login_required
+def totp_begin() -> ResponseReturnValue:
+    """Make a secret to enrol; the account page shows it (QR code and text) until a code confirms it."""
+    if not ConfirmForm().validate_on_submit():
+        return _bad_form()
+    try:
+        totp.begin_enrolment(current_user)
+    except ServiceError as exc:
+        flash(exc.message, "error")
+    return redirect(url_for("auth.account", _anchor="second-factor"))
+
+
+@bp.route("/account/totp/confirm", methods=["POST"])
+@login_required
+def totp_confirm() -> ResponseReturnValue:
+    confirm_form = TotpConfirmForm()
+    if not confirm_form.validate_on_submit():
+        return _account_page(confirm_form=confirm_form), 400
+    try:
+        codes = totp.confirm_enrolment(current_user, confirm_form.code.data or "")
+    except ServiceError as exc:
+        confirm_form.code.errors = [exc.message]
+        return _account_page(confirm_form=confirm_form), exc.status
+    return _account_page(recovery_codes=codes), 200  # shown this once, never stored in clear
+
+
+@bp.route("/account/totp/disable", methods=["POST"])
+@login_required
+def totp_disable() -> ResponseReturnValue:
+    disable_form = TotpDisableForm()
+    if not disable_form.validate_on_submit():
+        return _account_page(disable_form=disable_form), 400
+    try:
+        totp.disable(current_user, disable_form.password.data or "", disable_form.code.data or "")
+    except ServiceError as exc:
+        disable_form.code.errors = [exc.message]
+        return _account_page(disable_form=disable_form), exc.status
+    flash("The authenticator app is turned off; its recovery codes no longer work.", "success")
+    return redirect(url_for("auth.account", _anchor="second-factor"))
+
+
+@bp.route("/account/passkeys/<int:passkey_id>/remove", methods=["POST"])
+@login_required
+def passkey_remove(passkey_id: int) -> ResponseReturnValue:
+    remove_form = PasskeyRemoveForm()
+    if not remove_form.validate_on_submit():
+        return _account_page(remove_form=remove_form, remove_id=passkey_id), 400
+    try:
+        name = passkeys.remove(current_user, passkey_id, remove_form.password.data or "")
+    except ServiceError as exc:
+        remove_form.password.errors = [exc.message]
+        return _account_page(remove_form=remove_form, remove_id=passkey_id), exc.status
+    flash(f"The passkey “{name}” is removed.", "success")
+    return redirect(url_for("auth.account", _anchor="second-factor"))
+
+
+def _require_enrolment() -> ResponseReturnValue | None:
+    """A secretariat account that must have a second factor can only enrol one (or log out) until it has."""
+    if request.endpoint in ENROLMENT_ENDPOINTS or (request.endpoint or "").startswith("api."):
+        return None
+    if current_user.is_authenticated and second_factor.must_enrol(current_user):
+        flash("Secretariat accounts need a second factor. Set up an authenticator app or a passkey first.", "info")
+        return redirect(url_for("auth.account", _anchor="second-factor"))
+    return None
+
+
 @login_manager.user_loader
 def _load_user(session_id: str) -> User | None:
     user_id, _, epoch = session_id.partition(":")
@@ -210,6 +379,7 @@ def init_app(app: Flask) -> None:
     login_manager.login_message_category = "info"
     login_manager.session_protection = "basic"
     app.register_blueprint(bp)
+    app.before_request(_require_enrolment)
 
     @app.context_processor
     def _logout_form() -> dict[str, Any]:

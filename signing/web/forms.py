@@ -126,3 +126,26 @@ class OpenSigningForm(FlaskForm):
     deadline = DateTimeLocalField("Deadline (UTC, optional)", format="%Y-%m-%dT%H:%M", validators=[Optional()])
     excluded = SelectMultipleField("Leave out these cities", coerce=int, validators=[Optional()])
     submit = SubmitField("Open signing")
+
+
+class SecondFactorForm(FlaskForm):
+    """At login, after the password: a code from the authenticator app or a recovery code."""
+
+    code = StringField("Code", validators=[DataRequired(), Length(max=64), _printable])
+    submit = SubmitField("Continue")
+
+
+class TotpConfirmForm(FlaskForm):
+    code = StringField("Code from the app", validators=[DataRequired(), Length(max=64), _printable])
+    submit = SubmitField("Turn on")
+
+
+class TotpDisableForm(FlaskForm):
+    password = PasswordField("Your password", validators=[DataRequired(), Length(max=256)])
+    code = StringField("Current code from the app", validators=[DataRequired(), Length(max=64), _printable])
+    submit = SubmitField("Turn off")
+
+
+class PasskeyRemoveForm(FlaskForm):
+    password = PasswordField("Your password", validators=[DataRequired(), Length(max=256)])
+    submit = SubmitField("Remove")
