@@ -241,3 +241,48 @@ def test_production_secretariat_must_enrol_before_anything_else(app_factory: Cal
 
         with pytest.raises(Conflict):
             totp.disable(people.secretariat, PASSWORD, "123456")
+
+
+def test_wrong_codes_lock_the_account_out_across_logins(app_factory: Callable[..., Flask]) -> None:
+    """Logging in again (or from another address) does not reset the count: it is kept per account."""
+    app = app_factory(SECOND_FACTOR_MAX_FAILURES=3)
+    with app.app_context():
+        from signing.services import ServiceError, totp
+
+        people = seed_people()
+        secret, codes = enrol(people.delegate, datetime.now(UTC) - timedelta(minutes=2))
+        for _ in range(3):
+            client = app.test_client()
+            assert _path(login(client, people.delegate.email)) == "/login/second-factor"
+            assert _second_factor(client, "999999").status_code == 401
+        client = app.test_client()
+        assert _path(login(client, people.delegate.email)) == "/login/second-factor"
+        response = _second_factor(client, pyotp.TOTP(secret).now())  # even the right code
+        assert response.status_code == 429 and "Too many wrong attempts" in response.get_data(as_text=True)
+        assert _path(client.get("/")) == "/login"
+        with pytest.raises(ServiceError) as refused:
+            totp.check_login_code(people.delegate, codes[0])
+        assert refused.value.status == 429
+        assert totp.remaining_recovery_codes(people.delegate) == 10  # nothing was spent
+        # Another account is not affected.
+        _, other_codes = enrol(people.other_delegate)
+        other = app.test_client()
+        login(other, people.other_delegate.email)
+        assert _path(_second_factor(other, other_codes[0])) == "/"
+
+
+def test_a_password_reset_link_does_not_skip_the_second_factor(app: Flask, people: People,
+                                                               client: FlaskClient) -> None:
+    from signing.models import LinkPurpose
+    from signing.services import links, transactions
+
+    _, codes = enrol(people.delegate)
+    token = links.issue(people.delegate, LinkPurpose.PASSWORD_RESET)
+    transactions.commit()
+    new_password = "another long password for accord"
+    response = client.post(f"/reset/{token}", data={"csrf_token": csrf_token(client, f"/reset/{token}"),
+                                                    "password": new_password, "confirm": new_password})
+    assert response.status_code == 302 and _path(response) == "/login/second-factor"
+    assert _path(client.get("/")) == "/login"
+    assert _path(_second_factor(client, codes[0])) == "/"
+    assert client.get("/").status_code == 200

@@ -166,13 +166,15 @@ def authentication_options(user: User | None) -> tuple[int, str]:
 def _refuse(user: User | None, reason: str) -> ServiceError:
     """Record a failed attempt against a known account, commit, and return the error to raise."""
     if user is not None:
-        audit.record("user.second_factor_failed", user, user, method="passkey", reason=reason)
+        audit.record(second_factor.FAILED, user, user, method="passkey", reason=reason)
     transactions.commit()
     return ServiceError(REFUSED, status=401, code="passkey_refused")
 
 
 def authenticate(challenge_id: int, credential: dict[str, Any], user: User | None) -> User:
     """Check a passkey assertion; returns its account. ``user``: the account that gave its password, if any."""
+    if user is not None:
+        second_factor.check_not_locked_out(user)
     expected = _consume_challenge(challenge_id, AUTHENTICATE, user)
     try:
         parsed = parse_authentication_credential_json(credential)

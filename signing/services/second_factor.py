@@ -10,7 +10,10 @@ from flask import current_app
 from sqlalchemy import func, select
 
 from ..extensions import db
-from ..models import Passkey, Role, TotpSecret, User
+from ..models import AuditEvent, Passkey, Role, TotpSecret, User, utcnow
+from . import ServiceError
+
+FAILED = "user.second_factor_failed"
 
 
 def has_totp(user: User) -> bool:
@@ -25,6 +28,19 @@ def passkey_count(user: User) -> int:
 
 def has_second_factor(user: User) -> bool:
     return has_totp(user) or passkey_count(user) > 0
+
+
+def check_not_locked_out(user: User) -> None:
+    """Refuse (429) while the account has had too many wrong second factors recently (from anywhere)."""
+    since = utcnow() - current_app.config["SECOND_FACTOR_FAILURE_WINDOW"]
+    failures = db.session.scalar(
+        select(func.count()).select_from(AuditEvent)
+        .where(AuditEvent.action == FAILED, AuditEvent.actor_id == user.id, AuditEvent.occurred_at >= since)
+    ) or 0
+    if failures >= current_app.config["SECOND_FACTOR_MAX_FAILURES"]:
+        minutes = int(current_app.config["SECOND_FACTOR_FAILURE_WINDOW"].total_seconds() // 60)
+        raise ServiceError(f"Too many wrong attempts for this account. Wait {minutes} minutes and try again.",
+                           status=429, code="too_many_attempts")
 
 
 def required_for(user: User) -> bool:

@@ -141,8 +141,10 @@ def _use_recovery_code(user: User, code: str) -> bool:
 def check_login_code(user: User, code: str, *, now: datetime | None = None) -> str | None:
     """At login: accept a TOTP code or an unused recovery code. Returns which ("totp", "recovery_code") or None.
 
-    A failure is recorded in the audit log; either way the transaction is committed.
+    A failure is recorded in the audit log; either way the transaction is committed. Refused outright
+    (``ServiceError``, 429) while the account has had too many failures lately.
     """
+    second_factor.check_not_locked_out(user)
     row = _row(user)
     method: str | None = None
     if row is not None and row.confirmed_at is not None:
@@ -152,7 +154,7 @@ def check_login_code(user: User, code: str, *, now: datetime | None = None) -> s
             method = "recovery_code"
             audit.record("user.recovery_code_used", user, user)
     if method is None:
-        audit.record("user.second_factor_failed", user, user, method="code")
+        audit.record(second_factor.FAILED, user, user, method="code")
     transactions.commit()
     return method
 
@@ -164,10 +166,11 @@ def disable(user: User, password: str, code: str, *, now: datetime | None = None
         raise Conflict("No authenticator app is set up.")
     if not verify_password(user.password_hash, password[:256]):
         raise ServiceError("The password is not correct.")
+    second_factor.check_not_locked_out(user)
     if second_factor.required_for(user) and second_factor.passkey_count(user) == 0:
         raise Conflict("Secretariat accounts must keep a second factor: add a passkey before turning this off.")
     if not _accept(row, code, now):
-        audit.record("user.second_factor_failed", user, user, method="code", purpose="disable")
+        audit.record(second_factor.FAILED, user, user, method="code", purpose="disable")
         transactions.commit()
         raise ServiceError(WRONG_CODE)
     db.session.delete(row)

@@ -151,14 +151,17 @@ def second_factor_step() -> ResponseReturnValue:
     form = SecondFactorForm()
     status = 400 if request.method == "POST" else 200
     if form.validate_on_submit():
-        method = totp.check_login_code(user, form.code.data or "")
-        if method is not None:
-            return redirect(finish_login(user, f"password+{method}"))
-        if second_factor_failed():
-            flash("Too many wrong attempts. Please log in again.", "error")
-            return redirect(url_for("auth.login"))
-        form.code.errors = ["That code is not right."]
-        status = 401
+        try:
+            method = totp.check_login_code(user, form.code.data or "")
+        except ServiceError as exc:
+            method, form.code.errors, status = None, [exc.message], exc.status
+        else:
+            if method is not None:
+                return redirect(finish_login(user, f"password+{method}"))
+            if second_factor_failed():
+                flash("Too many wrong attempts. Please log in again.", "error")
+                return redirect(url_for("auth.login"))
+            form.code.errors, status = ["That code is not right."], 401
     return render_template("auth/second_factor.html", form=form, has_totp=second_factor.has_totp(user),
                            has_passkeys=second_factor.passkey_count(user) > 0), status
 
@@ -189,6 +192,9 @@ def _set_password_page(purpose: LinkPurpose, token: str, template: str) -> Respo
                 raise
             form.password.errors = [exc.message]
             return render_template(template, form=form, user=link.user), exc.status
+        if second_factor.has_second_factor(user):  # an e-mailed link alone never gets past a second factor
+            flash("Your password is set. Now confirm it is you with your second factor.", "success")
+            return _begin_second_factor(user, url_for("home.home"))
         _start_session(user)
         flash("Your password is set. Welcome to Accord.", "success")
         return redirect(url_for("home.home"))
