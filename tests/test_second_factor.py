@@ -286,3 +286,36 @@ def test_a_password_reset_link_does_not_skip_the_second_factor(app: Flask, peopl
     assert _path(client.get("/")) == "/login"
     assert _path(_second_factor(client, codes[0])) == "/"
     assert client.get("/").status_code == 200
+
+
+def test_turning_it_off_and_removing_a_passkey_on_the_account_page(app: Flask, people: People,
+                                                                   client: FlaskClient) -> None:
+    from signing.services import second_factor
+    from tests.test_passkeys import register
+
+    secret, _ = enrol(people.delegate, datetime.now(UTC) - timedelta(minutes=2))
+    _, passkey = register(people.delegate)
+    _, athens_passkey = register(people.other_delegate)
+    passkey_id, athens_id = passkey.id, athens_passkey.id
+    response = login(client, people.delegate.email)
+    assert _second_factor(client, pyotp.TOTP(secret).now()).status_code == 302
+    page = client.get("/account").get_data(as_text=True)
+    assert "Laptop" in page and 'id="totp-state"' in page and page.count('id="password"') == 1
+
+    def post(path: str, **data: str) -> Any:
+        return client.post(path, data={"csrf_token": csrf_token(client, "/account"), **data})
+
+    response = post("/account/totp/disable", totp_password=PASSWORD, totp_code="not a code")
+    assert response.status_code == 400 and "code is not right" in response.get_data(as_text=True)
+    response = post(f"/account/passkeys/{athens_id}/remove", password=PASSWORD)
+    assert response.status_code == 404
+    response = post(f"/account/passkeys/{passkey_id}/remove", password="wrong password")
+    assert response.status_code == 400 and "password is not correct" in response.get_data(as_text=True)
+    assert second_factor.passkey_count(people.delegate) == 1
+    assert _path(post(f"/account/passkeys/{passkey_id}/remove", password=PASSWORD)) == "/account"
+    assert second_factor.passkey_count(people.delegate) == 0
+    assert second_factor.passkey_count(people.other_delegate) == 1
+    next_code = pyotp.TOTP(secret).at(datetime.now(UTC) + timedelta(seconds=30))
+    assert _path(post("/account/totp/disable", totp_password=PASSWORD, totp_code=next_code)) == "/account"
+    assert not second_factor.has_second_factor(people.delegate)
+    assert "Off." in client.get("/account").get_data(as_text=True)

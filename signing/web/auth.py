@@ -334,9 +334,9 @@ def totp_disable() -> ResponseReturnValue:
     if not disable_form.validate_on_submit():
         return _account_page(disable_form=disable_form), 400
     try:
-        totp.disable(current_user, disable_form.password.data or "", disable_form.code.data or "")
+        totp.disable(current_user, disable_form.totp_password.data or "", disable_form.totp_code.data or "")
     except ServiceError as exc:
-        disable_form.code.errors = [exc.message]
+        disable_form.totp_code.errors = [exc.message]
         return _account_page(disable_form=disable_form), exc.status
     flash("The authenticator app is turned off; its recovery codes no longer work.", "success")
     return redirect(url_for("auth.account", _anchor="second-factor"))

@@ -141,8 +141,9 @@ class TotpConfirmForm(FlaskForm):
 
 
 class TotpDisableForm(FlaskForm):
-    password = PasswordField("Your password", validators=[DataRequired(), Length(max=256)])
-    code = StringField("Current code from the app", validators=[DataRequired(), Length(max=64), _printable])
+    # Named apart from the password-change form's fields: both are on the account page.
+    totp_password = PasswordField("Your password", validators=[DataRequired(), Length(max=256)])
+    totp_code = StringField("Current code from the app", validators=[DataRequired(), Length(max=64), _printable])
     submit = SubmitField("Turn off")
 
 
