@@ -175,7 +175,7 @@ def test_totp_and_passkey_enrolment_and_every_way_of_logging_in(localhost_server
     # The passkey alone, no password.
     page.goto(f"{base}/login")
     with page.expect_navigation(url=f"{base}/"):
-        page.get_by_role("button", name="Log in with a passkey").click()
+        page.get_by_role("button", name="Use a passkey instead").click()
     expect(page.locator("header")).to_contain_text("New Observer")
 
     with app.app_context():
