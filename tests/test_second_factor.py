@@ -319,3 +319,20 @@ def test_turning_it_off_and_removing_a_passkey_on_the_account_page(app: Flask, p
     assert _path(post("/account/totp/disable", totp_password=PASSWORD, totp_code=next_code)) == "/account"
     assert not second_factor.has_second_factor(people.delegate)
     assert "Off." in client.get("/account").get_data(as_text=True)
+
+
+def test_the_command_line_resets_a_lost_second_factor(app: Flask, people: People, client: FlaskClient) -> None:
+    from signing.services import second_factor
+    from tests.test_passkeys import register
+
+    enrol(people.delegate)
+    register(people.delegate)
+    assert _path(login(client, people.delegate.email)) == "/login/second-factor"
+    result = app.test_cli_runner().invoke(args=["second-factor-reset", people.delegate.email])
+    assert result.exit_code == 0, result.output
+    assert "Removed every second factor of izmir@b40.example" in result.output
+    assert not second_factor.has_second_factor(people.delegate)
+    assert _path(client.get("/login/second-factor")) == "/login"  # the half-open login is gone too
+    assert _path(login(client, people.delegate.email)) == "/"
+    unknown = app.test_cli_runner().invoke(args=["second-factor-reset", "nobody@b40.example"])
+    assert unknown.exit_code != 0 and "No user" in unknown.output

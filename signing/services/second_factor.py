@@ -7,11 +7,11 @@ one when ``REQUIRE_2FA_FOR_SECRETARIAT`` is on (the default in production).
 from __future__ import annotations
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from ..extensions import db
-from ..models import AuditEvent, Passkey, Role, TotpSecret, User, utcnow
-from . import ServiceError
+from ..models import AuditEvent, Passkey, RecoveryCode, Role, TotpSecret, User, utcnow
+from . import ServiceError, audit, transactions
 
 FAILED = "user.second_factor_failed"
 
@@ -51,3 +51,17 @@ def required_for(user: User) -> bool:
 def must_enrol(user: User) -> bool:
     """True if the account must enrol a second factor before doing anything else."""
     return required_for(user) and not has_second_factor(user)
+
+
+def reset(user: User, actor: User | None) -> None:
+    """Remove every second factor of ``user`` (lost device and recovery codes) and end their sessions.
+
+    For the command line (``actor`` None): the account's owner then logs in with the password alone and,
+    if the account must have one, enrols a new second factor first.
+    """
+    removed = {"totp": has_totp(user), "passkeys": passkey_count(user)}
+    for model in (TotpSecret, RecoveryCode, Passkey):
+        db.session.execute(delete(model).where(model.user_id == user.id))
+    user.session_epoch += 1
+    audit.record("user.second_factor_reset", user, actor, **removed)
+    transactions.commit()
