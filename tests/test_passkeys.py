@@ -205,7 +205,7 @@ def test_register_then_log_in_with_the_passkey_alone_and_as_second_factor(app: F
     response = login(client, people.delegate.email)
     assert urlsplit(response.headers["Location"]).path == "/login/second-factor"
     assert 'id="passkey-login"' in client.get("/login/second-factor").get_data(as_text=True)
-    token = csrf_token(client, "/login")  # the second-factor page has no form without TOTP
+    token = csrf_token(client, "/login/second-factor")  # its token, for passkeys.js, even without a TOTP form
     options = _post(client, "/login/passkey/options", token).get_json()
     assert len(options["allowCredentials"]) == 1
     done = _post(client, "/login/passkey", token, {"credential": device.get(options)})
@@ -227,7 +227,7 @@ def test_a_replayed_login_answer_and_another_accounts_passkey_do_not_log_in(app:
     _logout(client)
     response = login(client, people.delegate.email)
     assert urlsplit(response.headers["Location"]).path == "/login/second-factor"
-    token = csrf_token(client, "/login")  # the second-factor page has no form without TOTP
+    token = csrf_token(client, "/login/second-factor")  # its token, for passkeys.js, even without a TOTP form
     options = _post(client, "/login/passkey/options", token).get_json()
     refused = _post(client, "/login/passkey", token, {"credential": athens.get(options)})
     assert refused.status_code == 401 and refused.get_json()["error"]["code"] == "passkey_refused"

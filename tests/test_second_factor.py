@@ -283,6 +283,7 @@ def test_a_password_reset_link_does_not_skip_the_second_factor(app: Flask, peopl
     response = client.post(f"/reset/{token}", data={"csrf_token": csrf_token(client, f"/reset/{token}"),
                                                     "password": new_password, "confirm": new_password})
     assert response.status_code == 302 and _path(response) == "/login/second-factor"
+    assert "Now confirm it is you" in client.get("/login/second-factor").get_data(as_text=True)
     assert _path(client.get("/")) == "/login"
     assert _path(_second_factor(client, codes[0])) == "/"
     assert client.get("/").status_code == 200

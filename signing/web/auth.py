@@ -193,8 +193,9 @@ def _set_password_page(purpose: LinkPurpose, token: str, template: str) -> Respo
             form.password.errors = [exc.message]
             return render_template(template, form=form, user=link.user), exc.status
         if second_factor.has_second_factor(user):  # an e-mailed link alone never gets past a second factor
+            response = _begin_second_factor(user, url_for("home.home"))  # (a fresh session: flash after)
             flash("Your password is set. Now confirm it is you with your second factor.", "success")
-            return _begin_second_factor(user, url_for("home.home"))
+            return response
         _start_session(user)
         flash("Your password is set. Welcome to Accord.", "success")
         return redirect(url_for("home.home"))
