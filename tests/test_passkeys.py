@@ -72,6 +72,16 @@ def test_a_registration_from_another_origin_is_refused(app: Flask, people: Peopl
     assert passkeys.list_for(people.delegate) == []
 
 
+def test_odd_transports_are_dropped_not_an_error(app: Flask, people: People) -> None:
+    from signing.services import passkeys
+
+    for transports, kept in ((5, ""), (["usb", 7, {}, "carrier-pigeon", "internal"], "usb,internal")):
+        challenge_id, options = passkeys.registration_options(people.delegate)
+        answer = SoftAuthenticator(ORIGIN, RP_ID).create(options)
+        answer["response"]["transports"] = transports
+        assert passkeys.register(people.delegate, challenge_id, "Key", answer).transports == kept
+
+
 @BACKENDS
 def test_a_challenge_is_single_use(app: Flask, people: People) -> None:
     from signing.services import ServiceError, passkeys
@@ -235,6 +245,36 @@ def test_a_replayed_login_answer_and_another_accounts_passkey_do_not_log_in(app:
     again = _post(client, "/login/passkey", token, {"credential": athens.get(options)})
     assert again.status_code == 400 and again.get_json()["error"]["code"] == "challenge_gone"
     assert urlsplit(client.get("/").headers["Location"]).path == "/login"
+
+
+MALFORMED = [
+    {}, {"id": 1}, {"id": "a", "rawId": 5, "response": []},
+    {"id": "a", "rawId": "a", "type": "public-key", "response": {"clientDataJSON": 5}},
+    {"id": "a", "rawId": "a", "type": "public-key",
+     "response": {"clientDataJSON": "e30", "authenticatorData": "AA", "signature": "AA", "attestationObject": "oA"}},
+    {"id": "a", "rawId": "a", "type": "public-key",
+     "response": {"clientDataJSON": "!!!", "authenticatorData": None, "signature": [], "attestationObject": {}}},
+    {"id": "a", "rawId": "a", "type": "public-key",
+     "response": {"clientDataJSON": "eyJ0eXBlIjogMX0", "attestationObject": "gA", "transports": 5}},
+]
+
+
+def test_malformed_passkey_answers_get_a_4xx(app: Flask, people: People, client: FlaskClient) -> None:
+    from signing.services import passkeys
+
+    register(people.delegate)
+    for bad in MALFORMED:
+        token = csrf_token(client, "/login")
+        _post(client, "/login/passkey/options", token)
+        response = _post(client, "/login/passkey", token, {"credential": bad})
+        assert 400 <= response.status_code < 500 and response.get_json()["error"]["message"], bad
+    login(client, people.other_delegate.email)
+    for bad in MALFORMED:
+        token = csrf_token(client, "/account")
+        _post(client, "/account/passkeys/options", token)
+        response = _post(client, "/account/passkeys", token, {"name": "Key", "credential": bad})
+        assert 400 <= response.status_code < 500 and response.get_json()["error"]["message"], bad
+    assert passkeys.list_for(people.other_delegate) == []
 
 
 def test_json_endpoints_refuse_bad_input_with_a_clear_message(app: Flask, people: People,

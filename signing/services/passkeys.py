@@ -135,12 +135,14 @@ def register(user: User, challenge_id: int, name: str, credential: dict[str, Any
         raise ServiceError(f"The passkey could not be registered: {exc}", code="passkey_refused") from exc
     if db.session.scalar(select(Passkey.id).where(Passkey.credential_id == verified.credential_id)) is not None:
         raise Conflict("This passkey is registered already.")
-    transports = credential.get("response", {}).get("transports") or []
+    response = credential.get("response")
+    transports = response.get("transports") if isinstance(response, dict) else None
     known = {t.value for t in AuthenticatorTransport}
     passkey = Passkey(
         user_id=user.id, name=clean, credential_id=verified.credential_id,
         public_key=verified.credential_public_key, user_handle=_user_handle(user), sign_count=verified.sign_count,
-        transports=",".join(t for t in transports if isinstance(t, str) and t in known)[:200],
+        transports=",".join(t for t in (transports if isinstance(transports, list) else [])
+                            if isinstance(t, str) and t in known)[:200],
     )
     db.session.add(passkey)
     db.session.flush()
