@@ -78,6 +78,7 @@ MATRIX: dict[tuple[str, str], dict[str, str]] = {
     ("account_security.totp_begin", "POST"): members(ALLOWED),
     ("account_security.totp_confirm", "POST"): members(ALLOWED),
     ("account_security.totp_disable", "POST"): members(ALLOWED),
+    ("account_security.recovery_codes_renew", "POST"): members(ALLOWED),
     ("account_security.passkey_remove", "POST"): members(ALLOWED),
     ("passkeys.register_options", "POST"): {**members(ALLOWED), "anonymous": UNAUTHORIZED},
     ("passkeys.register", "POST"): {**members(ALLOWED), "anonymous": UNAUTHORIZED},

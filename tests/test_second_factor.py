@@ -114,6 +114,24 @@ def test_recovery_codes_work_once_each(app: Flask, people: People) -> None:
     assert "user.recovery_code_used" in actions(user)
 
 
+def test_new_recovery_codes_need_the_password_and_a_current_code_and_replace_the_old(app: Flask,
+                                                                                     people: People) -> None:
+    from signing.services import ServiceError, totp
+
+    user = people.delegate
+    secret, old_codes = enrol(user)
+    later = T0 + timedelta(minutes=1)
+    with pytest.raises(ServiceError, match="password"):
+        totp.renew_recovery_codes(user, "not the password", code_at(secret, later), now=later)
+    with pytest.raises(ServiceError, match="code is not right"):
+        totp.renew_recovery_codes(user, PASSWORD, old_codes[0], now=later)
+    new_codes = totp.renew_recovery_codes(user, PASSWORD, code_at(secret, later), now=later)
+    assert len(new_codes) == 10 and not set(new_codes) & set(old_codes)
+    assert totp.check_login_code(user, old_codes[1], now=later) is None
+    assert totp.check_login_code(user, new_codes[1], now=later) == "recovery_code"
+    assert "user.recovery_codes_renewed" in actions(user)
+
+
 def test_turning_it_off_needs_the_password_and_a_current_code(app: Flask, people: People) -> None:
     from signing.services import ServiceError, second_factor, totp
 
@@ -337,3 +355,22 @@ def test_the_command_line_resets_a_lost_second_factor(app: Flask, people: People
     assert _path(login(client, people.delegate.email)) == "/"
     unknown = app.test_cli_runner().invoke(args=["second-factor-reset", "nobody@b40.example"])
     assert unknown.exit_code != 0 and "No user" in unknown.output
+
+
+def test_new_recovery_codes_on_the_account_page(app: Flask, people: People, client: FlaskClient) -> None:
+    from signing.services import totp
+
+    secret, codes = enrol(people.delegate, datetime.now(UTC) - timedelta(minutes=2))
+    login(client, people.delegate.email)
+    assert _path(_second_factor(client, codes[0])) == "/"
+    assert "9 unused recovery codes left" in client.get("/account").get_data(as_text=True)
+    data = {"csrf_token": csrf_token(client, "/account"), "renew_password": "wrong password",
+            "renew_code": pyotp.TOTP(secret).now()}
+    response = client.post("/account/recovery-codes", data=data)
+    assert response.status_code == 400 and "password is not correct" in response.get_data(as_text=True)
+    response = client.post("/account/recovery-codes", data={**data, "renew_password": PASSWORD})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200 and 'id="recovery-codes"' in page
+    shown = re.findall(r"<li><code>([a-z2-7-]+)</code></li>", page)
+    assert len(shown) == 10 and codes[1] not in shown
+    assert totp.remaining_recovery_codes(people.delegate) == 10

@@ -159,6 +159,24 @@ def check_login_code(user: User, code: str, *, now: datetime | None = None) -> s
     return method
 
 
+def renew_recovery_codes(user: User, password: str, code: str, *, now: datetime | None = None) -> list[str]:
+    """Replace the recovery codes (the old ones stop working); needs the password and a current code."""
+    row = _row(user)
+    if row is None or row.confirmed_at is None:
+        raise Conflict("No authenticator app is set up.")
+    if not verify_password(user.password_hash, password[:256]):
+        raise ServiceError("The password is not correct.")
+    second_factor.check_not_locked_out(user)
+    if not _accept(row, code, now):
+        audit.record(second_factor.FAILED, user, user, method="code", purpose="recovery_codes")
+        transactions.commit()
+        raise ServiceError(WRONG_CODE)
+    codes = _new_recovery_codes(user)
+    audit.record("user.recovery_codes_renewed", user, user)
+    transactions.commit()
+    return codes
+
+
 def disable(user: User, password: str, code: str, *, now: datetime | None = None) -> None:
     """Turn TOTP off: needs the password and a current code (a recovery code does not do)."""
     row = _row(user)

@@ -12,7 +12,7 @@ from flask_login import current_user, login_required
 
 from ..services import ServiceError, passkeys, totp
 from . import auth
-from .forms import ConfirmForm, PasskeyRemoveForm, TotpConfirmForm, TotpDisableForm
+from .forms import ConfirmForm, PasskeyRemoveForm, RecoveryCodesForm, TotpConfirmForm, TotpDisableForm
 
 bp = Blueprint("account_security", __name__)
 
@@ -62,6 +62,21 @@ def totp_disable() -> ResponseReturnValue:
         return auth._account_page(disable_form=disable_form), exc.status
     flash("The authenticator app is turned off; its recovery codes no longer work.", "success")
     return redirect(url_for("auth.account", _anchor="second-factor"))
+
+
+@bp.route("/account/recovery-codes", methods=["POST"])
+@login_required
+def recovery_codes_renew() -> ResponseReturnValue:
+    renew_form = RecoveryCodesForm()
+    if not renew_form.validate_on_submit():
+        return auth._account_page(renew_form=renew_form), 400
+    try:
+        codes = totp.renew_recovery_codes(current_user, renew_form.renew_password.data or "",
+                                          renew_form.renew_code.data or "")
+    except ServiceError as exc:
+        renew_form.renew_code.errors = [exc.message]
+        return auth._account_page(renew_form=renew_form), exc.status
+    return auth._account_page(recovery_codes=codes), 200  # shown this once, never stored in clear
 
 
 @bp.route("/account/passkeys/<int:passkey_id>/remove", methods=["POST"])

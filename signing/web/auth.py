@@ -32,6 +32,7 @@ from .forms import (
     ConfirmForm,
     LoginForm,
     PasskeyRemoveForm,
+    RecoveryCodesForm,
     ResetRequestForm,
     SecondFactorForm,
     SetPasswordForm,
@@ -238,7 +239,8 @@ def _account_page(form: ChangePasswordForm | None = None, token_form: TokenForm 
     pending_totp = totp.pending(current_user)
     uri = totp.provisioning_uri(current_user, pending_totp) if pending_totp else None
     second = {"confirm_form": TotpConfirmForm(formdata=None), "disable_form": TotpDisableForm(formdata=None),
-              "remove_form": PasskeyRemoveForm(formdata=None), **second}
+              "renew_form": RecoveryCodesForm(formdata=None), "remove_form": PasskeyRemoveForm(formdata=None),
+              **second}
     return render_template(
         "auth/account.html", form=form or ChangePasswordForm(formdata=None),
         token_form=token_form or TokenForm(formdata=None), api_tokens=tokens.list_for(current_user),

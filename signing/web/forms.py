@@ -147,6 +147,12 @@ class TotpDisableForm(FlaskForm):
     submit = SubmitField("Turn off")
 
 
+class RecoveryCodesForm(FlaskForm):
+    renew_password = PasswordField("Your password", validators=[DataRequired(), Length(max=256)])
+    renew_code = StringField("Current code from the app", validators=[DataRequired(), Length(max=64), _printable])
+    submit = SubmitField("Make new recovery codes")
+
+
 class PasskeyRemoveForm(FlaskForm):
     password = PasswordField("Your password", validators=[DataRequired(), Length(max=256)])
     submit = SubmitField("Remove")
