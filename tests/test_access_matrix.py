@@ -71,8 +71,7 @@ MATRIX: dict[tuple[str, str], dict[str, str]] = {
     ("auth.account", "POST"): members(ALLOWED),
     ("auth.token_create", "POST"): members(ALLOWED),
     ("auth.token_revoke", "POST"): members(ALLOWED),
-    # Second factor (tests/test_second_factor*.py check the steps themselves). Without a password given
-    # first there is no second-factor step to take: back to the login page.
+    # Second factor (tests/test_second_factor.py, test_passkeys.py). No password given: back to log in.
     ("auth.second_factor_step", "GET"): {"anonymous": LOGGED_OUT, **dict.fromkeys(MEMBERS, HOME)},
     ("auth.second_factor_step", "POST"): {"anonymous": LOGGED_OUT, **dict.fromkeys(MEMBERS, HOME)},
     ("account_security.totp_begin", "POST"): members(ALLOWED),
