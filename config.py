@@ -150,6 +150,16 @@ def load_config(instance_path: Path, overrides: dict[str, Any] | None = None) ->
         "ARGON2_MEMORY_COST": _env_int("ARGON2_MEMORY_COST", 65536),
         "ARGON2_PARALLELISM": _env_int("ARGON2_PARALLELISM", 4),
         "PASSWORD_MIN_LENGTH": 12,
+        # Second factor: secretariat accounts must enrol one (TOTP or a passkey) before doing anything else.
+        "REQUIRE_2FA_FOR_SECRETARIAT": _env_bool("REQUIRE_2FA_FOR_SECRETARIAT", production),
+        # How long the half-logged-in state (password right, second factor not yet given) lasts.
+        "SECOND_FACTOR_LOGIN_TTL": timedelta(minutes=5),
+        # Per account, whatever the address they come from: this many wrong second factors within the
+        # window and further attempts are refused until older ones leave the window.
+        "SECOND_FACTOR_MAX_FAILURES": _env_int("SECOND_FACTOR_MAX_FAILURES", 10),
+        "SECOND_FACTOR_FAILURE_WINDOW": timedelta(minutes=15),
+        # A WebAuthn ceremony must finish within this (its challenge expires).
+        "WEBAUTHN_CHALLENGE_TTL": timedelta(minutes=5),
         # Reminders to cities that have not signed, this many days before the signing deadline.
         "REMINDER_DAYS": _env_days("REMINDER_DAYS", "7,3,1"),
         # Signing payloads are single-use and expire after this long.

@@ -22,9 +22,21 @@ def create_app(overrides: dict[str, Any] | None = None, instance_path: str | Pat
 
     from . import api, database, task_queue
     from .manage import commands
-    from .services import accounts, freeze, outbox, transactions, webhooks
-    from .web import admin, auth, declarations, errors, home, public, review, security, signing
-    from .web import webhooks as webhook_pages
+    from .services import accounts, freeze, outbox, transactions, webhook_delivery
+    from .web import (
+        account_security,
+        admin,
+        auth,
+        declarations,
+        errors,
+        home,
+        passkeys,
+        public,
+        review,
+        security,
+        signing,
+        webhooks,
+    )
 
     instance = Path(instance_path or DEFAULT_INSTANCE_DIR).resolve()
     app = Flask(
@@ -40,12 +52,13 @@ def create_app(overrides: dict[str, Any] | None = None, instance_path: str | Pat
     transactions.init_app(app)
     outbox.init_app(app)
     freeze.init_app(app)
-    webhooks.init_app(app)
+    webhook_delivery.init_app(app)
     accounts.init_app(app)
     task_queue.celery_init_app(app)
     security.init_app(app)
     errors.init_app(app)
-    for blueprint_module in (auth, home, admin, declarations, review, public, api, signing, webhook_pages):
+    blueprints = (auth, account_security, passkeys, home, admin, declarations, review, public, api, signing, webhooks)
+    for blueprint_module in blueprints:
         blueprint_module.init_app(app)
     commands.init_app(app)
     return app

@@ -74,6 +74,18 @@ MATRIX: dict[tuple[str, str], dict[str, str]] = {
     # No such session (tests/test_sessions.py ends real ones); ending them all logs out.
     ("auth.session_end", "POST"): members(NOT_FOUND),
     ("auth.sessions_end_all", "POST"): {"anonymous": LOGIN, **dict.fromkeys(MEMBERS, LOGGED_OUT)},
+    # Second factor (tests/test_second_factor.py, test_passkeys.py). No password given: back to log in.
+    ("auth.second_factor_step", "GET"): {"anonymous": LOGGED_OUT, **dict.fromkeys(MEMBERS, HOME)},
+    ("auth.second_factor_step", "POST"): {"anonymous": LOGGED_OUT, **dict.fromkeys(MEMBERS, HOME)},
+    ("account_security.totp_begin", "POST"): members(ALLOWED),
+    ("account_security.totp_confirm", "POST"): members(ALLOWED),
+    ("account_security.totp_disable", "POST"): members(ALLOWED),
+    ("account_security.recovery_codes_renew", "POST"): members(ALLOWED),
+    ("account_security.passkey_remove", "POST"): members(ALLOWED),
+    ("passkeys.register_options", "POST"): {**members(ALLOWED), "anonymous": UNAUTHORIZED},
+    ("passkeys.register", "POST"): {**members(ALLOWED), "anonymous": UNAUTHORIZED},
+    ("passkeys.login_options", "POST"): {"anonymous": ALLOWED, **dict.fromkeys(MEMBERS, CONFLICT)},
+    ("passkeys.login", "POST"): {"anonymous": ALLOWED, **dict.fromkeys(MEMBERS, CONFLICT)},
     ("home.home", "GET"): members(OK),
     ("home.city", "GET"): {
         "anonymous": LOGIN,
@@ -244,6 +256,7 @@ def url_for_rule(app: Flask, rule: Any, targets: Targets) -> str:
         "token_id": 1,
         "endpoint_id": 999_999,  # no such webhook endpoint
         "session_id": 999_999,  # no such session
+        "passkey_id": 999_999,  # no such passkey
     }
     needed = set(rule.arguments) - set(rule.defaults or {})  # a rule's defaults are its own, not the URL's
     unknown = needed - set(candidates)

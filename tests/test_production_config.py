@@ -46,6 +46,7 @@ ENV_NAMES = (
     "DATABASE_URL", "SECRET_KEY", "REDIS_URL", "TASK_MODE", "SMTP_HOST", "SMTP_PORT", "SMTP_USER",
     "SMTP_PASSWORD", "SMTP_TLS", "SMTP_TIMEOUT", "MAIL_FROM", "PUBLIC_URL", "SESSION_COOKIE_SECURE",
     "LOGIN_RATE_LIMIT", "RESET_RATE_LIMIT", "ARGON2_TIME_COST", "ARGON2_MEMORY_COST", "ARGON2_PARALLELISM",
+    "REQUIRE_2FA_FOR_SECRETARIAT",
 )
 
 
@@ -119,6 +120,9 @@ def production_env(
         "MAIL_FROM": MAIL_FROM,
         "TASK_MODE": task_mode,
         "PUBLIC_URL": "http://accord.test",
+        # These tests drive the secretariat's pages with a password alone (tests/test_second_factor.py
+        # checks that production mode requires a second factor of the secretariat by default).
+        "REQUIRE_2FA_FOR_SECRETARIAT": "false",
     }
     if redis:
         values["REDIS_URL"] = TEST_REDIS_URL

@@ -14,14 +14,12 @@ from flask_login import current_user
 
 from ..extensions import limiter
 from ..models import PayloadKind, User
-from ..services import ServiceError
+from ..services import LoginRequired
 from . import actions, schemas
 from .core import session_endpoint
 from .intake import check_body
 
 bp = Blueprint("signing_json", __name__)
-
-LOGIN_MESSAGE = "Your session has ended. Log in again, then reload this page."
 
 
 def _user() -> User:
@@ -33,7 +31,7 @@ def _user() -> User:
 def logged_in_with_a_json_body() -> None:
     """An ended session is a JSON 401 (the script says so), not a redirect to the login page."""
     if not current_user.is_authenticated:
-        raise ServiceError(LOGIN_MESSAGE, status=401, code="login_required")
+        raise LoginRequired()
     check_body()
 
 

@@ -1,4 +1,5 @@
-"""``flask`` commands: demo, create-user, invite, outbox, tokens, reminders, export-bundle, platform-key, webhooks."""
+"""``flask`` commands: demo, create-user, invite, outbox, tokens, reminders, export-bundle, platform-key, seal,
+webhooks, second-factor-reset."""
 
 from __future__ import annotations
 
@@ -12,7 +13,17 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 
 from ..models import Declaration, Role, Status, User
-from ..services import ServiceError, accounts, cities, declarations, freeze, outbox, reminders, tokens
+from ..services import (
+    ServiceError,
+    accounts,
+    cities,
+    declarations,
+    freeze,
+    outbox,
+    reminders,
+    second_factor,
+    tokens,
+)
 
 
 def _fail(exc: ServiceError) -> None:
@@ -155,6 +166,15 @@ def tokens_revoke(token_id: int) -> None:
     click.echo(f"Revoked API token {token.id} ({token.prefix}…).")
 
 
+@click.command("second-factor-reset")
+@click.argument("email")
+def second_factor_reset_command(email: str) -> None:
+    """Remove EMAIL's authenticator app, recovery codes and passkeys (all lost) and log them out everywhere."""
+    user = _user_by_email(email)
+    second_factor.reset(user, None)
+    click.echo(f"Removed every second factor of {user.email}; they log in with their password alone now.")
+
+
 def _when(moment: datetime | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "never"
 
@@ -252,5 +272,6 @@ def init_app(app: Flask) -> None:
     from .webhook_commands import webhooks_group
 
     for command in (demo_command, create_user_command, invite_command, outbox_group, tokens_group, reminders_group,
-                    export_bundle_command, platform_key_group, seal_group, webhooks_group):
+                    export_bundle_command, platform_key_group, seal_group, webhooks_group,
+                    second_factor_reset_command):
         app.cli.add_command(command)

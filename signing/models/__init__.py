@@ -15,6 +15,7 @@ from .declarations import (
     Status,
 )
 from .outbox import OutboxEmail, OutboxTask
+from .second_factor import Passkey, RecoveryCode, TotpSecret, WebAuthnChallenge
 from .sessions import UserSession
 from .signatures import (
     IssuedPayload,
@@ -29,6 +30,10 @@ from .webhooks import WebhookAttempt, WebhookEndpoint, WebhookMessage
 
 __all__ = [
     "Bundle",
+    "Passkey",
+    "RecoveryCode",
+    "TotpSecret",
+    "WebAuthnChallenge",
     "OutboxTask",
     "ApiToken",
     "IssuedPayload",

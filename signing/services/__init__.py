@@ -43,3 +43,13 @@ class Conflict(ServiceError):
 class Forbidden(ServiceError):
     status = 403
     code = "forbidden"
+
+
+class LoginRequired(ServiceError):
+    """A JSON endpoint of the pages called without a live session (the script asks the user to log in again)."""
+
+    status = 401
+    code = "login_required"
+
+    def __init__(self, message: str = "Your session has ended. Log in again, then reload this page.") -> None:
+        super().__init__(message)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import String, and_, cast, or_, select
 
 from ..extensions import db
-from ..models import AuditEvent, User
+from ..models import AuditEvent, Passkey, SigningKey, User
 
 
 def record(action: str, obj: object, actor: User | None, **details: Any) -> AuditEvent:
@@ -36,14 +36,38 @@ SECURITY_EVENTS = {
     "session.logout_everywhere": "Logged out everywhere",
     "user.password_changed": "Password changed",
     "user.password_reset": "Password reset",
+    "user.second_factor_enrolled": "Second factor turned on",
+    "user.second_factor_removed": "Second factor turned off",
+    "user.second_factor_failed": "Wrong second factor",
+    "user.second_factor_reset": "Second factor reset by the secretariat",
+    "user.recovery_code_used": "Recovery code used",
+    "user.recovery_codes_renewed": "New recovery codes",
+    "key.enrol_wrong_password": "Key enrolment refused (wrong password)",
 }
+# Events about the account's keys and passkeys (their object is the key): shown to the account owner when the
+# owner or someone else acted on them.
+OWNED_OBJECT_EVENTS = {
+    "key.enrolled": ("signing_keys", "Signing key enrolled"),
+    "key.revoked": ("signing_keys", "Signing key revoked"),
+    "passkey.added": ("passkeys", "Passkey added"),
+    "passkey.removed": ("passkeys", "Passkey removed"),
+}
+SECURITY_EVENT_LABELS = {**SECURITY_EVENTS, **{action: label for action, (_, label) in OWNED_OBJECT_EVENTS.items()}}
 
 
 def security_events_of(user: User, limit: int = 10) -> list[AuditEvent]:
-    """The latest security events about ``user``'s account (log-ins, failures, sessions ended), newest first."""
+    """The latest security events of ``user``'s account, newest first: log-ins and failures, sessions ended,
+    password and second-factor changes, and the enrolment and revocation of its signing keys and passkeys."""
+    owned = {
+        "signing_keys": select(cast(SigningKey.id, String)).where(SigningKey.user_id == user.id),
+        "passkeys": select(cast(Passkey.id, String)).where(Passkey.user_id == user.id),
+    }
+    about_account = and_(AuditEvent.object_type == "users", AuditEvent.object_id == str(user.id),
+                         AuditEvent.action.in_(SECURITY_EVENTS))
+    about_owned = [
+        and_(AuditEvent.action == action, AuditEvent.object_type == table, AuditEvent.object_id.in_(owned[table]))
+        for action, (table, _) in OWNED_OBJECT_EVENTS.items()
+    ]
     return list(db.session.scalars(
-        select(AuditEvent)
-        .where(AuditEvent.object_type == "users", AuditEvent.object_id == str(user.id),
-               AuditEvent.action.in_(SECURITY_EVENTS))
-        .order_by(AuditEvent.id.desc()).limit(limit)
+        select(AuditEvent).where(or_(about_account, *about_owned)).order_by(AuditEvent.id.desc()).limit(limit)
     ))

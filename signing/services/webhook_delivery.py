@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from flask import current_app
+from flask import Flask, current_app
 from sqlalchemy import select
 from standardwebhooks.webhooks import Webhook
 
@@ -127,3 +127,8 @@ def disable(endpoint: WebhookEndpoint, reason: str) -> None:
                            reason=endpoint.disabled_reason,
                            page_url=f"{current_app.config['PUBLIC_URL']}/admin/webhooks/{endpoint.id}")
     log.warning("webhook endpoint %s disabled: %s", endpoint.id, reason)
+
+
+def init_app(app: Flask) -> None:
+    """Register the outbox task that sends one webhook attempt (``webhooks.emit`` queues them)."""
+    outbox.register_task(app, TASK_KIND, deliver)

@@ -14,13 +14,13 @@ import secrets
 import unicodedata
 from typing import Any
 
-from flask import Flask, current_app
+from flask import current_app
 from sqlalchemy import select
 
 from .. import webhook_http
 from ..extensions import db
 from ..models import Declaration, User, WebhookEndpoint, WebhookMessage, utcnow
-from . import NotFound, ServiceError, audit, outbox, transactions, webhook_delivery
+from . import NotFound, ServiceError, audit, transactions, webhook_delivery
 
 EVENTS: dict[str, str] = {
     "declaration.signing_opened": "Signing opened",
@@ -146,8 +146,3 @@ def declaration_data(declaration: Declaration) -> dict[str, Any]:
         public = f"{base}/public/declarations/{declaration.slug}"
         data.update(public_url=public, bundle_url=f"{public}/bundle.zip", pdf_url=f"{public}/declaration.pdf")
     return data
-
-
-def init_app(app: Flask) -> None:
-    """Register the outbox task that sends one webhook attempt."""
-    outbox.register_task(app, webhook_delivery.TASK_KIND, webhook_delivery.deliver)

@@ -1,7 +1,8 @@
-"""Log in and out, invitations, password resets, the account page."""
+"""Log in and out (with a second factor where there is one), invitations, password resets, the account page."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from flask import (
@@ -28,13 +29,46 @@ from wtforms.validators import Length
 
 from ..extensions import db, limiter, login_manager
 from ..models import LinkPurpose, User, UserSession
-from ..services import ServiceError, accounts, audit, links, sessions, throttle, tokens, transactions
+from ..services import (
+    ServiceError,
+    accounts,
+    audit,
+    links,
+    passkeys,
+    second_factor,
+    sessions,
+    throttle,
+    tokens,
+    totp,
+    transactions,
+)
 from . import redirects
-from .forms import ChangePasswordForm, ConfirmForm, LoginForm, ResetRequestForm, SetPasswordForm, _printable
+from .forms import (
+    ChangePasswordForm,
+    ConfirmForm,
+    LoginForm,
+    PasskeyRemoveForm,
+    RecoveryCodesForm,
+    ResetRequestForm,
+    SecondFactorForm,
+    SetPasswordForm,
+    TotpConfirmForm,
+    TotpDisableForm,
+    _printable,
+)
 
 bp = Blueprint("auth", __name__)
 
 LOGIN_FAILED = "Wrong e-mail address or password."
+# The half-logged-in state: the password was right, the second factor is still to come.
+PENDING_LOGIN = "second_factor_pending"
+MAX_SECOND_FACTOR_FAILURES = 5
+# While a secretariat account must still enrol a second factor, only these endpoints answer it.
+ENROLMENT_ENDPOINTS = frozenset({
+    "auth.account", "account_security.totp_begin", "account_security.totp_confirm", "auth.logout",
+    "passkeys.register_options",
+    "passkeys.register", "static", "home.healthz", "home.favicon",
+})
 
 
 def _login_limit() -> str:
@@ -90,9 +124,79 @@ def login() -> ResponseReturnValue:
         if user is None:
             return _login_page(form, LOGIN_FAILED, 401)
         next_url = _safe_next(form.next.data)
+        if second_factor.has_second_factor(user):
+            return _begin_second_factor(user, next_url)
         _complete_login(user)
         return redirect(next_url)
     return _login_page(form, None, 400 if request.method == "POST" else 200)
+
+
+def _begin_second_factor(user: User, next_url: str) -> ResponseReturnValue:
+    session.clear()
+    session[PENDING_LOGIN] = {
+        "user": user.id, "epoch": user.session_epoch, "next": next_url, "failures": 0,
+        "expires": time.time() + current_app.config["SECOND_FACTOR_LOGIN_TTL"].total_seconds(),
+    }
+    return redirect(url_for("auth.second_factor_step"))
+
+
+def pending_login() -> User | None:
+    """The account whose password was given in this session and whose second factor is awaited, if any."""
+    state = session.get(PENDING_LOGIN)
+    if not isinstance(state, dict):
+        return None
+    user = db.session.get(User, state.get("user")) if isinstance(state.get("user"), int) else None
+    if (user is None or not user.active or user.session_epoch != state.get("epoch")
+            or not time.time() < state.get("expires", 0)):
+        session.pop(PENDING_LOGIN, None)
+        return None
+    return user
+
+
+def second_factor_failed() -> bool:
+    """Count a wrong second factor; True when there were too many (the password must be given again)."""
+    state = dict(session.get(PENDING_LOGIN) or {})
+    state["failures"] = int(state.get("failures", 0)) + 1
+    if state["failures"] >= MAX_SECOND_FACTOR_FAILURES:
+        session.pop(PENDING_LOGIN, None)
+        return True
+    session[PENDING_LOGIN] = state
+    return False
+
+
+def finish_login(user: User, method: str) -> str:
+    """The end of a login with a second factor or a passkey; returns where to go next."""
+    state = session.get(PENDING_LOGIN)
+    next_url = _safe_next(state.get("next") if isinstance(state, dict) else None)
+    _complete_login(user, method)  # the same completion as a password-only login
+    return next_url
+
+
+@bp.route("/login/second-factor", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
+def second_factor_step() -> ResponseReturnValue:
+    if current_user.is_authenticated:
+        return redirect(url_for("home.home"))
+    user = pending_login()
+    if user is None:
+        flash("Your login has expired or was not started. Please log in again.", "info")
+        return redirect(url_for("auth.login"))
+    form = SecondFactorForm()
+    status = 400 if request.method == "POST" else 200
+    if form.validate_on_submit():
+        try:
+            method = totp.check_login_code(user, form.code.data or "")
+        except ServiceError as exc:
+            method, form.code.errors, status = None, [exc.message], exc.status
+        else:
+            if method is not None:
+                return redirect(finish_login(user, f"password+{method}"))
+            if second_factor_failed():
+                flash("Too many wrong attempts. Please log in again.", "error")
+                return redirect(url_for("auth.login"))
+            form.code.errors, status = ["That code is not right."], 401
+    return render_template("auth/second_factor.html", form=form, has_totp=second_factor.has_totp(user),
+                           has_passkeys=second_factor.passkey_count(user) > 0), status
 
 
 @bp.route("/logout", methods=["POST"])
@@ -137,6 +241,10 @@ def _set_password_page(purpose: LinkPurpose, token: str, template: str) -> Respo
                 raise
             form.password.errors = [exc.message]
             return render_template(template, form=form, user=link.user), exc.status
+        if second_factor.has_second_factor(user):  # an e-mailed link alone never gets past a second factor
+            response = _begin_second_factor(user, url_for("home.home"))  # (a fresh session: flash after)
+            flash("Your password is set. Now confirm it is you with your second factor.", "success")
+            return response
         _complete_login(user, method=purpose.value)
         flash("Your password is set. Welcome to Accord.", "success")
         return redirect(url_for("home.home"))
@@ -176,14 +284,23 @@ class TokenForm(FlaskForm):
 
 
 def _account_page(form: ChangePasswordForm | None = None, token_form: TokenForm | None = None,
-                  new_token: str | None = None) -> str:
+                  new_token: str | None = None, **second: Any) -> str:
     current = _current_record()
+    pending_totp = totp.pending(current_user)
+    uri = totp.provisioning_uri(current_user, pending_totp) if pending_totp else None
+    second = {"confirm_form": TotpConfirmForm(formdata=None), "disable_form": TotpDisableForm(formdata=None),
+              "renew_form": RecoveryCodesForm(formdata=None), "remove_form": PasskeyRemoveForm(formdata=None),
+              **second}
     return render_template(
         "auth/account.html", form=form or ChangePasswordForm(formdata=None),
         token_form=token_form or TokenForm(formdata=None), api_tokens=tokens.list_for(current_user),
         new_token=new_token, revoke_form=ConfirmForm(formdata=None),
         user_sessions=sessions.active_for(current_user), current_session_id=current.id if current else None,
-        security_events=audit.security_events_of(current_user), event_labels=audit.SECURITY_EVENTS,
+        security_events=audit.security_events_of(current_user), event_labels=audit.SECURITY_EVENT_LABELS,
+        totp_on=second_factor.has_totp(current_user), totp_secret=pending_totp.secret if pending_totp else None,
+        totp_qr=totp.qr_data_uri(uri) if uri else None, passkeys=passkeys.list_for(current_user),
+        must_enrol=second_factor.must_enrol(current_user),
+        recovery_left=totp.remaining_recovery_codes(current_user), **second,
     )
 
 
@@ -278,6 +395,16 @@ def _current_record() -> UserSession | None:
     return record if isinstance(record, UserSession) else None
 
 
+def _require_enrolment() -> ResponseReturnValue | None:
+    """A secretariat account that must have a second factor can only enrol one (or log out) until it has."""
+    if request.endpoint in ENROLMENT_ENDPOINTS or (request.endpoint or "").startswith("api."):
+        return None
+    if current_user.is_authenticated and second_factor.must_enrol(current_user):
+        flash("Secretariat accounts need a second factor. Set up an authenticator app or a passkey first.", "info")
+        return redirect(url_for("auth.account", _anchor="second-factor"))
+    return None
+
+
 @login_manager.user_loader
 def _load_user(session_id: str) -> User | None:
     """The user of a live server-side session (Flask-Login stores "<id>:<epoch>", the record's id is apart)."""
@@ -301,6 +428,7 @@ def init_app(app: Flask) -> None:
     login_manager.login_message_category = "info"
     login_manager.session_protection = "basic"
     app.register_blueprint(bp)
+    app.before_request(_require_enrolment)
 
     @app.context_processor
     def _logout_form() -> dict[str, Any]:

@@ -135,3 +135,31 @@ class WebhookForm(FlaskForm):
     events = SelectMultipleField("Events", validators=[DataRequired(message="Choose at least one event.")],
                                  widget=ListWidget(prefix_label=False), option_widget=CheckboxInput())
     submit = SubmitField("Add endpoint")
+class SecondFactorForm(FlaskForm):
+    """At login, after the password: a code from the authenticator app or a recovery code."""
+
+    code = StringField("Code", validators=[DataRequired(), Length(max=64), _printable])
+    submit = SubmitField("Continue")
+
+
+class TotpConfirmForm(FlaskForm):
+    code = StringField("Code from the app", validators=[DataRequired(), Length(max=64), _printable])
+    submit = SubmitField("Turn on")
+
+
+class TotpDisableForm(FlaskForm):
+    # Named apart from the password-change form's fields: both are on the account page.
+    totp_password = PasswordField("Your password", validators=[DataRequired(), Length(max=256)])
+    totp_code = StringField("Current code from the app", validators=[DataRequired(), Length(max=64), _printable])
+    submit = SubmitField("Turn off")
+
+
+class RecoveryCodesForm(FlaskForm):
+    renew_password = PasswordField("Your password", validators=[DataRequired(), Length(max=256)])
+    renew_code = StringField("Current code from the app", validators=[DataRequired(), Length(max=64), _printable])
+    submit = SubmitField("Make new recovery codes")
+
+
+class PasskeyRemoveForm(FlaskForm):
+    password = PasswordField("Your password", validators=[DataRequired(), Length(max=256)])
+    submit = SubmitField("Remove")

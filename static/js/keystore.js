@@ -103,7 +103,10 @@ export async function fingerprintOf(rawPublicKey) {
 
 export function csrfToken() {
   const meta = document.querySelector('meta[name="csrf-token"]');
-  return meta ? meta.content : "";
+  if (meta) return meta.content;
+  // Pages for visitors not logged in (the login pages) carry no meta: their form's token serves.
+  const field = document.querySelector('input[name="csrf_token"]');
+  return field ? field.value : "";
 }
 
 /**
