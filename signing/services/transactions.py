@@ -27,11 +27,12 @@ def before_commit(name: str, prepare: Prepare) -> None:
 
 
 def commit(*, keep: Iterable[object] = (), defer: bool = False) -> list[AfterCommit]:
-    """Commit the current transaction, then run the after-commit work it registered; returns that work.
+    """Commit the current transaction, then run the after-commit work it registered.
 
     ``keep``: objects whose loaded values stay usable after the commit (they hold what this transaction
     wrote or read) instead of being expired like everything else, so a response built from them needs
-    no further query. ``defer=True`` leaves running the after-commit work to the caller (``run``).
+    no further query. ``defer=True`` returns the after-commit work instead of running it, for the caller to
+    ``run`` (a list to run once: without ``defer`` the work has run and the list is empty).
     """
     prepares: dict[str, Prepare] = db.session.info.pop(_PREPARE_KEY, {})
     try:
@@ -41,9 +42,10 @@ def commit(*, keep: Iterable[object] = (), defer: bool = False) -> list[AfterCom
     except Exception:
         rollback()
         raise
-    if not defer:
-        run(work)
-    return work
+    if defer:
+        return work
+    run(work)
+    return []
 
 
 def run(work: Iterable[AfterCommit]) -> None:

@@ -117,7 +117,9 @@ def test_celery_mode_marks_rows_when_queued_and_unmarks_what_failed_to_publish(
     app.config["TASK_MODE"] = "celery"  # the in-memory broker of the tests
     outbox.queue_email("intake:ok", "a@b40.example", "signing_opened", display_name="A", title="T", slug="t",
                        number=1, sha256="0" * 64, deadline="")
-    assert outbox.relayed_items(transactions.commit()) == [("email", db.session.scalar(select(OutboxEmail.id)))]
+    work = transactions.commit(defer=True)
+    assert outbox.relayed_items(work) == [("email", db.session.scalar(select(OutboxEmail.id)))]
+    transactions.run(work)
     assert db.session.scalar(select(OutboxEmail.published_at)) is not None
 
     def broker_down(*args: Any, **kwargs: Any) -> None:
@@ -126,7 +128,7 @@ def test_celery_mode_marks_rows_when_queued_and_unmarks_what_failed_to_publish(
     monkeypatch.setattr(app.extensions["celery"], "send_task", broker_down)
     outbox.queue_email("intake:down", "b@b40.example", "signing_opened", display_name="B", title="T", slug="t",
                        number=1, sha256="0" * 64, deadline="")
-    outbox.relayed_items(transactions.commit())
+    transactions.commit()
     db.session.expire_all()
     row = db.session.scalar(select(OutboxEmail).where(OutboxEmail.dedupe_key == "intake:down"))
     assert row is not None and row.published_at is None and row.status == "pending"  # for the next sweep
