@@ -74,6 +74,7 @@ def check_demo_served(tree: Path, base_url: str, output: str) -> None:
 
     wait_until(lambda: bool(reset_mail()), "a password-reset e-mail in instance/mail/", timeout=30, interval=0.2)
     assert len(reset_mail()) == 1
+    texts = [message_text(message) for message in read_mail(instance / "mail")]
     links = {link for body in texts for link in re.findall(r"https?://[^\s\"<>]+", body)}
     assert all(link == base_url or link.startswith(f"{base_url}/") for link in links), sorted(links)
 
