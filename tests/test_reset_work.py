@@ -47,3 +47,20 @@ def test_known_and_unknown_addresses_queue_the_same_work(app: Flask, people: Peo
     assert [m["To"] for m in mails] == [people.delegate.email]
     tasks = list(db.session.scalars(select(OutboxTask).order_by(OutboxTask.id)))
     assert [(t.kind, t.status) for t in tasks] == [("password_reset", "done")] * 2
+
+
+@BACKENDS
+def test_the_reset_task_run_again_sends_nothing_more(app: Flask, people: People) -> None:
+    """A worker that dies after sending and before marking the task done runs it again: one e-mail all the same."""
+    from signing.extensions import db
+    from signing.models import OutboxEmail, OutboxTask
+    from signing.services import accounts, transactions
+
+    work = accounts.request_password_reset(people.delegate.email)
+    transactions.run(work)
+    task = db.session.scalar(select(OutboxTask).where(OutboxTask.kind == "password_reset"))
+    assert task is not None and task.status == "done"
+    accounts.send_password_reset(**task.arguments)  # the handler again, as a redelivered task would
+    emails = list(db.session.scalars(select(OutboxEmail).where(OutboxEmail.template == "password_reset")))
+    assert [e.recipient for e in emails] == [people.delegate.email]
+    assert [m["To"] for m in read_mail(app.config["MAIL_FILE_DIR"])] == [people.delegate.email]

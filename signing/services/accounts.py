@@ -135,18 +135,23 @@ def request_password_reset(email: str) -> list[transactions.AfterCommit]:
         normalised = normalise_email(email)
     except ServiceError:
         return []
-    outbox.queue_task(f"password_reset:{secrets.token_hex(16)}", RESET_TASK, email=normalised)
+    request_id = secrets.token_hex(16)
+    outbox.queue_task(f"password_reset:{request_id}", RESET_TASK, email=normalised, request_id=request_id)
     return transactions.commit(defer=current_app.config["TASK_MODE"] == "inline")
 
 
-def send_password_reset(email: str) -> None:
-    """The outbox task: e-mail a reset link if ``email`` belongs to an active account with a password."""
+def send_password_reset(email: str, request_id: str = "") -> None:
+    """The outbox task: e-mail a reset link if ``email`` belongs to an active account with a password.
+
+    Idempotent: the e-mail's dedupe key is the request's, so a task run again (a worker that died after
+    sending) sends nothing more. Tasks queued before ``request_id`` existed fall back to the time.
+    """
     user = find_by_email(email)
     if user is None or not user.active or not user.has_password:
         return
     token = links.issue(user, LinkPurpose.PASSWORD_RESET)
     outbox.queue_email(
-        f"password_reset:{user.id}:{utcnow().timestamp():.6f}",
+        f"password_reset:{request_id or f'{utcnow().timestamp():.6f}'}:user{user.id}",
         user.email,
         "password_reset",
         display_name=user.display_name,
