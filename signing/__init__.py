@@ -22,7 +22,7 @@ def create_app(overrides: dict[str, Any] | None = None, instance_path: str | Pat
 
     from . import api, database, task_queue
     from .manage import commands
-    from .services import freeze, outbox, transactions
+    from .services import freeze, outbox, tlog, transactions
     from .web import admin, auth, declarations, errors, home, public, review, security, signing
 
     instance = Path(instance_path or DEFAULT_INSTANCE_DIR).resolve()
@@ -39,6 +39,7 @@ def create_app(overrides: dict[str, Any] | None = None, instance_path: str | Pat
     transactions.init_app(app)
     outbox.init_app(app)
     freeze.init_app(app)
+    tlog.init_app(app)
     task_queue.celery_init_app(app)
     security.init_app(app)
     errors.init_app(app)

@@ -24,9 +24,15 @@ from .signatures import (
     SigningKey,
     Withdrawal,
 )
+from .transparency import LogCheckpoint, LogEntry, LogPending, LogState, LogTile
 from .types import UTCDateTime, utcnow
 
 __all__ = [
+    "LogCheckpoint",
+    "LogEntry",
+    "LogPending",
+    "LogState",
+    "LogTile",
     "Bundle",
     "OutboxTask",
     "ApiToken",
