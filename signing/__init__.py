@@ -23,7 +23,7 @@ def create_app(overrides: dict[str, Any] | None = None, instance_path: str | Pat
     from . import api, database, task_queue
     from .manage import commands
     from .services import freeze, outbox, tlog, transactions
-    from .web import admin, auth, declarations, errors, home, public, review, security, signing
+    from .web import admin, auth, declarations, errors, home, log, public, review, security, signing
 
     instance = Path(instance_path or DEFAULT_INSTANCE_DIR).resolve()
     app = Flask(
@@ -43,7 +43,7 @@ def create_app(overrides: dict[str, Any] | None = None, instance_path: str | Pat
     task_queue.celery_init_app(app)
     security.init_app(app)
     errors.init_app(app)
-    for blueprint_module in (auth, home, admin, declarations, review, public, api, signing):
+    for blueprint_module in (auth, home, admin, declarations, review, public, log, api, signing):
         blueprint_module.init_app(app)
     commands.init_app(app)
     return app

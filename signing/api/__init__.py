@@ -10,11 +10,11 @@ from __future__ import annotations
 from flask import Flask
 
 from ..extensions import csrf
-from . import bearer, views_declarations, views_freeze, views_keys, views_meta, views_signing
+from . import bearer, views_declarations, views_freeze, views_keys, views_log, views_meta, views_signing
 from .core import API_PREFIX, bp, spec
 
 __all__ = ["API_PREFIX", "bearer", "bp", "init_app", "spec", "views_declarations", "views_freeze", "views_keys",
-           "views_meta", "views_signing"]
+           "views_log", "views_meta", "views_signing"]
 
 
 def init_app(app: Flask) -> None:

@@ -14,7 +14,9 @@ from ..models import User
 from ..services import ServiceError, tokens
 from .core import bp
 
-PUBLIC_ENDPOINTS = {"api.openapi"}
+# The transparency log's entries and proofs (views_log) are public and cacheable too.
+LOG_ENDPOINTS = {"api.log_entries", "api.log_inclusion_proof", "api.log_consistency_proof"}
+PUBLIC_ENDPOINTS = {"api.openapi", *LOG_ENDPOINTS}
 _FORM_TYPES = {"application/x-www-form-urlencoded", "multipart/form-data"}
 
 
@@ -65,7 +67,8 @@ def authenticate() -> None:
 
 @bp.after_request
 def api_headers(response: Response) -> Response:
-    response.headers["Cache-Control"] = "no-store"
+    cacheable = request.endpoint in LOG_ENDPOINTS and response.status_code == 200
+    response.headers["Cache-Control"] = "public, max-age=31536000, immutable" if cacheable else "no-store"
     if response.status_code == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="accord"'
     return response

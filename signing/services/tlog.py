@@ -54,17 +54,29 @@ def append(kind: str, **fields: Any) -> LogPending:
 
 
 class TileStore:
-    """Tiles read from the database (cached), plus the ones a batch is about to add."""
+    """Tiles read from the database (cached), plus the ones a batch is about to add.
+
+    A partial tile of a size that had no checkpoint is the prefix of a wider one (every tile is a prefix
+    of the tiles of the same place that came later), so proofs can be made for any size up to the tree's.
+    """
 
     def __init__(self) -> None:
         self._tiles: dict[tiles.TileKey, bytes] = {}
 
     def read(self, key: tiles.TileKey) -> bytes:
         if key not in self._tiles:
-            row = db.session.get(LogTile, (key.level, key.index, key.width))
+            row = db.session.scalar(
+                select(LogTile).where(LogTile.level == key.level, LogTile.index == key.index,
+                                      LogTile.width >= key.width).order_by(LogTile.width).limit(1)
+            )
             if row is None:
                 raise tiles.TileError(f"the log has no tile {key.path()}")
-            self._tiles[key] = bytes(row.data)
+            data = bytes(row.data)
+            if key.level == tiles.ENTRIES:
+                data = tiles.encode_bundle(tiles.decode_bundle(data)[: key.width])
+            else:
+                data = data[: key.width * merkle.HASH_BYTES]
+            self._tiles[key] = data
         return self._tiles[key]
 
     def add(self, new: dict[tiles.TileKey, bytes]) -> None:
