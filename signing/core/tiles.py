@@ -8,11 +8,12 @@ The level ``ENTRIES`` (-1) stands for entry bundles in ``TileKey``.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from .merkle import HASH_BYTES, leaf_hash, node_hash
+from .merkle import HASH_BYTES
 
 WIDTH = 256
 HEIGHT = 8
@@ -95,10 +96,10 @@ def tiles_of_tree(size: int) -> list[TileKey]:
 
 def tile_root(data: bytes) -> bytes:
     """The hash of the perfect subtree whose leaves are the (power-of-two many) hashes in ``data``."""
-    hashes = [data[i : i + HASH_BYTES] for i in range(0, len(data), HASH_BYTES)]
-    while len(hashes) > 1:
-        hashes = [node_hash(hashes[i], hashes[i + 1]) for i in range(0, len(hashes), 2)]
-    return hashes[0]
+    sha256, pair = hashlib.sha256, 2 * HASH_BYTES
+    while len(data) > HASH_BYTES:  # one level up: each 64-byte pair becomes its node hash
+        data = b"".join([sha256(b"\x01" + data[i : i + pair]).digest() for i in range(0, len(data), pair)])
+    return data
 
 
 def encode_bundle(entries: Iterable[bytes]) -> bytes:
@@ -138,7 +139,8 @@ def integrate(size: int, read: ReadTile, entries: Sequence[bytes]) -> dict[TileK
     for number, start in enumerate(range(0, len(pending), WIDTH)):
         batch = pending[start : start + WIDTH]
         out[TileKey(ENTRIES, size // WIDTH + number, len(batch))] = encode_bundle(batch)
-    new_hashes = b"".join(leaf_hash(entry) for entry in entries)
+    sha256 = hashlib.sha256
+    new_hashes = b"".join([sha256(b"\x00" + entry).digest() for entry in entries])  # leaf_hash, inlined
     level = 0
     while new_hashes:
         old = size >> (HEIGHT * level)
