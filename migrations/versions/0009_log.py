@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from signing.db_triggers import create_append_only, drop_append_only
 
-APPEND_ONLY = ('log_entries', 'log_tiles', 'log_checkpoints')
+APPEND_ONLY = ('log_entries', 'log_tiles', 'log_checkpoints', 'log_cosignatures', 'log_fork_reports')
 
 
 # revision identifiers, used by Alembic.
@@ -64,6 +64,48 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_log_state'))
     )
     op.bulk_insert(log_state, [{'id': 1, 'size': 0}])
+    op.create_table('witness_keys',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('city_id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('public_key', sa.LargeBinary(length=32), nullable=False),
+    sa.Column('fingerprint', sa.String(length=71), nullable=False),
+    sa.Column('name', sa.String(length=300), nullable=False),
+    sa.Column('origin', sa.String(length=20), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('revoked_at', sa.DateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['city_id'], ['cities.id'], name=op.f('fk_witness_keys_city_id_cities'), ondelete='RESTRICT'),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_witness_keys_user_id_users'), ondelete='RESTRICT'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_witness_keys')),
+    sa.UniqueConstraint('fingerprint', name=op.f('uq_witness_keys_fingerprint')),
+    sa.UniqueConstraint('name', name=op.f('uq_witness_keys_name'))
+    )
+    with op.batch_alter_table('witness_keys', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_witness_keys_city_id'), ['city_id'], unique=False)
+    op.create_table('log_cosignatures',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('checkpoint_size', sa.BigInteger(), nullable=False),
+    sa.Column('witness_key_id', sa.Integer(), nullable=False),
+    sa.Column('timestamp', sa.BigInteger(), nullable=False),
+    sa.Column('line', sa.Text(), nullable=False),
+    sa.Column('received_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['checkpoint_size'], ['log_checkpoints.size'], name=op.f('fk_log_cosignatures_checkpoint_size_log_checkpoints'), ondelete='RESTRICT'),
+    sa.ForeignKeyConstraint(['witness_key_id'], ['witness_keys.id'], name=op.f('fk_log_cosignatures_witness_key_id_witness_keys'), ondelete='RESTRICT'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_log_cosignatures')),
+    sa.UniqueConstraint('checkpoint_size', 'witness_key_id', name=op.f('uq_log_cosignatures_checkpoint_size'))
+    )
+    with op.batch_alter_table('log_cosignatures', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_log_cosignatures_checkpoint_size'), ['checkpoint_size'], unique=False)
+    op.create_table('log_fork_reports',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('witness_key_id', sa.Integer(), nullable=True),
+    sa.Column('old_checkpoint', sa.Text(), nullable=False),
+    sa.Column('new_checkpoint', sa.Text(), nullable=False),
+    sa.Column('reason', sa.Text(), nullable=False),
+    sa.Column('received_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['witness_key_id'], ['witness_keys.id'], name=op.f('fk_log_fork_reports_witness_key_id_witness_keys'), ondelete='RESTRICT'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_log_fork_reports'))
+    )
     for table in APPEND_ONLY:
         create_append_only(op, table)
 
@@ -71,6 +113,13 @@ def upgrade():
 def downgrade():
     for table in APPEND_ONLY:
         drop_append_only(op, table)
+    op.drop_table('log_fork_reports')
+    with op.batch_alter_table('log_cosignatures', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_log_cosignatures_checkpoint_size'))
+    op.drop_table('log_cosignatures')
+    with op.batch_alter_table('witness_keys', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_witness_keys_city_id'))
+    op.drop_table('witness_keys')
     op.drop_table('log_state')
     op.drop_table('log_checkpoints')
     op.drop_table('log_tiles')

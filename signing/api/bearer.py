@@ -16,7 +16,7 @@ from .core import bp
 
 # The transparency log's entries and proofs (views_log) are public and cacheable too.
 LOG_ENDPOINTS = {"api.log_entries", "api.log_inclusion_proof", "api.log_consistency_proof"}
-PUBLIC_ENDPOINTS = {"api.openapi", *LOG_ENDPOINTS}
+PUBLIC_ENDPOINTS = {"api.openapi", "api.log_witnesses", "api.log_cosign", "api.log_fork_report", *LOG_ENDPOINTS}
 _FORM_TYPES = {"application/x-www-form-urlencoded", "multipart/form-data"}
 
 
@@ -57,6 +57,8 @@ def _check_body() -> None:
 @bp.before_request
 def authenticate() -> None:
     if request.endpoint in PUBLIC_ENDPOINTS:
+        if request.method == "POST":
+            _check_body()
         return
     user = tokens.authenticate(_bearer_token())
     if user is None:

@@ -44,3 +44,43 @@ class ConsistencyProof(BaseModel):
     old_size: int
     tree_size: int
     hashes: list[Base64Hash] = Field(description="RFC 9162 §2.1.4 consistency proof.")
+
+
+class WitnessOut(BaseModel):
+    name: str = Field(description="The cosigner key name in signature lines.")
+    city: str = Field(description="The city's short name.")
+    fingerprint: str
+    verifier_key: str = Field(description="`<name>+<key ID>+<base64(0x04 ‖ public key)>` (C2SP signed-note vkey).")
+    origin: str = Field(description="`browser` or `cli`: where the private key lives.")
+
+
+class WitnessList(BaseModel):
+    witnesses: list[WitnessOut]
+
+
+class WitnessCreate(_In):
+    public_key: str = Field(max_length=100, description="The raw 32-byte Ed25519 public key, base64.")
+    password: str = Field(max_length=1000, description="Your account password, checked again.")
+    origin: str = Field(default="cli", max_length=20, description="`browser` or `cli`.")
+
+
+class CosignatureIn(_In):
+    size: Size = Field(description="The size of the checkpoint cosigned.")
+    cosignature: str = Field(max_length=1000, description="One signature line, `— <name> <base64>`.")
+
+
+class CosignatureOut(BaseModel):
+    size: int
+    witness: str
+    timestamp: int
+
+
+class ForkReportIn(_In):
+    old_checkpoint: str = Field(max_length=20000, description="The signed checkpoint the witness had cosigned.")
+    new_checkpoint: str = Field(max_length=20000, description="The signed checkpoint it could not reconcile.")
+    reason: str = Field(max_length=2000)
+    witness: str | None = Field(default=None, max_length=300, description="The reporting witness's key name.")
+
+
+class ForkReportOut(BaseModel):
+    id: int

@@ -24,11 +24,23 @@ from .signatures import (
     SigningKey,
     Withdrawal,
 )
-from .transparency import LogCheckpoint, LogEntry, LogPending, LogState, LogTile
+from .transparency import (
+    LogCheckpoint,
+    LogCosignature,
+    LogEntry,
+    LogForkReport,
+    LogPending,
+    LogState,
+    LogTile,
+    WitnessKey,
+)
 from .types import UTCDateTime, utcnow
 
 __all__ = [
     "LogCheckpoint",
+    "LogCosignature",
+    "LogForkReport",
+    "WitnessKey",
     "LogEntry",
     "LogPending",
     "LogState",

@@ -6,12 +6,15 @@ signed checkpoint; asking beyond it, or for a malformed range, is a 400 that say
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
 from sqlalchemy import select
 
 from ..core import merkle, tiles
 from ..extensions import db
 from ..models import LogCheckpoint, LogEntry, LogTile
-from . import NotFound, ServiceError, tlog
+from . import NotFound, ServiceError, tlog, witness
 
 MAX_ENTRIES = 1000  # per request of /api/v1/log/entries
 
@@ -21,11 +24,24 @@ def latest() -> LogCheckpoint | None:
 
 
 def signed_checkpoint() -> str:
-    """The latest checkpoint as a signed note (its body, a blank line, the log's signature line)."""
+    """The latest checkpoint as a signed note: its body, a blank line, the log's signature and the cosignatures."""
     checkpoint = latest()
     if checkpoint is None:
         raise NotFound("The log is empty: no checkpoint has been signed yet.")
-    return checkpoint.text + "\n" + checkpoint.signature
+    return witness.cosigned_note(checkpoint)
+
+
+@dataclass(frozen=True)
+class Cosigner:
+    city: str
+    witness: str
+    cosigned_at: datetime
+
+
+def cosigners(size: int) -> list[Cosigner]:
+    """Who cosigned the checkpoint of ``size`` entries, and when (the time each cosignature carries)."""
+    return [Cosigner(row.witness_key.city.name, row.witness_key.name, datetime.fromtimestamp(row.timestamp, UTC))
+            for row in witness.cosignatures(size)]
 
 
 def origin() -> str:

@@ -21,8 +21,10 @@ TEXT = "text/plain; charset=utf-8"
 def index() -> ResponseReturnValue:
     checkpoint = tlog_read.latest()
     parsed = note.parse_checkpoint(checkpoint.text) if checkpoint else None
-    return render_template("log/index.html", checkpoint=checkpoint, parsed=parsed, root=note.b64(parsed.root)
-                           if parsed else "", verifier_key=tlog_read.verifier_key(), origin=tlog_read.origin())
+    return render_template("log/index.html", checkpoint=checkpoint, parsed=parsed,
+                           root=note.b64(parsed.root) if parsed else "", verifier_key=tlog_read.verifier_key(),
+                           cosigners=tlog_read.cosigners(checkpoint.size) if checkpoint else [],
+                           signed_note=tlog_read.signed_checkpoint() if checkpoint else "")
 
 
 @bp.get("/checkpoint")
