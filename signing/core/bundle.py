@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from . import payload
 
 BUNDLE_FORMAT = "accord.bundle/1"
+BUNDLE_FORMAT_V2 = "accord.bundle/2"  # version 1 plus the transparency log's evidence in log/ (core.bundle_log)
 MANIFEST = "manifest.json"
 MANIFEST_SIG = "manifest.sig"
 PLATFORM_KEY = "platform.pem"
@@ -80,8 +81,13 @@ def _ts(moment: datetime | None) -> str | None:
     return payload.timestamp(moment) if moment else None
 
 
-def build_bundle(data: BundleInput, pdf: bytes, platform_key: Ed25519PrivateKey) -> tuple[bytes, bytes]:
-    """Return ``(zip bytes, manifest bytes)``. Deterministic for the same input."""
+def build_bundle(data: BundleInput, pdf: bytes, platform_key: Ed25519PrivateKey,
+                 bundle_format: str = BUNDLE_FORMAT) -> tuple[bytes, bytes]:
+    """Return ``(zip bytes, manifest bytes)``. Deterministic for the same input.
+
+    ``BUNDLE_FORMAT_V2`` changes only the manifest's ``format``: it says that a ``log/`` folder may come next
+    to the listed files (added when the bundle is exported, ``core.bundle_log``).
+    """
     files: dict[str, bytes] = {TEXT: data.text.encode("utf-8"), PDF: pdf}
     keys: dict[str, bytes] = {}
     signature_entries = []
@@ -116,12 +122,13 @@ def build_bundle(data: BundleInput, pdf: bytes, platform_key: Ed25519PrivateKey)
         serialization.Encoding.Raw, serialization.PublicFormat.Raw
     )
     files[PLATFORM_KEY] = payload.public_key_pem(platform_public)
-    files[VERIFY] = verify_instructions(data, signature_entries, withdrawal_entries).encode("utf-8")
+    files[VERIFY] = verify_instructions(data, signature_entries, withdrawal_entries,
+                                        with_log=bundle_format == BUNDLE_FORMAT_V2).encode("utf-8")
     files[SUMS] = "".join(
         f"{hashlib.sha256(content).hexdigest()}  {name}\n" for name, content in sorted(files.items())
     ).encode("ascii")
     manifest = {
-        "format": BUNDLE_FORMAT,
+        "format": bundle_format,
         "issuer": data.issuer,
         "declaration_slug": data.declaration_slug,
         "declaration_title": data.declaration_title,
@@ -178,8 +185,12 @@ def _zip(folder: str, files: dict[str, bytes], moment: datetime) -> bytes:
 
 
 def verify_instructions(data: BundleInput, signatures: list[dict[str, Any]],
-                        withdrawals: list[dict[str, Any]]) -> str:
-    """VERIFY.txt: the stock openssl and sha256sum commands that check this bundle."""
+                        withdrawals: list[dict[str, Any]], *, with_log: bool = False) -> str:
+    """VERIFY.txt: the stock openssl and sha256sum commands that check this bundle.
+
+    ``with_log`` (version 2): the ``log/`` folder, outside the manifest, is left out of the file-list check.
+    """
+    outside = " ! -path './log/*'" if with_log else ""
     lines = [
         f"How to verify “{data.declaration_title}”, revision {data.revision}",
         "=" * 72,
@@ -203,7 +214,7 @@ def verify_instructions(data: BundleInput, signatures: list[dict[str, Any]],
         "",
         "   and no file was added or removed (expect no output):",
         "",
-        f"   find . -type f ! -name {MANIFEST} ! -name {MANIFEST_SIG} ! -name {SUMS} | sed 's|^./||' | sort"
+        f"   find . -type f ! -name {MANIFEST} ! -name {MANIFEST_SIG} ! -name {SUMS}{outside} | sed 's|^./||' | sort"
         f" | diff - <(cut -c67- {SUMS} | sort)",
         "",
         f"3. The text is the one that was signed: its SHA-256 must be {data.text_sha256}",

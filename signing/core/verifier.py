@@ -9,6 +9,7 @@ manifest that does not match the signature files.
 from __future__ import annotations
 
 import argparse
+import base64
 import hashlib
 import json
 import os
@@ -21,8 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import fastparse, payload, strict_zip
-from .bundle import BUNDLE_FORMAT, MANIFEST, MANIFEST_SIG, PLATFORM_KEY, SUMS, TEXT
+from . import bundle_log, fastparse, note, payload, strict_zip
+from .bundle import BUNDLE_FORMAT, BUNDLE_FORMAT_V2, MANIFEST, MANIFEST_SIG, PLATFORM_KEY, SUMS, TEXT
 
 MAX_MEMBER_BYTES = 50 * 1024 * 1024
 MIN_SHARE = 256  # signatures per thread, at least: fewer are not worth a thread
@@ -75,7 +76,8 @@ def _read_zip(source: Path | str | bytes, report: Report) -> dict[str, bytes]:
     return files
 
 
-def verify_bundle(source: Path | str | bytes, trusted_platform_key: str | None = None, *, jobs: int = 1) -> Report:
+def verify_bundle(source: Path | str | bytes, trusted_platform_key: str | None = None, *, jobs: int = 1,
+                  log_options: bundle_log.LogOptions | None = None) -> Report:
     """Check a bundle (its path or its bytes). A damaged or hostile bundle gives FAIL lines, never an exception.
 
     ``jobs``: threads for the Ed25519 checks (``cryptography`` releases the GIL while it verifies); the
@@ -91,16 +93,18 @@ def verify_bundle(source: Path | str | bytes, trusted_platform_key: str | None =
         return report
     if files:
         try:
-            _verify_files(files, trusted_platform_key, report, max(1, jobs))
+            _verify_files(files, trusted_platform_key, report, max(1, jobs), log_options or bundle_log.LogOptions())
         except Exception as exc:  # a bug in the verifier must still never read as a verified bundle
             report.fail(f"the verifier stopped on an unexpected error: {exc!r}")
     return report
 
 
-def _verify_files(files: dict[str, bytes], trusted_platform_key: str | None, report: Report, jobs: int) -> None:
+def _verify_files(files: dict[str, bytes], trusted_platform_key: str | None, report: Report, jobs: int,
+                  log_options: bundle_log.LogOptions) -> None:
     manifest = _check_manifest(files, report)
     if manifest is None:
         return
+    log_files = bundle_log.split(files) if manifest.get("format") == BUNDLE_FORMAT_V2 else None
     keys = fastparse.Keys(files)
     platform = keys.get(PLATFORM_KEY)
     if platform is None:
@@ -131,6 +135,9 @@ def _verify_files(files: dict[str, bytes], trusted_platform_key: str | None, rep
         report.fail(f"{stray}: a payload file the manifest does not describe")
     cities = [slug if isinstance(slug, str) else ("", repr(slug)) for slug in (e.get("city_slug") for e in signatures)]
     report.check(len(cities) == len(set(cities)), "at most one standing signature per city")
+    if log_files is not None:  # version 2: the transparency log's evidence (core.bundle_log)
+        platform_raw = note.raw_public_key(platform.key) if platform else None
+        bundle_log.verify(log_files, files, manifest, platform_raw, report, log_options)
 
 
 def _check_manifest(files: dict[str, bytes], report: Report) -> dict[str, Any] | None:
@@ -144,8 +151,9 @@ def _check_manifest(files: dict[str, bytes], report: Report) -> dict[str, Any] |
     except (UnicodeDecodeError, ValueError, RecursionError):
         report.fail("manifest.json is not UTF-8 JSON")
         return None
-    report.check(isinstance(manifest, dict) and manifest.get("format") == BUNDLE_FORMAT,
-                 f"manifest format is {BUNDLE_FORMAT}")
+    known = (BUNDLE_FORMAT, BUNDLE_FORMAT_V2)
+    report.check(isinstance(manifest, dict) and manifest.get("format") in known,
+                 f"manifest format is {' or '.join(known)}")
     if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict):
         report.fail("manifest has no file list")
         return None
@@ -311,16 +319,42 @@ def _check_withdrawal(bundle: _Bundle, entry: dict[str, Any]) -> str:
     return name
 
 
+def bundle_log_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--witness", action="append", default=[], metavar="VKEY",
+                        help="pin a city's witness key (repeatable): <name>+<key ID>+<base64>")
+    parser.add_argument("--min-witnesses", type=int, default=0, metavar="N",
+                        help="require cosignatures of at least N pinned witnesses on the bundle's checkpoint")
+    parser.add_argument("--checkpoint", type=Path, metavar="FILE",
+                        help="a newer signed checkpoint of the log, to check the bundle's against")
+    parser.add_argument("--consistency-proof", type=Path, metavar="FILE",
+                        help="with --checkpoint: the JSON of /api/v1/log/proof/consistency from the bundle's size")
+
+
+def log_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> bundle_log.LogOptions:
+    try:
+        pinned = [note.parse_verifier(v) for v in args.witness]
+        newer = args.checkpoint.read_text(encoding="utf-8") if args.checkpoint else None
+        hashes = json.loads(args.consistency_proof.read_text())["hashes"] if args.consistency_proof else None
+        proof = [base64.b64decode(h, validate=True) for h in hashes] if hashes is not None else None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        parser.error(f"bad --witness, --checkpoint or --consistency-proof: {exc}")
+    if args.min_witnesses < 0:
+        parser.error("--min-witnesses must be 0 or more")
+    return bundle_log.LogOptions(pinned, args.min_witnesses, newer, proof)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m signing.verify", description=__doc__.splitlines()[0])
     parser.add_argument("bundle", type=Path, help="the bundle .zip")
     parser.add_argument("--platform-key", help="fail unless the platform key has this sha256: fingerprint")
     parser.add_argument("--jobs", type=int, default=1, metavar="N",
                         help="threads for the Ed25519 checks (default 1; 0: one per CPU); the report is the same")
+    bundle_log_arguments(parser)
     args = parser.parse_args(argv)
     if args.jobs < 0:
         parser.error("--jobs must be 0 or more")
-    report = verify_bundle(args.bundle, args.platform_key, jobs=args.jobs or os.cpu_count() or 1)
+    report = verify_bundle(args.bundle, args.platform_key, jobs=args.jobs or os.cpu_count() or 1,
+                           log_options=log_options(parser, args))
     for line in report.lines:
         print(line)
     if report.failures:

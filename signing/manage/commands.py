@@ -12,7 +12,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 
 from ..models import Declaration, Role, Status, User
-from ..services import ServiceError, accounts, cities, declarations, freeze, outbox, reminders, tokens
+from ..services import ServiceError, accounts, cities, declarations, freeze, log_evidence, outbox, reminders, tokens
 
 
 def _fail(exc: ServiceError) -> None:
@@ -172,7 +172,9 @@ def reminders_send() -> None:
 @click.command("export-bundle")
 @click.argument("slug")
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path, allow_dash=True))
-def export_bundle_command(slug: str, path: Path) -> None:
+@click.option("--with-log", is_flag=True,
+              help="add the transparency log's evidence (log/: checkpoint with cosignatures, entries, proofs)")
+def export_bundle_command(slug: str, path: Path, with_log: bool) -> None:
     """Write the frozen declaration SLUG's bundle (.zip) to PATH ("-": standard output)."""
     try:
         declaration = declarations.get(slug)
@@ -183,7 +185,7 @@ def export_bundle_command(slug: str, path: Path) -> None:
         being_frozen = declaration.state is Status.OPEN_FOR_SIGNATURE and freeze.rule_met(declaration)
         state = "being frozen" if being_frozen else declaration.state.label.lower()
         raise click.ClickException(f"“{declaration.title}” is not frozen (it is {state}); it has no bundle yet.")
-    archive = bytes(bundle.archive)
+    archive = log_evidence.export_archive(bundle) if with_log else bytes(bundle.archive)
     if str(path) == "-":
         sys.stdout.buffer.write(archive)
         sys.stdout.buffer.flush()

@@ -16,7 +16,7 @@ from sqlalchemy import Integer, bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 
 from ..core import log_entry, payload, pdf
-from ..core.bundle import BundleInput, SignedItem, WithdrawnItem, build_bundle
+from ..core.bundle import BUNDLE_FORMAT_V2, BundleInput, SignedItem, WithdrawnItem, build_bundle
 from ..extensions import db
 from ..models import Bundle, Declaration, Signatory, Signature, SignatureStatus, Status, User, Withdrawal, utcnow
 from . import Conflict, audit, outbox, platform_key, tlog, transactions
@@ -166,7 +166,7 @@ def freeze_declaration(declaration_id: int, reason: str = "") -> int | None:
             frozen_at=frozen_at, issuer=current_app.config["PUBLIC_URL"],
             signatories=[s.city.slug for s in declaration.signatories], signatures=standing, withdrawals=withdrawn,
         ),
-        document, key,
+        document, key, BUNDLE_FORMAT_V2,
     )
     bundle = Bundle(
         declaration_id=declaration.id, revision_id=revision.id, frozen_at=frozen_at, manifest=manifest,
@@ -185,6 +185,7 @@ def freeze_declaration(declaration_id: int, reason: str = "") -> int | None:
                  signatures=len(standing), bundle_sha256=bundle.archive_sha256, reason=reason)
     tlog.append(log_entry.DECLARATION_FROZEN, declaration=declaration.slug, revision=revision.number,
                 text_sha256=revision.sha256, manifest_sha256=log_entry.sha256_hex(manifest))
+    tlog.sequence_in_transaction()  # the bundle's checkpoint, with the freeze in it, is signed with the freeze
     for user in _everyone():
         outbox.queue_email(f"frozen:{declaration.id}:user{user.id}", user.email, "frozen",
                            display_name=user.display_name, title=declaration.title, slug=declaration.slug,

@@ -126,6 +126,19 @@ def _integrate(state: LogState, pending: list[LogPending]) -> LogCheckpoint:
     return checkpoint
 
 
+def sequence_in_transaction() -> LogCheckpoint | None:
+    """Sequence every pending entry inside the caller's transaction (the caller commits).
+
+    The freeze does this, so that the checkpoint including its own entry is signed with the bundle.
+    """
+    state = _lock_state()
+    checkpoint = None
+    while pending := list(db.session.scalars(select(LogPending).order_by(LogPending.id).limit(BATCH))):
+        checkpoint = _integrate(state, pending)
+        db.session.flush()
+    return checkpoint
+
+
 def sequence(**_arguments: Any) -> int:
     """Integrate every pending entry, a batch per transaction; returns the tree size."""
     while True:
