@@ -57,6 +57,13 @@ def _report_completed(declaration: Declaration) -> None:
         return
     click.echo(f"“{declaration.title}” is frozen; bundle SHA-256 {bundle.archive_sha256}.")
     click.echo(f"Export it with: flask --app wsgi export-bundle {declaration.slug} {declaration.slug}-bundle.zip")
+    from ..services import witness
+
+    pins = " ".join(f"--witness {witness.verifier(key).encode()}" for key in witness.active())
+    if pins:
+        click.echo("With the transparency log's evidence (log/), cosigned by the demo's witness cities: add --with-log,"
+                   f" and check it with\n  python -m signing.verify {declaration.slug}-bundle.zip {pins}"
+                   f" --min-witnesses {len(witness.active())}")
 
 
 @click.command("create-user")
