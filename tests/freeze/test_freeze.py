@@ -98,7 +98,7 @@ def rebuild_from_contents(archive: bytes, app: Flask) -> bytes:
         ],
     )
     with app.app_context():
-        rebuilt, manifest_bytes = build_bundle(data, files["declaration.pdf"], platform_key.load())
+        rebuilt, manifest_bytes = build_bundle(data, files["declaration.pdf"], platform_key.load(), manifest["format"])
     assert manifest_bytes == files["manifest.json"]
     return rebuilt
 
