@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import timedelta
 
 from sqlalchemy import func, select
 
@@ -18,6 +19,7 @@ from ..extensions import db
 from ..models import Bundle, LogCheckpoint, LogEntry, WitnessKey
 from . import tlog, witness
 
+_SECOND = timedelta(seconds=1)  # frozen_at is cut to the second
 _KINDS = (log_entry.SIGNING_OPENED, log_entry.SIGNATURE_ACCEPTED, log_entry.SIGNATURE_WITHDRAWN,
           log_entry.DECLARATION_FROZEN)
 
@@ -52,7 +54,7 @@ def export_archive(bundle: Bundle) -> bytes:
     hashes = tiles.TileHashes(checkpoint.size, tlog.TileStore().read)
     proofs = {i: merkle.inclusion_proof(hashes.stored, i, checkpoint.size) for i in entries}
     known = [witness.verifier(key).encode() for key in db.session.scalars(
-        select(WitnessKey).where(WitnessKey.created_at <= bundle.frozen_at).order_by(WitnessKey.id))
+        select(WitnessKey).where(WitnessKey.created_at < bundle.frozen_at + _SECOND).order_by(WitnessKey.id))
         if key.revoked_at is None or key.revoked_at > bundle.frozen_at]
     files = bundle_log.log_files(witness.cosigned_note(checkpoint), entries, proofs, checkpoint.size, known)
     return bundle_log.add_to_archive(archive, files)

@@ -147,11 +147,14 @@ def _handlers() -> dict[str, TaskHandler]:
     return handlers
 
 
-def queue_task(dedupe_key: str, kind: str, **arguments: Any) -> OutboxTask:
-    """Add follow-up work (a registered kind) to the current transaction; idempotent by key."""
+def queue_task(dedupe_key: str, kind: str, *, new_key: bool = False, **arguments: Any) -> OutboxTask:
+    """Add follow-up work (a registered kind) to the current transaction; idempotent by key.
+
+    ``new_key=True``: the key is new by construction (e.g. random), so the look-up is skipped (as for e-mails).
+    """
     if kind not in _handlers():
         raise ValueError(f"unknown task kind {kind!r}")
-    existing = db.session.scalar(select(OutboxTask).where(OutboxTask.dedupe_key == dedupe_key))
+    existing = None if new_key else db.session.scalar(select(OutboxTask).where(OutboxTask.dedupe_key == dedupe_key))
     if existing is not None:
         return existing
     row = OutboxTask(dedupe_key=dedupe_key, kind=kind, arguments=arguments, published_at=_publishing_at())

@@ -14,6 +14,7 @@ The checkpoint origin is ``PUBLIC_URL`` without its scheme, followed by ``/log``
 from __future__ import annotations
 
 import logging
+import uuid
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -48,8 +49,7 @@ def append(kind: str, **fields: Any) -> LogPending:
     """Add an entry to the current transaction; it is sequenced after the commit (the caller commits)."""
     row = LogPending(kind=kind, entry=log_entry.make(kind, utcnow(), **fields))
     db.session.add(row)
-    db.session.flush()
-    outbox.queue_task(f"log:{row.id}", TASK_KIND)
+    outbox.queue_task(f"log:{uuid.uuid4().hex}", TASK_KIND, new_key=True)  # two INSERTs, at the commit
     return row
 
 

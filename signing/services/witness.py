@@ -13,7 +13,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from ..core import log_entry, note
+from ..core import log_entry, merkle, note, tiles
 from ..core.payload import fingerprint
 from ..extensions import db
 from ..models import LogCheckpoint, LogCosignature, LogForkReport, Role, User, WitnessKey
@@ -108,16 +108,34 @@ def cosigned_note(checkpoint: LogCheckpoint) -> str:
     return checkpoint.text + "\n" + checkpoint.signature + "".join(c.line for c in cosignatures(checkpoint.size))
 
 
+def _is_ours(checkpoint: note.Checkpoint) -> bool:
+    """True if this log's tree, as stored, had ``checkpoint``'s root at its size."""
+    latest = tlog.latest_checkpoint()
+    if latest is None or not 1 <= checkpoint.size <= latest.size:
+        return False
+    hashes = tiles.TileHashes(checkpoint.size, tlog.TileStore().read)
+    return merkle.root(hashes.stored, checkpoint.size) == checkpoint.root
+
+
 def report_fork(old_note: str, new_note: str, reason: str, witness_name_: str | None = None) -> LogForkReport:
-    """Keep two checkpoints signed by this log that a witness could not prove consistent; tell the secretariat."""
+    """Keep two checkpoints signed by this log that a witness could not prove consistent; tell the secretariat.
+
+    Both must carry the log's signature, and at least one must not be a state of the stored tree (two of its
+    own checkpoints are consistent by construction: reporting them is noise, refused with a 400).
+    """
     log_key = tlog.log_verifier()
+    parsed = []
     for which, text in (("old", old_note), ("new", new_note)):
         try:
-            _, verified, _ = note.open_note(text, [log_key])
+            body, verified, _ = note.open_note(text, [log_key])
+            parsed.append(note.parse_checkpoint(body))
         except note.NoteError as exc:
             raise ServiceError(f"The {which} checkpoint is not a signed note: {exc}.") from exc
         if not verified:
             raise ServiceError(f"The {which} checkpoint does not carry this log's signature.")
+    if all(_is_ours(checkpoint) for checkpoint in parsed):
+        raise ServiceError("Both checkpoints are states of this log's tree, so they are consistent: "
+                           "ask /api/v1/log/proof/consistency again.", code="not_a_fork")
     key = (db.session.scalar(select(WitnessKey).where(WitnessKey.name == witness_name_))
            if witness_name_ else None)
     report = LogForkReport(witness_key_id=key.id if key else None, old_checkpoint=old_note,

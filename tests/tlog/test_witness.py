@@ -187,3 +187,17 @@ def test_the_cli_witness_enrols_and_cosigns_over_http(app: Flask, people: People
         thread.join(timeout=10)
         server.server_close()
     assert oct((tmp_path / "state" / "witness-key.pem").stat().st_mode & 0o777) == "0o600"
+
+
+def test_two_checkpoints_of_the_stored_tree_are_not_a_fork(app: Flask, people: People, client: FlaskClient) -> None:
+    from signing.models import LogForkReport
+    from tests.freeze.conftest import count
+
+    entries(2, "a")
+    old = client.get("/log/checkpoint").get_data(as_text=True)
+    entries(3, "b")
+    new = client.get("/log/checkpoint").get_data(as_text=True)
+    response = client.post("/api/v1/log/fork-reports", json={"old_checkpoint": old, "new_checkpoint": new,
+                                                             "reason": "I could not be bothered to check"})
+    assert response.status_code == 400 and response.json["error"]["code"] == "not_a_fork"
+    assert count(LogForkReport) == 0
