@@ -183,7 +183,7 @@ def freeze_declaration(declaration_id: int, reason: str = "") -> int | None:
         return db.session.scalar(select(Bundle.id).where(Bundle.declaration_id == declaration_id))
     audit.record("declaration.frozen", declaration, None, revision=revision.number, sha256=revision.sha256,
                  signatures=len(standing), bundle_sha256=bundle.archive_sha256, reason=reason)
-    tlog.append(log_entry.DECLARATION_FROZEN, declaration=declaration.slug, revision=revision.number,
+    tlog.append(log_entry.DECLARATION_FROZEN, queue=False, declaration=declaration.slug, revision=revision.number,
                 text_sha256=revision.sha256, manifest_sha256=log_entry.sha256_hex(manifest))
     tlog.sequence_in_transaction()  # the bundle's checkpoint, with the freeze in it, is signed with the freeze
     for user in _everyone():

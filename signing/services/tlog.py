@@ -45,11 +45,15 @@ def log_verifier(key: Ed25519PrivateKey | None = None) -> note.Verifier:
     return note.Verifier(origin(), note.ED25519, note.raw_public_key(key or platform_key.load()))
 
 
-def append(kind: str, **fields: Any) -> LogPending:
-    """Add an entry to the current transaction; it is sequenced after the commit (the caller commits)."""
+def append(kind: str, *, queue: bool = True, **fields: Any) -> LogPending:
+    """Add an entry to the current transaction; it is sequenced after the commit (the caller commits).
+
+    ``queue=False``: the caller sequences it itself in this transaction (``sequence_in_transaction``).
+    """
     row = LogPending(kind=kind, entry=log_entry.make(kind, utcnow(), **fields))
     db.session.add(row)
-    outbox.queue_task(f"log:{uuid.uuid4().hex}", TASK_KIND, new_key=True)  # two INSERTs, at the commit
+    if queue:
+        outbox.queue_task(f"log:{uuid.uuid4().hex}", TASK_KIND, new_key=True)  # two INSERTs, at the commit
     return row
 
 
