@@ -22,7 +22,7 @@ def create_app(overrides: dict[str, Any] | None = None, instance_path: str | Pat
 
     from . import api, database, task_queue
     from .manage import commands
-    from .services import accounts, freeze, outbox, transactions, webhook_delivery
+    from .services import accounts, freeze, outbox, tlog, transactions, webhook_delivery
     from .web import (
         account_security,
         admin,
@@ -30,6 +30,7 @@ def create_app(overrides: dict[str, Any] | None = None, instance_path: str | Pat
         declarations,
         errors,
         home,
+        log,
         passkeys,
         public,
         review,
@@ -54,10 +55,12 @@ def create_app(overrides: dict[str, Any] | None = None, instance_path: str | Pat
     freeze.init_app(app)
     webhook_delivery.init_app(app)
     accounts.init_app(app)
+    tlog.init_app(app)
     task_queue.celery_init_app(app)
     security.init_app(app)
     errors.init_app(app)
-    blueprints = (auth, account_security, passkeys, home, admin, declarations, review, public, api, signing, webhooks)
+    blueprints = (auth, account_security, passkeys, home, admin, declarations, review, public, log, api, signing,
+                  webhooks)
     for blueprint_module in blueprints:
         blueprint_module.init_app(app)
     commands.init_app(app)

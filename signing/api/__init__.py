@@ -12,11 +12,11 @@ from __future__ import annotations
 from flask import Flask
 
 from ..extensions import csrf
-from . import bearer, browser, views_declarations, views_freeze, views_keys, views_meta, views_signing
+from . import bearer, browser, views_declarations, views_freeze, views_keys, views_log, views_meta, views_signing
 from .core import API_PREFIX, bp, spec
 
 __all__ = ["API_PREFIX", "bearer", "bp", "browser", "init_app", "spec", "views_declarations", "views_freeze",
-           "views_keys", "views_meta", "views_signing"]
+           "views_keys", "views_log", "views_meta", "views_signing"]
 
 
 def init_app(app: Flask) -> None:

@@ -14,7 +14,9 @@ from ..services import ServiceError, tokens
 from .core import bp
 from .intake import check_body
 
-PUBLIC_ENDPOINTS = {"api.openapi"}
+# The transparency log's entries and proofs (views_log) are public and cacheable too.
+LOG_ENDPOINTS = {"api.log_entries", "api.log_inclusion_proof", "api.log_consistency_proof"}
+PUBLIC_ENDPOINTS = {"api.openapi", "api.log_witnesses", "api.log_cosign", "api.log_fork_report", *LOG_ENDPOINTS}
 
 
 class Unauthorized(ServiceError):
@@ -38,6 +40,8 @@ def _bearer_token() -> str:
 @bp.before_request
 def authenticate() -> None:
     if request.endpoint in PUBLIC_ENDPOINTS:
+        if request.method == "POST":
+            check_body()
         return
     user = tokens.authenticate(_bearer_token())
     if user is None:
@@ -48,7 +52,8 @@ def authenticate() -> None:
 
 @bp.after_request
 def api_headers(response: Response) -> Response:
-    response.headers["Cache-Control"] = "no-store"
+    cacheable = request.endpoint in LOG_ENDPOINTS and response.status_code == 200
+    response.headers["Cache-Control"] = "public, max-age=31536000, immutable" if cacheable else "no-store"
     if response.status_code == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="accord"'
     return response

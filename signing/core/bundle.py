@@ -20,9 +20,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from . import payload
 
 BUNDLE_FORMAT = "accord.bundle/1"
-# Version 2 adds the seal certificate of the PAdES-sealed PDF (``seal.crt``); version 1 bundles stay valid.
-BUNDLE_FORMAT_SEALED = "accord.bundle/2"
-BUNDLE_FORMATS = (BUNDLE_FORMAT, BUNDLE_FORMAT_SEALED)
+# Version 2: the PDF is PAdES-sealed and the bundle carries the seal's certificate (``seal.crt``), and a ``log/``
+# folder with the transparency log's evidence may stand next to the listed files (added when the bundle is
+# exported, ``core.bundle_log``). Version 1 bundles stay valid as they are.
+BUNDLE_FORMAT_V2 = "accord.bundle/2"
+BUNDLE_FORMATS = (BUNDLE_FORMAT, BUNDLE_FORMAT_V2)
 SEAL_CERTIFICATE = "seal.crt"
 MANIFEST = "manifest.json"
 MANIFEST_SIG = "manifest.sig"
@@ -88,7 +90,9 @@ def build_bundle(data: BundleInput, pdf: bytes, platform_key: Ed25519PrivateKey,
                  seal_certificate: bytes | None = None) -> tuple[bytes, bytes]:
     """Return ``(zip bytes, manifest bytes)``. Deterministic for the same input.
 
-    With ``seal_certificate`` (PEM: the certificate that sealed ``pdf``) the bundle is format version 2.
+    With ``seal_certificate`` (PEM: the certificate that sealed ``pdf``) the bundle is format version 2: it
+    carries the certificate, and its ``VERIFY.txt`` leaves a ``log/`` folder (the transparency log's evidence,
+    added at export by ``core.bundle_log``) out of the file-list check. Without it, version 1.
     """
     files: dict[str, bytes] = {TEXT: data.text.encode("utf-8"), PDF: pdf}
     if seal_certificate is not None:
@@ -126,7 +130,8 @@ def build_bundle(data: BundleInput, pdf: bytes, platform_key: Ed25519PrivateKey,
         serialization.Encoding.Raw, serialization.PublicFormat.Raw
     )
     files[PLATFORM_KEY] = payload.public_key_pem(platform_public)
-    instructions = verify_instructions(data, signature_entries, withdrawal_entries)
+    instructions = verify_instructions(data, signature_entries, withdrawal_entries,
+                                       with_log=seal_certificate is not None)
     if seal_certificate is not None:
         instructions += seal_instructions()
     files[VERIFY] = instructions.encode("utf-8")
@@ -153,7 +158,7 @@ def build_bundle(data: BundleInput, pdf: bytes, platform_key: Ed25519PrivateKey,
         "files": {name: hashlib.sha256(content).hexdigest() for name, content in sorted(files.items())},
     }
     if seal_certificate is not None:
-        manifest.update(format=BUNDLE_FORMAT_SEALED, seal_certificate_file=SEAL_CERTIFICATE)
+        manifest.update(format=BUNDLE_FORMAT_V2, seal_certificate_file=SEAL_CERTIFICATE)
     manifest_bytes = payload.canonical_json(manifest)
     files[MANIFEST] = manifest_bytes
     files[MANIFEST_SIG] = platform_key.sign(manifest_bytes)
@@ -193,8 +198,12 @@ def _zip(folder: str, files: dict[str, bytes], moment: datetime) -> bytes:
 
 
 def verify_instructions(data: BundleInput, signatures: list[dict[str, Any]],
-                        withdrawals: list[dict[str, Any]]) -> str:
-    """VERIFY.txt: the stock openssl and sha256sum commands that check this bundle."""
+                        withdrawals: list[dict[str, Any]], *, with_log: bool = False) -> str:
+    """VERIFY.txt: the stock openssl and sha256sum commands that check this bundle.
+
+    ``with_log`` (version 2): the ``log/`` folder, outside the manifest, is left out of the file-list check.
+    """
+    outside = " ! -path './log/*'" if with_log else ""
     lines = [
         f"How to verify “{data.declaration_title}”, revision {data.revision}",
         "=" * 72,
@@ -220,7 +229,7 @@ def verify_instructions(data: BundleInput, signatures: list[dict[str, Any]],
         "",
         "   and no file was added or removed (expect no output):",
         "",
-        f"   find . -type f ! -name {MANIFEST} ! -name {MANIFEST_SIG} ! -name {SUMS} | sed 's|^./||' | sort"
+        f"   find . -type f ! -name {MANIFEST} ! -name {MANIFEST_SIG} ! -name {SUMS}{outside} | sed 's|^./||' | sort"
         f" | diff - <(cut -c67- {SUMS} | sort)",
         "",
         f"4. The text is the one that was signed: its SHA-256 must be {data.text_sha256}",

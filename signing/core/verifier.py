@@ -9,6 +9,7 @@ manifest that does not match the signature files.
 from __future__ import annotations
 
 import argparse
+import base64
 import hashlib
 import json
 import os
@@ -26,9 +27,9 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from . import fastparse, payload, statements, strict_zip
+from . import bundle_log, fastparse, note, payload, statements, strict_zip
 from .bundle import (
-    BUNDLE_FORMAT_SEALED,
+    BUNDLE_FORMAT_V2,
     BUNDLE_FORMATS,
     MANIFEST,
     MANIFEST_SIG,
@@ -89,7 +90,8 @@ def _read_zip(source: Path | str | bytes, report: Report) -> dict[str, bytes]:
     return files
 
 
-def verify_bundle(source: Path | str | bytes, trusted_platform_key: str | None = None, *, jobs: int = 1) -> Report:
+def verify_bundle(source: Path | str | bytes, trusted_platform_key: str | None = None, *, jobs: int = 1,
+                  log_options: bundle_log.LogOptions | None = None) -> Report:
     """Check a bundle (its path or its bytes). A damaged or hostile bundle gives FAIL lines, never an exception.
 
     ``jobs``: threads for the Ed25519 checks (``cryptography`` releases the GIL while it verifies); the
@@ -105,16 +107,18 @@ def verify_bundle(source: Path | str | bytes, trusted_platform_key: str | None =
         return report
     if files:
         try:
-            _verify_files(files, trusted_platform_key, report, max(1, jobs))
+            _verify_files(files, trusted_platform_key, report, max(1, jobs), log_options or bundle_log.LogOptions())
         except Exception as exc:  # a bug in the verifier must still never read as a verified bundle
             report.fail(f"the verifier stopped on an unexpected error: {exc!r}")
     return report
 
 
-def _verify_files(files: dict[str, bytes], trusted_platform_key: str | None, report: Report, jobs: int) -> None:
+def _verify_files(files: dict[str, bytes], trusted_platform_key: str | None, report: Report, jobs: int,
+                  log_options: bundle_log.LogOptions) -> None:
     manifest = _check_manifest(files, report)
     if manifest is None:
         return
+    log_files = bundle_log.split(files) if manifest.get("format") == BUNDLE_FORMAT_V2 else None
     keys = fastparse.Keys(files)
     platform = keys.get(PLATFORM_KEY)
     if platform is None:
@@ -128,7 +132,7 @@ def _verify_files(files: dict[str, bytes], trusted_platform_key: str | None, rep
                      "manifest signature by the platform key")
 
     digests = _check_files(files, manifest["files"], report)
-    if manifest.get("format") == BUNDLE_FORMAT_SEALED:
+    if manifest.get("format") == BUNDLE_FORMAT_V2:
         _check_seal_certificate(files, manifest, report)
     text_sha = digests.get(TEXT) or hashlib.sha256(b"").hexdigest()
     report.check(text_sha == manifest.get("text_sha256"), f"declaration.md SHA-256 {text_sha}")
@@ -147,6 +151,9 @@ def _verify_files(files: dict[str, bytes], trusted_platform_key: str | None, rep
         report.fail(f"{stray}: a payload file the manifest does not describe")
     cities = [slug if isinstance(slug, str) else ("", repr(slug)) for slug in (e.get("city_slug") for e in signatures)]
     report.check(len(cities) == len(set(cities)), "at most one standing signature per city")
+    if log_files is not None:  # version 2: the transparency log's evidence (core.bundle_log)
+        platform_raw = note.raw_public_key(platform.key) if platform else None
+        bundle_log.verify(log_files, files, manifest, platform_raw, report, log_options)
 
 
 def _check_manifest(files: dict[str, bytes], report: Report) -> dict[str, Any] | None:
@@ -379,6 +386,30 @@ def summary(report: Report, pinned: str | None) -> str:
             "FILE.pem.")
 
 
+def bundle_log_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--witness", action="append", default=[], metavar="VKEY",
+                        help="pin a city's witness key (repeatable): <name>+<key ID>+<base64>")
+    parser.add_argument("--min-witnesses", type=int, default=0, metavar="N",
+                        help="require cosignatures of at least N pinned witnesses on the bundle's checkpoint")
+    parser.add_argument("--checkpoint", type=Path, metavar="FILE",
+                        help="a newer signed checkpoint of the log, to check the bundle's against")
+    parser.add_argument("--consistency-proof", type=Path, metavar="FILE",
+                        help="with --checkpoint: the JSON of /api/v1/log/proof/consistency from the bundle's size")
+
+
+def log_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> bundle_log.LogOptions:
+    try:
+        pinned = [note.parse_verifier(v) for v in args.witness]
+        newer = args.checkpoint.read_text(encoding="utf-8") if args.checkpoint else None
+        hashes = json.loads(args.consistency_proof.read_text())["hashes"] if args.consistency_proof else None
+        proof = [base64.b64decode(h, validate=True) for h in hashes] if hashes is not None else None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        parser.error(f"bad --witness, --checkpoint or --consistency-proof: {exc}")
+    if args.min_witnesses < 0:
+        parser.error("--min-witnesses must be 0 or more")
+    return bundle_log.LogOptions(pinned, args.min_witnesses, newer, proof)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m signing.verify", description=__doc__.splitlines()[0])
     parser.add_argument("bundle", type=Path, help="the bundle .zip")
@@ -387,6 +418,7 @@ def main(argv: list[str] | None = None) -> int:
                              "without it only the bundle's internal consistency is proven")
     parser.add_argument("--jobs", type=int, default=1, metavar="N",
                         help="threads for the Ed25519 checks (default 1; 0: one per CPU); the report is the same")
+    bundle_log_arguments(parser)
     args = parser.parse_args(argv)
     if args.jobs < 0:
         parser.error("--jobs must be 0 or more")
@@ -396,7 +428,8 @@ def main(argv: list[str] | None = None) -> int:
             pinned = platform_pin(args.platform_key)
         except ValueError as exc:
             parser.error(str(exc))
-    report = verify_bundle(args.bundle, pinned, jobs=args.jobs or os.cpu_count() or 1)
+    report = verify_bundle(args.bundle, pinned, jobs=args.jobs or os.cpu_count() or 1,
+                           log_options=log_options(parser, args))
     for line in report.lines:
         print(line)
     print("\n" + summary(report, pinned))

@@ -19,6 +19,7 @@ from ..services import (
     cities,
     declarations,
     freeze,
+    log_evidence,
     outbox,
     reminders,
     second_factor,
@@ -68,6 +69,13 @@ def _report_completed(declaration: Declaration) -> None:
         return
     click.echo(f"“{declaration.title}” is frozen; bundle SHA-256 {bundle.archive_sha256}.")
     click.echo(f"Export it with: flask --app wsgi export-bundle {declaration.slug} {declaration.slug}-bundle.zip")
+    from ..services import witness
+
+    pins = " ".join(f"--witness {witness.verifier(key).encode()}" for key in witness.active())
+    if pins:
+        click.echo("With the transparency log's evidence (log/), cosigned by the demo's witness cities: add --with-log,"
+                   f" and check it with\n  python -m signing.verify {declaration.slug}-bundle.zip {pins}"
+                   f" --min-witnesses {len(witness.active())}")
 
 
 @click.command("create-user")
@@ -194,7 +202,9 @@ def reminders_send() -> None:
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path, allow_dash=True))
 @click.option("--format", "form", type=click.Choice(["zip", "asice"]), default="zip", show_default=True,
               help="zip: the bundle; asice: the same files in an ASiC-E container signed with the seal.")
-def export_bundle_command(slug: str, path: Path, form: str) -> None:
+@click.option("--with-log", is_flag=True,
+              help="add the transparency log's evidence (log/: checkpoint with cosignatures, entries, proofs)")
+def export_bundle_command(slug: str, path: Path, form: str, with_log: bool) -> None:
     """Write the frozen declaration SLUG's bundle (.zip or .asice) to PATH ("-": standard output)."""
     try:
         declaration = declarations.get(slug)
@@ -205,7 +215,7 @@ def export_bundle_command(slug: str, path: Path, form: str) -> None:
         being_frozen = declaration.state is Status.OPEN_FOR_SIGNATURE and freeze.rule_met(declaration)
         state = "being frozen" if being_frozen else declaration.state.label.lower()
         raise click.ClickException(f"“{declaration.title}” is not frozen (it is {state}); it has no bundle yet.")
-    archive = bytes(bundle.archive)
+    archive = log_evidence.export_archive(bundle) if with_log else bytes(bundle.archive)
     if form == "asice":
         from ..services import seal
 

@@ -119,19 +119,21 @@ def complete_demo(logins: list[DemoLogin]) -> Declaration:
     The last signature meets the rule (all cities), which freezes the declaration: in the
     embedded default at once, in production through the workers.
     """
+    from .demo_witness import witnesses
+
     secretariat = _user(f"secretariat@{DEMO_DOMAIN}")
     declaration = declarations.get(DEMO_SLUG)
-    declarations.open_signing(declaration, declaration.latest.number, secretariat, rule_kind="all")
-    for login in logins:
-        if login.role != Role.DELEGATE.value:
-            continue
-        delegate = _user(login.email)
-        private_key = Ed25519PrivateKey.generate()
-        public = private_key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-        key = keys.enrol(delegate, payload.b64encode(public), DEMO_KEY_LABEL, login.password, origin="cli")
-        issued = signatures.issue_signature_payload(declaration, delegate, key.fingerprint)
-        data = bytes(issued.payload)
-        signatures.submit_signature(declaration, delegate, data, private_key.sign(data))
+    delegates = [(_user(login.email), login.password) for login in logins if login.role == Role.DELEGATE.value]
+    with witnesses(delegates) as run_witnesses_again:  # three cities witness the log (signing.witness)
+        declarations.open_signing(declaration, declaration.latest.number, secretariat, rule_kind="all")
+        for delegate, password in delegates:
+            private_key = Ed25519PrivateKey.generate()
+            public = private_key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+            key = keys.enrol(delegate, payload.b64encode(public), DEMO_KEY_LABEL, password, origin="cli")
+            issued = signatures.issue_signature_payload(declaration, delegate, key.fingerprint)
+            data = bytes(issued.payload)
+            signatures.submit_signature(declaration, delegate, data, private_key.sign(data))
+        run_witnesses_again()  # each cosigns the checkpoint of the freeze, after a consistency proof
     db.session.refresh(declaration)
     return declaration
 

@@ -25,10 +25,28 @@ from .signatures import (
     SigningKey,
     Withdrawal,
 )
+from .transparency import (
+    LogCheckpoint,
+    LogCosignature,
+    LogEntry,
+    LogForkReport,
+    LogPending,
+    LogState,
+    LogTile,
+    WitnessKey,
+)
 from .types import UTCDateTime, utcnow
 from .webhooks import WebhookAttempt, WebhookEndpoint, WebhookMessage
 
 __all__ = [
+    "LogCheckpoint",
+    "LogCosignature",
+    "LogForkReport",
+    "WitnessKey",
+    "LogEntry",
+    "LogPending",
+    "LogState",
+    "LogTile",
     "Bundle",
     "Passkey",
     "RecoveryCode",

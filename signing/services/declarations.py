@@ -10,10 +10,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from ..core import log_entry
 from ..extensions import db
 from ..models import City, Declaration, Revision, RevisionView, Role, Signatory, Status, User, utcnow
 from ..text.canonical import CanonicalTextError, canonicalize, text_sha256
-from . import Conflict, Forbidden, NotFound, ServiceError, audit, outbox, refuse_bidi, transactions, webhooks
+from . import Conflict, Forbidden, NotFound, ServiceError, audit, outbox, refuse_bidi, tlog, transactions, webhooks
 from .cities import slugify
 from .signatures import void_standing
 from .workflow import Action, require
@@ -146,6 +147,8 @@ def add_revision(
         note=note, credited_to=credited_to.id if credited_to else None,
     )
     if declaration.state is Status.CONSULTATION:
+        tlog.append(log_entry.REVISION_PUBLISHED, declaration=declaration.slug, revision=revision.number,
+                    text_sha256=revision.sha256)
         _notify(
             f"revision:{revision.id}", "new_revision", followers(), title=declaration.title, slug=declaration.slug,
             number=revision.number, previous=latest.number, note=note, sha256=revision.sha256,
@@ -160,6 +163,8 @@ def open_consultation(declaration: Declaration, actor: User) -> None:
     require(Action.OPEN_CONSULTATION, declaration, actor)
     declaration.status = Status.CONSULTATION.value
     audit.record("declaration.consultation_opened", declaration, actor, revision=declaration.latest.number)
+    tlog.append(log_entry.CONSULTATION_OPENED, declaration=declaration.slug, revision=declaration.latest.number,
+                text_sha256=declaration.latest.sha256)
     _notify(
         f"consultation:{declaration.id}:{declaration.latest.id}", "consultation_opened", followers(),
         title=declaration.title, slug=declaration.slug, number=declaration.latest.number,
@@ -207,6 +212,9 @@ def open_signing(
         "declaration.signing_opened", declaration, actor, revision=revision.number, sha256=revision.sha256,
         rule=rule, deadline=deadline.isoformat() if deadline else None, cities=[c.slug for c in cities],
     )
+    tlog.append(log_entry.SIGNING_OPENED, declaration=declaration.slug, revision=revision.number,
+                text_sha256=revision.sha256, rule=rule,
+                deadline=log_entry.timestamp(deadline) if deadline else None, signatories=[c.slug for c in cities])
     _notify(
         f"signing:{declaration.id}:{revision.id}:{declaration.signing_opened_at.timestamp():.6f}", "signing_opened",
         followers(), title=declaration.title, slug=declaration.slug, number=revision.number, sha256=revision.sha256,
@@ -235,6 +243,7 @@ def return_to_consultation(declaration: Declaration, actor: User, reason: str) -
     declaration.open_revision_id = None
     audit.record("declaration.returned_to_consultation", declaration, actor, revision=previous, reason=reason,
                  signatures_voided=voided)
+    tlog.append(log_entry.RETURNED_TO_CONSULTATION, declaration=declaration.slug, revision=previous)
     transactions.commit()
 
 

@@ -15,11 +15,11 @@ from flask import Flask, current_app
 from sqlalchemy import Integer, bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 
-from ..core import payload, pdf
+from ..core import log_entry, payload, pdf
 from ..core.bundle import BundleInput, SignedItem, WithdrawnItem, build_bundle
 from ..extensions import db
 from ..models import Bundle, Declaration, Signatory, Signature, SignatureStatus, Status, User, Withdrawal, utcnow
-from . import Conflict, audit, outbox, platform_key, seal, transactions, webhooks
+from . import Conflict, audit, outbox, platform_key, seal, tlog, transactions, webhooks
 from .workflow import Action, require
 
 log = logging.getLogger(__name__)
@@ -186,6 +186,9 @@ def freeze_declaration(declaration_id: int, reason: str = "") -> int | None:
         return db.session.scalar(select(Bundle.id).where(Bundle.declaration_id == declaration_id))
     audit.record("declaration.frozen", declaration, None, revision=revision.number, sha256=revision.sha256,
                  signatures=len(standing), bundle_sha256=bundle.archive_sha256, reason=reason)
+    tlog.append(log_entry.DECLARATION_FROZEN, queue=False, declaration=declaration.slug, revision=revision.number,
+                text_sha256=revision.sha256, manifest_sha256=log_entry.sha256_hex(manifest))
+    tlog.sequence_in_transaction()  # the bundle's checkpoint, with the freeze in it, is signed with the freeze
     for user in _everyone():
         outbox.queue_email(f"frozen:{declaration.id}:user{user.id}", user.email, "frozen",
                            display_name=user.display_name, title=declaration.title, slug=declaration.slug,

@@ -5,10 +5,11 @@ from __future__ import annotations
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import select
 
+from ..core import log_entry
 from ..core.payload import PUBLIC_KEY_BYTES, PayloadError, b64decode, fingerprint, is_weak_public_key
 from ..extensions import db
 from ..models import Role, SigningKey, User, utcnow
-from . import Conflict, Forbidden, NotFound, ServiceError, audit, outbox, refuse_bidi, throttle, transactions
+from . import Conflict, Forbidden, NotFound, ServiceError, audit, outbox, refuse_bidi, throttle, tlog, transactions
 from .passwords import verify_password
 
 ORIGINS = ("browser", "cli")
@@ -69,6 +70,8 @@ def enrol(user: User, public_key_b64: str, label: str, password: str, origin: st
     db.session.add(key)
     db.session.flush()
     audit.record("key.enrolled", key, user, fingerprint=print_, label=label, origin=origin)
+    tlog.append(log_entry.KEY_ENROLLED, city=user.city.slug if user.city else None, key_fingerprint=print_,
+                key_use="signing")
     secretariat = db.session.scalars(
         select(User).where(User.role == Role.SECRETARIAT.value, User.active.is_(True))
     )
@@ -92,4 +95,7 @@ def revoke(key: SigningKey, actor: User) -> None:
     key.revoked_at = utcnow()
     key.revoked_by_id = actor.id
     audit.record("key.revoked", key, actor, fingerprint=key.fingerprint)
+    city = key.user.city
+    tlog.append(log_entry.KEY_REVOKED, city=city.slug if city else None, key_fingerprint=key.fingerprint,
+                key_use="signing")
     transactions.commit()

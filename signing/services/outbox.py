@@ -147,15 +147,17 @@ def _handlers() -> dict[str, TaskHandler]:
     return handlers
 
 
-def queue_task(dedupe_key: str, kind: str, *, not_before: datetime | None = None, **arguments: Any) -> OutboxTask:
+def queue_task(dedupe_key: str, kind: str, *, not_before: datetime | None = None, new_key: bool = False,
+               **arguments: Any) -> OutboxTask:
     """Add follow-up work (a registered kind) to the current transaction; idempotent by key.
 
     ``not_before``: run it no earlier than this time (a retry with backoff). Such a task is not relayed
     after the commit; the sweep (``drain``) hands it on once the time has come.
+    ``new_key=True``: the key is new by construction (e.g. random), so the look-up is skipped (as for e-mails).
     """
     if kind not in _handlers():
         raise ValueError(f"unknown task kind {kind!r}")
-    existing = db.session.scalar(select(OutboxTask).where(OutboxTask.dedupe_key == dedupe_key))
+    existing = None if new_key else db.session.scalar(select(OutboxTask).where(OutboxTask.dedupe_key == dedupe_key))
     if existing is not None:
         return existing
     later = not_before is not None and not_before > utcnow()

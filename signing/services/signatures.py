@@ -19,7 +19,7 @@ from flask import current_app
 from sqlalchemy import bindparam, exists, select, update
 from sqlalchemy.exc import IntegrityError
 
-from ..core import payload
+from ..core import log_entry, payload
 from ..extensions import db
 from ..models import (
     Declaration,
@@ -35,7 +35,7 @@ from ..models import (
     Withdrawal,
     utcnow,
 )
-from . import Conflict, Forbidden, NotFound, ServiceError, audit, freeze, outbox, transactions, webhooks
+from . import Conflict, Forbidden, NotFound, ServiceError, audit, freeze, outbox, tlog, transactions, webhooks
 from .workflow import Action, allowed, require
 
 log = logging.getLogger(__name__)
@@ -256,6 +256,9 @@ def submit_signature(declaration: Declaration, user: User, data: bytes, signatur
         raise Conflict("Your city has already signed this revision.", code="already_signed") from exc
     audit.record("signature.added", record, user, city=city.slug, revision=revision.number,
                  fingerprint=key.fingerprint, payload_sha256=record.payload_sha256)
+    tlog.append(log_entry.SIGNATURE_ACCEPTED, declaration=declaration.slug, revision=revision.number, city=city.slug,
+                key_fingerprint=key.fingerprint, payload_sha256=record.payload_sha256,
+                signature_sha256=log_entry.sha256_hex(signature))
     _notify_signature(declaration, record, user, "signature_receipt", "signature_received", new_keys=True)
     _emit("signature.accepted", declaration, record)
     queued = freeze.queue_if_rule_met(declaration)
@@ -301,6 +304,9 @@ def submit_withdrawal(declaration: Declaration, user: User, data: bytes, signatu
     db.session.flush()
     audit.record("signature.withdrawn", standing, user, withdrawal=record.id,
                  city=user.city.slug if user.city else None)
+    tlog.append(log_entry.SIGNATURE_WITHDRAWN, declaration=declaration.slug, revision=standing.revision.number,
+                city=standing.city.slug, key_fingerprint=_key.fingerprint, payload_sha256=log_entry.sha256_hex(data),
+                signature_sha256=log_entry.sha256_hex(signature), withdraws_payload_sha256=withdraws)
     _notify_signature(declaration, standing, user, "withdrawal_receipt", "withdrawal_received")
     _emit("signature.withdrawn", declaration, standing)
     transactions.commit()

@@ -68,6 +68,16 @@ class Row:
 
 ROWS = [
     Row("GET", "/openapi.json", dict.fromkeys(CALLERS, 200)),
+    # The transparency log is public: the scene's events are in it (tests/tlog checks the contents).
+    Row("GET", "/log/entries?start=0&end=1", dict.fromkeys(CALLERS, 200)),
+    Row("GET", "/log/proof/inclusion?index=0&size=1", dict.fromkeys(CALLERS, 200)),
+    Row("GET", "/log/proof/consistency?old=1&size=1", dict.fromkeys(CALLERS, 200)),
+    Row("GET", "/log/witnesses", dict.fromkeys(CALLERS, 200)),
+    Row("POST", "/log/witnesses", delegate(201, 201), lambda s: {"public_key": Key().public_b64, "password": PASSWORD}),
+    # Cosignatures and fork reports authenticate themselves (tests/tlog): anyone may send one, a bogus one is a 400.
+    Row("POST", "/log/cosignatures", dict.fromkeys(CALLERS, 400), lambda s: {"size": 1, "cosignature": "bogus"}),
+    Row("POST", "/log/fork-reports", dict.fromkeys(CALLERS, 400),
+        lambda s: {"old_checkpoint": "x", "new_checkpoint": "y", "reason": "noise"}),
     Row("GET", "/me", everyone(200)),
     Row("GET", "/declarations", everyone(200)),
     Row("POST", "/declarations", secretariat(201), lambda s: {"title": "A new one", "text": TEXT}),
@@ -113,7 +123,7 @@ ROWS = [
 
 
 def _endpoint(app: Flask, method: str, url: str) -> str:
-    endpoint, _ = app.url_map.bind("localhost").match(url, method=method)
+    endpoint, _ = app.url_map.bind("localhost").match(url.partition("?")[0], method=method)
     return str(endpoint)
 
 

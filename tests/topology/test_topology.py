@@ -173,7 +173,7 @@ def test_the_production_topology_signs_and_freezes_through_the_api(
     assert len(emails) == len(expected)
     assert {(r.status, r.attempts) for r in emails} == {("sent", 1)}
     assert all(r.published_at is not None for r in emails), "the web process handed every e-mail to the workers"
-    [task] = rows(app, OutboxTask)
+    [task] = rows(app, OutboxTask, OutboxTask.kind == "freeze")  # log.sequence tasks aside
     assert (task.kind, task.status, task.attempts) == ("freeze", "done", 0)
     assert count(app, Bundle) == 1
 
