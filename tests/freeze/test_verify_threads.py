@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from signing import verify
 from signing.core import verifier
 from signing.core.bundle import BundleInput, SignedItem, build_bundle
 from tests.freeze.test_verify_reader import FROZEN, TEXT, TEXT_SHA, raw_public, signed_payload
@@ -63,10 +64,10 @@ def test_the_command_takes_jobs_and_refuses_a_negative_number(archive: bytes, tm
                                                               capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "bundle.zip"
     path.write_bytes(archive)
-    assert verifier.main([str(path)]) == 1
+    assert verify.main([str(path)]) == 1
     single = capsys.readouterr().out
-    assert verifier.main([str(path), "--jobs", "0"]) == 1  # one thread per CPU
+    assert verify.main([str(path), "--jobs", "0"]) == 1  # one thread per CPU
     assert capsys.readouterr().out == single
     with pytest.raises(SystemExit) as exit_info:
-        verifier.main([str(path), "--jobs", "-1"])
+        verify.main([str(path), "--jobs", "-1"])
     assert exit_info.value.code == 2

@@ -41,7 +41,11 @@ def test_the_demo_log_is_witnessed_by_three_cities_and_its_bundle_verifies(app: 
     exported = runner.invoke(args=["export-bundle", "--with-log", demo.DEMO_SLUG, str(target)])
     assert exported.exit_code == 0, exported.output
     pins = [arg for w in witnesses for arg in ("--witness", w["verifier_key"])]
-    verified_bundle = run_verify_cli(target, *pins, "--min-witnesses", "3")
+    with app.app_context():
+        from signing.services import platform_key
+
+        platform = platform_key.fingerprint(platform_key.load())
+    verified_bundle = run_verify_cli(target, "--platform-key", platform, *pins, "--min-witnesses", "3")
     assert verified_bundle.returncode == 0, verified_bundle.stdout
     assert "VERIFIED: 12 signature(s)" in verified_bundle.stdout
     assert verified_bundle.stdout.count("OK    witnessed by ") == 3
