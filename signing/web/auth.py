@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from flask import (
@@ -21,11 +20,8 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required, login_user, logout_user
-from flask_wtf import FlaskForm
 from sqlalchemy import select
 from werkzeug.wrappers import Response
-from wtforms import StringField, SubmitField
-from wtforms.validators import Length
 
 from ..extensions import db, limiter, login_manager
 from ..models import LinkPurpose, User, UserSession
@@ -42,7 +38,7 @@ from ..services import (
     totp,
     transactions,
 )
-from . import redirects
+from . import login_state, redirects
 from .forms import (
     ChangePasswordForm,
     ConfirmForm,
@@ -52,17 +48,14 @@ from .forms import (
     ResetRequestForm,
     SecondFactorForm,
     SetPasswordForm,
+    TokenForm,
     TotpConfirmForm,
     TotpDisableForm,
-    _printable,
 )
 
 bp = Blueprint("auth", __name__)
 
 LOGIN_FAILED = "Wrong e-mail address or password."
-# The half-logged-in state: the password was right, the second factor is still to come.
-PENDING_LOGIN = "second_factor_pending"
-MAX_SECOND_FACTOR_FAILURES = 5
 # While a secretariat account must still enrol a second factor, only these endpoints answer it.
 ENROLMENT_ENDPOINTS = frozenset({
     "auth.account", "account_security.totp_begin", "account_security.totp_confirm", "auth.logout",
@@ -125,48 +118,15 @@ def login() -> ResponseReturnValue:
             return _login_page(form, LOGIN_FAILED, 401)
         next_url = _safe_next(form.next.data)
         if second_factor.has_second_factor(user):
-            return _begin_second_factor(user, next_url)
+            return login_state.begin(user, next_url)
         _complete_login(user)
         return redirect(next_url)
     return _login_page(form, None, 400 if request.method == "POST" else 200)
 
 
-def _begin_second_factor(user: User, next_url: str) -> ResponseReturnValue:
-    session.clear()
-    session[PENDING_LOGIN] = {
-        "user": user.id, "epoch": user.session_epoch, "next": next_url, "failures": 0,
-        "expires": time.time() + current_app.config["SECOND_FACTOR_LOGIN_TTL"].total_seconds(),
-    }
-    return redirect(url_for("auth.second_factor_step"))
-
-
-def pending_login() -> User | None:
-    """The account whose password was given in this session and whose second factor is awaited, if any."""
-    state = session.get(PENDING_LOGIN)
-    if not isinstance(state, dict):
-        return None
-    user = db.session.get(User, state.get("user")) if isinstance(state.get("user"), int) else None
-    if (user is None or not user.active or user.session_epoch != state.get("epoch")
-            or not time.time() < state.get("expires", 0)):
-        session.pop(PENDING_LOGIN, None)
-        return None
-    return user
-
-
-def second_factor_failed() -> bool:
-    """Count a wrong second factor; True when there were too many (the password must be given again)."""
-    state = dict(session.get(PENDING_LOGIN) or {})
-    state["failures"] = int(state.get("failures", 0)) + 1
-    if state["failures"] >= MAX_SECOND_FACTOR_FAILURES:
-        session.pop(PENDING_LOGIN, None)
-        return True
-    session[PENDING_LOGIN] = state
-    return False
-
-
 def finish_login(user: User, method: str) -> str:
     """The end of a login with a second factor or a passkey; returns where to go next."""
-    state = session.get(PENDING_LOGIN)
+    state = login_state.state()
     next_url = _safe_next(state.get("next") if isinstance(state, dict) else None)
     _complete_login(user, method)  # the same completion as a password-only login
     return next_url
@@ -177,7 +137,7 @@ def finish_login(user: User, method: str) -> str:
 def second_factor_step() -> ResponseReturnValue:
     if current_user.is_authenticated:
         return redirect(url_for("home.home"))
-    user = pending_login()
+    user = login_state.pending_user()
     if user is None:
         flash("Your login has expired or was not started. Please log in again.", "info")
         return redirect(url_for("auth.login"))
@@ -191,7 +151,7 @@ def second_factor_step() -> ResponseReturnValue:
         else:
             if method is not None:
                 return redirect(finish_login(user, f"password+{method}"))
-            if second_factor_failed():
+            if login_state.failed():
                 flash("Too many wrong attempts. Please log in again.", "error")
                 return redirect(url_for("auth.login"))
             form.code.errors, status = ["That code is not right."], 401
@@ -242,7 +202,7 @@ def _set_password_page(purpose: LinkPurpose, token: str, template: str) -> Respo
             form.password.errors = [exc.message]
             return render_template(template, form=form, user=link.user), exc.status
         if second_factor.has_second_factor(user):  # an e-mailed link alone never gets past a second factor
-            response = _begin_second_factor(user, url_for("home.home"))  # (a fresh session: flash after)
+            response = login_state.begin(user, url_for("home.home"))  # (a fresh session: flash after)
             flash("Your password is set. Now confirm it is you with your second factor.", "success")
             return response
         _complete_login(user, method=purpose.value)
@@ -276,11 +236,6 @@ def request_reset() -> ResponseReturnValue:
 @bp.route("/reset/<token>", methods=["GET", "POST"])
 def reset_password(token: str) -> ResponseReturnValue:
     return _set_password_page(LinkPurpose.PASSWORD_RESET, token, "auth/reset.html")
-
-
-class TokenForm(FlaskForm):
-    name = StringField("Name", validators=[Length(max=tokens.MAX_NAME), _printable])
-    submit = SubmitField("Create token")
 
 
 def _account_page(form: ChangePasswordForm | None = None, token_form: TokenForm | None = None,

@@ -22,6 +22,8 @@ from wtforms import (
 from wtforms.validators import DataRequired, Email, InputRequired, Length, NumberRange, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from ..services import tokens
+
 
 def _printable(form: Any, field: Any) -> None:
     """Refuse control characters and U+FFFD (a sign of a wrongly encoded form)."""
@@ -163,3 +165,8 @@ class RecoveryCodesForm(FlaskForm):
 class PasskeyRemoveForm(FlaskForm):
     password = PasswordField("Your password", validators=[DataRequired(), Length(max=256)])
     submit = SubmitField("Remove")
+
+
+class TokenForm(FlaskForm):
+    name = StringField("Name", validators=[Length(max=tokens.MAX_NAME), _printable])
+    submit = SubmitField("Create token")

@@ -16,7 +16,7 @@ from flask_login import current_user
 
 from ..extensions import limiter
 from ..services import LoginRequired, ServiceError, passkeys
-from . import auth
+from . import auth, login_state
 
 bp = Blueprint("passkeys", __name__)
 
@@ -80,7 +80,7 @@ def login_options() -> ResponseReturnValue:
     """Options for a passkey login: the pending account's passkeys, or any passkey (passwordless)."""
     if current_user.is_authenticated:
         return _already_in()
-    return _options(LOGIN_CHALLENGE, passkeys.authentication_options(auth.pending_login()))
+    return _options(LOGIN_CHALLENGE, passkeys.authentication_options(login_state.pending_user()))
 
 
 @bp.route("/login/passkey", methods=["POST"])
@@ -88,12 +88,12 @@ def login_options() -> ResponseReturnValue:
 def login() -> ResponseReturnValue:
     if current_user.is_authenticated:
         return _already_in()
-    pending = auth.pending_login()
+    pending = login_state.pending_user()
     credential = _credential(_body())
     try:
         user = passkeys.authenticate(_challenge_id(LOGIN_CHALLENGE), credential, pending)
     except ServiceError:
-        if pending is not None and auth.second_factor_failed():
+        if pending is not None and login_state.failed():
             raise ServiceError("Too many wrong attempts. Please log in again.", status=401,
                                code="login_expired") from None
         raise
