@@ -16,6 +16,7 @@ import shutil
 import socket
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
@@ -40,6 +41,31 @@ def missing(part: str, reason: str) -> None:
     if IN_CI:
         pytest.fail(message + " (CI=true: a missing part is a failure)", pytrace=False)
     pytest.skip(message)
+
+
+@contextmanager
+def emptied_redis(url: str, setting: str) -> Iterator[Any]:
+    """A client of the dedicated Redis database ``url`` (from the variable ``setting``), emptied before and after.
+
+    Missing Redis is a skip (a failure under CI=true); database 0 is refused, so a test never empties real data.
+    """
+    import redis
+
+    client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=10)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        client.close()
+        missing("Redis", f"cannot reach {url}: {exc}")
+    if int(client.connection_pool.connection_kwargs.get("db", 0)) == 0:
+        client.close()
+        pytest.fail(f"{setting}={url} names Redis database 0; use a dedicated one such as /15")
+    client.flushdb()
+    try:
+        yield client
+    finally:
+        client.flushdb()
+        client.close()
 
 
 def _pg_url(database: str) -> str:

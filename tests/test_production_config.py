@@ -27,7 +27,17 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from config import ConfigError
-from tests.conftest import PASSWORD, TEST_REDIS_URL, csrf_token, free_port, link_in, login, message_text, missing
+from tests.conftest import (
+    PASSWORD,
+    TEST_REDIS_URL,
+    csrf_token,
+    emptied_redis,
+    free_port,
+    link_in,
+    login,
+    message_text,
+    missing,
+)
 from tests.smtp_sink import RecordingHandler, SmtpServer, smtp_servers
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -80,23 +90,8 @@ def smtp_server(smtp_factory: Callable[..., SmtpServer]) -> SmtpServer:
 @pytest.fixture
 def redis_db() -> Iterator[Any]:
     """The dedicated test database of TEST_REDIS_URL (/15), emptied before and after the test."""
-    import redis
-
-    client = redis.Redis.from_url(TEST_REDIS_URL, socket_connect_timeout=2, socket_timeout=10)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        client.close()
-        missing("Redis", f"cannot reach {TEST_REDIS_URL}: {exc}")
-    if int(client.connection_pool.connection_kwargs.get("db", 0)) == 0:
-        client.close()
-        pytest.fail(f"TEST_REDIS_URL={TEST_REDIS_URL} names Redis database 0; use a dedicated one such as /15")
-    client.flushdb()
-    try:
+    with emptied_redis(TEST_REDIS_URL, "TEST_REDIS_URL") as client:
         yield client
-    finally:
-        client.flushdb()
-        client.close()
 
 
 @pytest.fixture

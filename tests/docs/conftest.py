@@ -21,7 +21,7 @@ from flask import Flask
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine, make_url
 
-from tests.conftest import TEST_POSTGRES_URL, TEST_REDIS_URL, missing
+from tests.conftest import TEST_POSTGRES_URL, TEST_REDIS_URL, emptied_redis, missing
 from tests.smtp_sink import SmtpServer, smtp_servers
 from tests.topology.conftest import (
     Processes,
@@ -117,23 +117,8 @@ def database_engine(postgres_database: str) -> Iterator[Engine]:
 @pytest.fixture
 def redis_url() -> Iterator[str]:
     """``TEST_REDIS_URL``, its database emptied before and after."""
-    import redis
-
-    client = redis.Redis.from_url(TEST_REDIS_URL, socket_connect_timeout=2, socket_timeout=10)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        client.close()
-        missing("Redis", f"cannot reach {TEST_REDIS_URL}: {exc}")
-    if int(client.connection_pool.connection_kwargs.get("db", 0)) == 0:
-        client.close()
-        pytest.fail(f"TEST_REDIS_URL={TEST_REDIS_URL} names Redis database 0; use a dedicated one")
-    client.flushdb()
-    try:
+    with emptied_redis(TEST_REDIS_URL, "TEST_REDIS_URL"):
         yield TEST_REDIS_URL
-    finally:
-        client.flushdb()
-        client.close()
 
 
 @pytest.fixture

@@ -40,7 +40,7 @@ from flask import Flask
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
-from tests.conftest import PASSWORD, TEST_POSTGRES_URL, free_port, missing
+from tests.conftest import PASSWORD, TEST_POSTGRES_URL, emptied_redis, free_port, missing
 from tests.smtp_sink import Received, RecordingHandler, SmtpServer, smtp_servers
 
 REPO_ROOT = Path(__file__).resolve().parent.parent.parent
@@ -259,23 +259,8 @@ def procs(database: str, tmp_path: Path) -> Iterator[Processes]:
 @pytest.fixture
 def shared_redis() -> Iterator[str]:
     """The dedicated database of the shared Redis (TOPOLOGY_REDIS_URL), emptied before and after."""
-    import redis
-
-    client = redis.Redis.from_url(TOPOLOGY_REDIS_URL, socket_connect_timeout=2, socket_timeout=10)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        client.close()
-        missing("Redis", f"cannot reach {TOPOLOGY_REDIS_URL}: {exc}")
-    if int(client.connection_pool.connection_kwargs.get("db", 0)) == 0:
-        client.close()
-        pytest.fail(f"TOPOLOGY_REDIS_URL={TOPOLOGY_REDIS_URL} names Redis database 0; use a dedicated one")
-    client.flushdb()
-    try:
+    with emptied_redis(TOPOLOGY_REDIS_URL, "TOPOLOGY_REDIS_URL"):
         yield TOPOLOGY_REDIS_URL
-    finally:
-        client.flushdb()
-        client.close()
 
 
 class RedisServer:
