@@ -207,7 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument("--text-file", help="also check this copy of the text against the payload's hash")
         command.add_argument("--save-dir", help="write payload.json, sig.bin, key.pem and text.txt here")
         command.set_defaults(func=func)
-    from . import witness  # the transparency log's witness, in its own module
+    from .offline import witness  # the transparency log's witness, in its own module
 
     witness.add_subcommand(sub)
     return parser

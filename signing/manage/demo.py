@@ -124,7 +124,7 @@ def complete_demo(logins: list[DemoLogin]) -> Declaration:
     secretariat = _user(f"secretariat@{DEMO_DOMAIN}")
     declaration = declarations.get(DEMO_SLUG)
     delegates = [(_user(login.email), login.password) for login in logins if login.role == Role.DELEGATE.value]
-    with witnesses(delegates) as run_witnesses_again:  # three cities witness the log (signing.witness)
+    with witnesses(delegates) as run_witnesses_again:  # three cities witness the log (signing.offline.witness)
         declarations.open_signing(declaration, declaration.latest.number, secretariat, rule_kind="all")
         for delegate, password in delegates:
             private_key = Ed25519PrivateKey.generate()

@@ -1,4 +1,4 @@
-"""The demo's witnesses: three cities run the CLI witness (``signing.witness``) against the demo log.
+"""The demo's witnesses: three cities run the CLI witness (``signing.offline.witness``) against the demo log.
 
 Each city's witness key is made in a temporary folder, as the CLI does on a city's machine, enrolled by
 the city's delegate, and run twice: once before signing opens (its first, trusted checkpoint) and once
@@ -17,9 +17,9 @@ from typing import Any
 
 from flask import current_app
 
-from .. import witness as cli_witness
 from ..extensions import db
 from ..models import User
+from ..offline.witness import load_or_create_key, public_key_b64, run
 from ..services import witness
 
 DEMO_WITNESSES = 3
@@ -42,15 +42,15 @@ def witnesses(delegates: list[tuple[User, str]]) -> Iterator[Callable[[], list[s
         states = []
         for user, password in delegates[:DEMO_WITNESSES]:
             state = Path(folder) / (user.city.slug if user.city else str(user.id))
-            key = cli_witness.load_or_create_key(state)
-            witness.enrol(user, cli_witness.public_key_b64(key), password, origin="cli")
+            key = load_or_create_key(state)
+            witness.enrol(user, public_key_b64(key), password, origin="cli")
             states.append(state)
         db.session.commit()  # no transaction held while the witnesses talk to the app
         for state in states:
-            cli_witness.run(state, _fetch())
+            run(state, _fetch())
 
         def run_again() -> list[str]:
             db.session.commit()
-            return [f"{cli_witness.run(state, _fetch()).size}" for state in states]
+            return [f"{run(state, _fetch()).size}" for state in states]
 
         yield run_again

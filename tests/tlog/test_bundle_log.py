@@ -18,7 +18,7 @@ from tests.tlog.test_witness import entries, fetch_from
 @pytest.fixture
 def witnessed(app: Flask, network: Network, client: FlaskClient, tmp_path: Path) -> dict[str, Any]:
     """A frozen declaration whose checkpoint the three cities' witnesses cosigned; the bundle exported with log/."""
-    from signing import witness as cli_witness
+    from signing.offline import witness as cli_witness
     from signing.services import log_evidence, witness
 
     vkeys = []

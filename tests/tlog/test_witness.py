@@ -42,7 +42,7 @@ def fetch_from(client: FlaskClient) -> Callable[[str, str, dict[str, Any] | None
 
 
 def enrol_witness(user: Any, state: Path) -> Any:
-    from signing import witness as cli_witness
+    from signing.offline import witness as cli_witness
     from signing.services import witness
 
     key = cli_witness.load_or_create_key(state)
@@ -51,8 +51,8 @@ def enrol_witness(user: Any, state: Path) -> Any:
 
 def test_a_witness_cosigns_each_consistent_checkpoint_and_the_checkpoint_carries_it(
         app: Flask, people: People, client: FlaskClient, tmp_path: Path) -> None:
-    from signing import witness as cli_witness
     from signing.core import note
+    from signing.offline import witness as cli_witness
 
     entries(3, "a")
     row = enrol_witness(people.delegate, tmp_path / "izmir")
@@ -103,8 +103,8 @@ def forked_app(app_factory: Callable[..., Flask], sqlite_template: Path, tmp_pat
 
 def test_a_split_view_is_caught_reported_and_never_cosigned(app: Flask, people: People, client: FlaskClient,
                                                             forked_app: Flask, tmp_path: Path) -> None:
-    from signing import witness as cli_witness
     from signing.models import LogForkReport
+    from signing.offline import witness as cli_witness
     from signing.services import witness
 
     entries(4, "honest")
@@ -145,7 +145,7 @@ def test_a_split_view_is_caught_reported_and_never_cosigned(app: Flask, people: 
 
 def test_a_log_that_goes_back_or_changes_its_key_is_refused(app: Flask, people: People, client: FlaskClient,
                                                             tmp_path: Path) -> None:
-    from signing import witness as cli_witness
+    from signing.offline import witness as cli_witness
 
     entries(2, "a")
     state = tmp_path / "w"

@@ -31,7 +31,7 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from .core import merkle, note
+from ..core import merkle, note
 
 Fetch = Callable[[str, str, dict[str, Any] | None], tuple[int, bytes]]  # (method, path, JSON body) -> answer
 KEY_FILE, LOG_KEY_FILE, CHECKPOINT_FILE = "witness-key.pem", "log.vkey", "checkpoint"
