@@ -11,7 +11,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.freeze.conftest import Network, run_verify_cli
-from tests.tlog.test_bundle_log import _pins, witnessed  # noqa: F401 - the fixture, shared
+from tests.tlog.test_bundle_log import _pins
 
 
 def test_the_downloaded_bundles_verify_with_three_pinned_witnesses(
