@@ -64,6 +64,16 @@ def enrol_witness(json: schemas_log.WitnessCreate) -> tuple[schemas_log.WitnessO
     return present.witness_key(key), 201
 
 
+@bp.post("/log/witnesses/<fingerprint>/revoke")
+@endpoint(schemas_log.WitnessOut, errors=(403, 404, 409), tag="log")
+def revoke_witness(fingerprint: str) -> schemas_log.WitnessOut:
+    """Revoke a witness key (the delegate who enrolled it, or the secretariat); its later cosignatures are refused,
+    those it gave stay."""
+    key = witness.get_by_fingerprint(fingerprint)
+    witness.revoke(key, current_user())
+    return present.witness_key(key)
+
+
 @bp.post("/log/cosignatures")
 @limiter.limit(cosignature_rate_limit)
 @endpoint(schemas_log.CosignatureOut, status=201, errors=(400, 404, 429), tag="log", public=True)

@@ -94,6 +94,13 @@ def get(key_id: int) -> WitnessKey:
     return key
 
 
+def get_by_fingerprint(key_fingerprint: str) -> WitnessKey:
+    key = db.session.scalar(select(WitnessKey).where(WitnessKey.fingerprint == key_fingerprint))
+    if key is None:
+        raise NotFound("No witness key with that fingerprint.")
+    return key
+
+
 def add_cosignature(size: int, line: str) -> LogCosignature:
     """Store a witness's cosignature of the checkpoint of ``size`` entries, after verifying it."""
     checkpoint = db.session.get(LogCheckpoint, size)

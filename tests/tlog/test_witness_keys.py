@@ -118,3 +118,27 @@ def test_cosignature_and_fork_report_uploads_are_rate_limited_per_address(
         assert codes == [400, 400, 429]
         too_many = client.post("/api/v1/log/fork-reports", json=report)
         assert too_many.json["error"]["code"] and too_many.status_code == 429
+
+
+def test_a_witness_key_is_revoked_through_the_api_by_its_owner_or_the_secretariat(
+        app: Flask, people: People, client: FlaskClient, tmp_path: Path) -> None:
+    from signing.extensions import db
+    from signing.services import tokens
+
+    row = enrol_witness(people.delegate, tmp_path / "izmir")
+    other = enrol_witness(people.other_delegate, tmp_path / "athens")
+    bearer = {}
+    for role in ("delegate", "other_delegate", "secretariat"):
+        _, token = tokens.create(people.by_role(role), "witness")
+        bearer[role] = {"Authorization": f"Bearer {token}"}
+    db.session.commit()
+    url = f"/api/v1/log/witnesses/{row.fingerprint}/revoke"
+    assert client.post(url).status_code == 401
+    assert client.post(url, headers=bearer["other_delegate"]).status_code == 403
+    done = client.post(url, headers=bearer["delegate"])
+    assert done.status_code == 200 and done.json["fingerprint"] == row.fingerprint
+    assert client.post(url, headers=bearer["delegate"]).status_code == 409
+    assert client.post(f"/api/v1/log/witnesses/{other.fingerprint}/revoke",
+                       headers=bearer["secretariat"]).status_code == 200
+    assert client.post("/api/v1/log/witnesses/nonsense/revoke", headers=bearer["secretariat"]).status_code == 404
+    assert client.get("/api/v1/log/witnesses").json["witnesses"] == []
