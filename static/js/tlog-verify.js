@@ -46,7 +46,8 @@ export async function keyId(name, type, publicKey) {
 
 /** Parse `<name>+<hex key ID>+<base64(0x01 ‖ key)>`, checking the key ID. */
 export async function parseVerifierKey(vkey) {
-  const parts = vkey.trim().split("+");
+  const match = /^([^+]*)\+([^+]*)\+(.*)$/s.exec(vkey.trim());  // the base64 may itself hold "+"
+  const parts = match ? match.slice(1) : [];
   if (parts.length !== 3 || !/^[0-9a-f]{8}$/.test(parts[1]) || !/^[^\s+]+$/.test(parts[0])) {
     throw new LogError("malformed log key");
   }

@@ -80,3 +80,37 @@ def test_the_browser_checks_consistency_proofs_as_merkle_py_does(live_server: Li
     mismatches = [(case, want, have) for case, want, have in zip(cases, expected, got, strict=True) if want != have]
     assert mismatches == []
     page.close()
+
+
+PARSE = """async (vkeys) => {
+  const { parseVerifierKey } = await import("/static/js/tlog-verify.js");
+  const out = [];
+  for (const vkey of vkeys) {
+    try {
+      const key = await parseVerifierKey(vkey);
+      out.push([key.name, Array.from(key.id, (b) => b.toString(16).padStart(2, "0")).join("")]);
+    } catch (error) {
+      out.push(String(error.message));
+    }
+  }
+  return out;
+}"""
+
+
+def test_the_browser_reads_log_keys_as_note_py_does_even_with_a_plus_in_the_base64(
+        live_server: LiveServer, browser: Any) -> None:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from signing.core import note
+
+    verifiers = [note.Verifier("accord.test/log", note.ED25519, note.raw_public_key(Ed25519PrivateKey.generate()))
+                 for _ in range(40)]
+    vkeys = [v.encode() for v in verifiers]
+    assert any("+" in vkey.split("+", 2)[2] for vkey in vkeys)
+    wrong_id = vkeys[0].replace(vkeys[0].split("+")[1], "00000000")
+    page = browser.new_page()
+    page.goto(f"{live_server.url}/log/")
+    got = page.evaluate(PARSE, [*vkeys, wrong_id, "no plus signs at all"])
+    assert got[:-2] == [[v.name, v.key_id.hex()] for v in verifiers]
+    assert got[-2:] == ["the log key's ID does not match the key", "malformed log key"]
+    page.close()

@@ -38,9 +38,12 @@ def _in(app: Flask, work: Callable[[], Any]) -> Any:
 
 
 def _witness_status(page: Any, prefix: str) -> str:
-    page.wait_for_function(f"() => (document.documentElement.dataset.witness || '').startsWith({prefix!r})",
+    """Wait until witness.js has finished with ``prefix`` (any other final outcome fails at once, with it)."""
+    page.wait_for_function("() => !['checking', undefined].includes(document.documentElement.dataset.witness)",
                            timeout=TIMEOUT_MS)
-    return str(page.evaluate("() => document.documentElement.dataset.witness"))
+    status = str(page.evaluate("() => document.documentElement.dataset.witness"))
+    assert status.startswith(prefix), status
+    return status
 
 
 def test_a_browser_witness_cosigns_and_catches_a_split_view(
