@@ -67,7 +67,7 @@ export function parseNote(message) {
   if (split < 0) throw new LogError("malformed note");
   const text = message.slice(0, split + 1);
   const block = message.slice(split + 2);
-  if (!block.endsWith("\n") || text.startsWith("\n")) throw new LogError("malformed note");
+  if (!block.endsWith("\n") || text.startsWith("\n") || text.includes("\n\n")) throw new LogError("malformed note");
   const signatures = block.slice(0, -1).split("\n").map((line) => {
     const match = /^\u2014 (\S+) (\S+)$/.exec(line);
     if (!match) throw new LogError("malformed signature line");
