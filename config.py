@@ -133,6 +133,9 @@ def load_config(instance_path: Path, overrides: dict[str, Any] | None = None) ->
         "RESET_RATE_LIMIT": os.environ.get("RESET_RATE_LIMIT", "5 per minute;20 per hour"),
         # Key enrolment (browser and API), per address: an office full of delegates shares one address.
         "KEY_ENROL_RATE_LIMIT": os.environ.get("KEY_ENROL_RATE_LIMIT", "30 per minute;300 per hour"),
+        # The transparency log's public uploads, per address: witnesses' cosignatures and fork reports.
+        "LOG_COSIGNATURE_RATE_LIMIT": os.environ.get("LOG_COSIGNATURE_RATE_LIMIT", "60 per minute;600 per hour"),
+        "LOG_FORK_REPORT_RATE_LIMIT": os.environ.get("LOG_FORK_REPORT_RATE_LIMIT", "5 per minute;20 per hour"),
         # Per account, whatever the address (services/throttle.py): after this many wrong passwords,
         # each further one makes the account wait 1, 2, 4... seconds, at most ACCOUNT_THROTTLE_MAX_DELAY.
         "ACCOUNT_THROTTLE_FREE_FAILURES": _env_int("ACCOUNT_THROTTLE_FREE_FAILURES", 5),

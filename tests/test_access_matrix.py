@@ -172,6 +172,9 @@ MATRIX: dict[tuple[str, str], dict[str, str]] = {
     ("signing_json.sign_submit", "POST"): {**delegates(CONFLICT), "anonymous": UNAUTHORIZED},
     ("signing_json.withdraw_payload", "POST"): {**delegates(CONFLICT), "anonymous": UNAUTHORIZED},
     ("signing_json.withdraw_submit", "POST"): {**delegates(CONFLICT), "anonymous": UNAUTHORIZED},
+    # Witness keys of the transparency log (tests/tlog/test_witness_keys.py, tests/browser/test_witness_journey.py).
+    ("signing.revoke_witness_key", "POST"): secretariat_and_delegates(NOT_FOUND),
+    ("signing_json.enrol_witness_key", "POST"): {**delegates(ALLOWED), "anonymous": UNAUTHORIZED},
 }
 
 # The signing pages' JSON endpoints take JSON only (a form post is a 400 before any role is looked at): they get
@@ -181,6 +184,8 @@ _JUNK = {"payload": "e30=", "signature": "A" * 86 + "=="}  # "{}" and 64 zero by
 JSON_BODIES: dict[str, dict[str, str]] = {
     "signing_json.enrol_key": {"public_key": "oHxVDlhrMd7B5WGdtBk/OwjOGxs7tYp66ex5GbJFhKc=", "label": "Matrix",
                                "password": PASSWORD},
+    "signing_json.enrol_witness_key": {"public_key": "oHxVDlhrMd7B5WGdtBk/OwjOGxs7tYp66ex5GbJFhKc=",
+                                       "password": PASSWORD},
     "signing_json.sign_payload": _NO_KEY, "signing_json.withdraw_payload": _NO_KEY,
     "signing_json.sign_submit": _JUNK, "signing_json.withdraw_submit": _JUNK,
 }

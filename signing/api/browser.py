@@ -1,10 +1,10 @@
 """The signing pages' JSON endpoints: the API's signing path, for a logged-in browser.
 
-``static/js/keys.js`` and ``static/js/sign.js`` call these with the session cookie and an ``X-CSRFToken``
-header (CSRF is checked for every POST before anything else). The URLs are the pages' own; what happens
-behind them is the API's: the same body checks (``intake``), schemas, services and response bodies
-(``actions``), and every refusal, an ended session included, is ``{"error": {"code", "message"}}`` with its
-status (``signing.web.errors``), never an HTML page or a redirect.
+``static/js/keys.js``, ``static/js/witness-keys.js`` and ``static/js/sign.js`` call these with the session
+cookie and an ``X-CSRFToken`` header (CSRF is checked for every POST before anything else). The URLs are the
+pages' own; what happens behind them is the API's: the same body checks (``intake``), schemas, services and
+response bodies (``actions``), and every refusal, an ended session included, is
+``{"error": {"code", "message"}}`` with its status (``signing.web.errors``), never an HTML page or a redirect.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from flask_login import current_user
 
 from ..extensions import limiter
 from ..models import PayloadKind, User
-from ..services import LoginRequired
-from . import actions, schemas
+from ..services import LoginRequired, witness
+from . import actions, present, schemas, schemas_log
 from .core import session_endpoint
 from .intake import check_body
 
@@ -49,6 +49,17 @@ def enrol_key(json: schemas.KeyCreate) -> tuple[schemas.KeyOut, int]:
     key = actions.enrol_key(_user(), json, "browser")
     flash(f"The key “{key.label}” is enrolled. Its fingerprint is {key.fingerprint}.", "success")
     return key, 201
+
+
+@bp.post("/account/witness-keys")
+@limiter.limit(actions.enrol_rate_limit)
+@session_endpoint(schemas_log.WitnessOut, status=201)
+def enrol_witness_key(json: schemas_log.WitnessCreate) -> tuple[schemas_log.WitnessOut, int]:
+    """Enrol the public half of a witness key made in this browser (``static/js/witness-keys.js``)."""
+    key = witness.enrol(_user(), json.public_key, json.password, "browser")
+    flash(f"The witness key {key.fingerprint} is enrolled for {key.city.name}: this browser now cosigns the "
+          "transparency log whenever you open Accord.", "success")
+    return present.witness_key(key), 201
 
 
 @session_endpoint(schemas.IssuedPayloadOut, status=201)

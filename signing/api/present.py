@@ -5,9 +5,9 @@ from __future__ import annotations
 import hashlib
 
 from ..core.payload import b64encode, parse
-from ..models import Declaration, IssuedPayload, Revision, Signature, SigningKey, User, Withdrawal
-from ..services import cities, review, signatures
-from . import schemas
+from ..models import Declaration, IssuedPayload, Revision, Signature, SigningKey, User, Withdrawal, WitnessKey
+from ..services import cities, review, signatures, witness
+from . import schemas, schemas_log
 
 
 def me(user: User) -> schemas.Me:
@@ -131,3 +131,8 @@ def signature_list(declaration: Declaration) -> schemas.SignatureList:
             signed_at=record.signed_at,
         ))
     return schemas.SignatureList(rows)
+
+
+def witness_key(key: WitnessKey) -> schemas_log.WitnessOut:
+    return schemas_log.WitnessOut(name=key.name, city=key.city.slug, fingerprint=key.fingerprint,
+                                  verifier_key=witness.verifier(key).encode(), origin=key.origin)

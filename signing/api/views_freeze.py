@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from flask import Response
 
 from ..extensions import db
 from ..models import Status
-from ..services import NotFound, freeze
+from ..services import NotFound, freeze, log_evidence
 from ..services.workflow import Action
 from . import lookup, schemas
 from .bearer import current_user
@@ -31,13 +33,16 @@ def freeze_now(slug: str) -> tuple[schemas.FreezeOut, int]:
 @bp.get("/declarations/<slug>/bundle")
 @endpoint(None, errors=(403, 404), tag="freezing")
 def bundle(slug: str) -> Response:
-    """The frozen declaration's bundle (application/zip): verify it with its VERIFY.txt or ``signing.verify``."""
+    """The frozen declaration's bundle (application/zip), with the transparency log's evidence (`log/`: the
+    cosigned checkpoint, the bundle's entries and their inclusion proofs) when the log has it; verify it with its
+    VERIFY.txt or ``signing.verify``. `X-Content-SHA256` is the SHA-256 of the bytes served."""
     declaration = lookup.declaration(slug)
     found = freeze.bundle_of(declaration)
     if found is None:
         raise NotFound("This declaration is not frozen: there is no bundle yet.")
+    archive = log_evidence.export_archive(found)
     return Response(
-        found.archive, mimetype="application/zip",
+        archive, mimetype="application/zip",
         headers={"Content-Disposition": f"attachment; filename={declaration.slug}-bundle.zip",
-                 "X-Content-SHA256": found.archive_sha256},
+                 "X-Content-SHA256": hashlib.sha256(archive).hexdigest()},
     )

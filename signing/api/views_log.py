@@ -4,10 +4,12 @@ self-authenticating, but enrolling a witness key, which needs a delegate's token
 
 from __future__ import annotations
 
+from flask import current_app
+
 from ..core.note import b64
-from ..models import WitnessKey
+from ..extensions import limiter
 from ..services import tlog_read, witness
-from . import schemas_log
+from . import actions, present, schemas_log
 from .bearer import current_user
 from .core import bp, endpoint
 
@@ -36,28 +38,45 @@ def log_consistency_proof(query: schemas_log.ConsistencyQuery) -> schemas_log.Co
     return schemas_log.ConsistencyProof(old_size=query.old, tree_size=query.size, hashes=[b64(h) for h in hashes])
 
 
-def _witness_out(key: WitnessKey) -> schemas_log.WitnessOut:
-    return schemas_log.WitnessOut(name=key.name, city=key.city.slug, fingerprint=key.fingerprint,
-                                  verifier_key=witness.verifier(key).encode(), origin=key.origin)
-
-
 @bp.get("/log/witnesses")
 @endpoint(schemas_log.WitnessList, tag="log", public=True)
 def log_witnesses() -> schemas_log.WitnessList:
     """The cities' enrolled (unrevoked) witness keys."""
-    return schemas_log.WitnessList(witnesses=[_witness_out(key) for key in witness.active()])
+    return schemas_log.WitnessList(witnesses=[present.witness_key(key) for key in witness.active()])
+
+
+def cosignature_rate_limit() -> str:
+    """Cosignature uploads per client address (each is verified, an Ed25519 check, before anything is kept)."""
+    return str(current_app.config["LOG_COSIGNATURE_RATE_LIMIT"])
+
+
+def fork_report_rate_limit() -> str:
+    """Fork reports per client address: each one kept e-mails the secretariat."""
+    return str(current_app.config["LOG_FORK_REPORT_RATE_LIMIT"])
 
 
 @bp.post("/log/witnesses")
-@endpoint(schemas_log.WitnessOut, status=201, errors=(400, 403, 409), tag="log")
+@limiter.limit(actions.enrol_rate_limit)
+@endpoint(schemas_log.WitnessOut, status=201, errors=(400, 403, 409, 429), tag="log")
 def enrol_witness(json: schemas_log.WitnessCreate) -> tuple[schemas_log.WitnessOut, int]:
     """Enrol a witness key for your city (delegates; your password is checked again)."""
     key = witness.enrol(current_user(), json.public_key, json.password, json.origin)
-    return _witness_out(key), 201
+    return present.witness_key(key), 201
+
+
+@bp.post("/log/witnesses/<fingerprint>/revoke")
+@endpoint(schemas_log.WitnessOut, errors=(403, 404, 409), tag="log")
+def revoke_witness(fingerprint: str) -> schemas_log.WitnessOut:
+    """Revoke a witness key (the delegate who enrolled it, or the secretariat); its later cosignatures are refused,
+    those it gave stay."""
+    key = witness.get_by_fingerprint(fingerprint)
+    witness.revoke(key, current_user())
+    return present.witness_key(key)
 
 
 @bp.post("/log/cosignatures")
-@endpoint(schemas_log.CosignatureOut, status=201, errors=(400, 404), tag="log", public=True)
+@limiter.limit(cosignature_rate_limit)
+@endpoint(schemas_log.CosignatureOut, status=201, errors=(400, 404, 429), tag="log", public=True)
 def log_cosign(json: schemas_log.CosignatureIn) -> tuple[schemas_log.CosignatureOut, int]:
     """Upload a witness's `cosignature/v1` of a checkpoint; it must verify with an enrolled witness key."""
     row = witness.add_cosignature(json.size, json.cosignature)
@@ -66,7 +85,8 @@ def log_cosign(json: schemas_log.CosignatureIn) -> tuple[schemas_log.Cosignature
 
 
 @bp.post("/log/fork-reports")
-@endpoint(schemas_log.ForkReportOut, status=201, errors=(400,), tag="log", public=True)
+@limiter.limit(fork_report_rate_limit)
+@endpoint(schemas_log.ForkReportOut, status=201, errors=(400, 429), tag="log", public=True)
 def log_fork_report(json: schemas_log.ForkReportIn) -> tuple[schemas_log.ForkReportOut, int]:
     """Report two checkpoints signed by this log that could not be proven consistent (both must verify)."""
     report = witness.report_fork(json.old_checkpoint, json.new_checkpoint, json.reason, json.witness)

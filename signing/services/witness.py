@@ -16,8 +16,8 @@ from sqlalchemy.exc import IntegrityError
 from ..core import log_entry, merkle, note, tiles
 from ..core.payload import fingerprint
 from ..extensions import db
-from ..models import LogCheckpoint, LogCosignature, LogForkReport, Role, User, WitnessKey
-from . import Conflict, Forbidden, NotFound, ServiceError, audit, outbox, tlog, transactions
+from ..models import LogCheckpoint, LogCosignature, LogForkReport, Role, User, WitnessKey, utcnow
+from . import Conflict, Forbidden, NotFound, ServiceError, audit, outbox, throttle, tlog, transactions
 from .keys import ORIGINS, parse_public_key
 from .passwords import verify_password
 
@@ -40,8 +40,13 @@ def enrol(user: User, public_key_b64: str, password: str, origin: str = "browser
     """Register a city's witness key (a delegate of that city, after re-checking their password)."""
     if user.role != Role.DELEGATE or user.city is None:
         raise Forbidden("Only delegates of a member city enrol witness keys.")
+    throttle.check(user.email)
     if not verify_password(user.password_hash, password or ""):
+        throttle.failed(user.email, user)
+        audit.record("witness_key.enrol_wrong_password", user, user)
+        transactions.commit()
         raise Forbidden("The password is not correct; the key was not enrolled.", code="wrong_password")
+    throttle.succeeded(user.email)
     if origin not in ORIGINS:
         raise ServiceError("origin must be 'browser' or 'cli'.")
     raw = parse_public_key(public_key_b64)
@@ -55,6 +60,44 @@ def enrol(user: User, public_key_b64: str, password: str, origin: str = "browser
     audit.record("witness_key.enrolled", key, user, fingerprint=print_, name=key.name, origin=origin)
     tlog.append(log_entry.KEY_ENROLLED, city=user.city.slug, key_fingerprint=print_, key_use="witness")
     transactions.commit()
+    return key
+
+
+def revoke(key: WitnessKey, actor: User) -> None:
+    """The delegate who enrolled it or the secretariat revokes a witness key; its cosignatures stay."""
+    if actor.id != key.user_id and actor.role != Role.SECRETARIAT:
+        raise Forbidden("Only the key's owner or the secretariat can revoke it.")
+    if key.revoked_at is not None:
+        raise Conflict("This witness key is already revoked.")
+    key.revoked_at = utcnow()
+    audit.record("witness_key.revoked", key, actor, fingerprint=key.fingerprint, name=key.name)
+    tlog.append(log_entry.KEY_REVOKED, city=key.city.slug, key_fingerprint=key.fingerprint, key_use="witness")
+    transactions.commit()
+
+
+def keys_of(user: User) -> list[WitnessKey]:
+    """The witness keys a delegate enrolled, newest first."""
+    return list(db.session.scalars(
+        select(WitnessKey).where(WitnessKey.user_id == user.id).order_by(WitnessKey.id.desc())
+    ))
+
+
+def all_keys() -> list[WitnessKey]:
+    """Every witness key, revoked ones included (the secretariat's keys page)."""
+    return list(db.session.scalars(select(WitnessKey).order_by(WitnessKey.city_id, WitnessKey.id)))
+
+
+def get(key_id: int) -> WitnessKey:
+    key = db.session.get(WitnessKey, key_id)
+    if key is None:
+        raise NotFound("No such witness key.")
+    return key
+
+
+def get_by_fingerprint(key_fingerprint: str) -> WitnessKey:
+    key = db.session.scalar(select(WitnessKey).where(WitnessKey.fingerprint == key_fingerprint))
+    if key is None:
+        raise NotFound("No witness key with that fingerprint.")
     return key
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 from flask import Blueprint, Flask, Response, abort, render_template
@@ -10,7 +11,7 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..models import Bundle, Declaration, Status
-from ..services import seal
+from ..services import log_evidence, seal
 
 bp = Blueprint("public", __name__, url_prefix="/public")
 
@@ -47,9 +48,12 @@ def _download(body: bytes, mimetype: str, filename: str) -> Response:
 
 @bp.route("/declarations/<slug>/bundle.zip")
 def bundle_zip(slug: str) -> ResponseReturnValue:
+    """The bundle with the transparency log's evidence (``log/``) when the log has it, as ``export-bundle
+    --with-log`` writes it; ``X-Content-SHA256`` is the hash of the bytes served."""
     decl, bundle = _frozen(slug)
-    response = _download(bundle.archive, "application/zip", f"{decl.slug}-bundle.zip")
-    response.headers["X-Content-SHA256"] = bundle.archive_sha256
+    archive = log_evidence.export_archive(bundle)
+    response = _download(archive, "application/zip", f"{decl.slug}-bundle.zip")
+    response.headers["X-Content-SHA256"] = hashlib.sha256(archive).hexdigest()
     return response
 
 
@@ -57,7 +61,7 @@ def bundle_zip(slug: str) -> ResponseReturnValue:
 def bundle_asice(slug: str) -> ResponseReturnValue:
     """The bundle's files in an ASiC-E container (ETSI EN 319 162-1), its manifest sealed with CAdES."""
     decl, bundle = _frozen(slug)
-    return _download(seal.asice(bytes(bundle.archive)), "application/vnd.etsi.asic-e+zip",
+    return _download(seal.asice(log_evidence.export_archive(bundle)), "application/vnd.etsi.asic-e+zip",
                      f"{decl.slug}-bundle.asice")
 
 

@@ -21,7 +21,7 @@ from sqlalchemy import select
 from ..core import statements
 from ..extensions import db
 from ..models import City, Declaration, Role, Signature, SigningKey, User
-from ..services import ServiceError, declarations, keys, signatures
+from ..services import ServiceError, declarations, keys, signatures, witness
 from ..services.workflow import Action
 from ..text.render import render_paragraphs
 from .forms import ConfirmForm
@@ -47,7 +47,13 @@ def _signing_helpers() -> dict[str, object]:
             return None
         return {"standing": signatures.standing_signature(declaration, current_user.city_id or 0)}
 
-    return {"sign_status": sign_status}
+    def witness_fingerprints() -> list[str]:
+        """For ``static/js/witness.js``: the current delegate's enrolled, unrevoked witness keys."""
+        if not current_user.is_authenticated or current_user.role != Role.DELEGATE:
+            return []
+        return [key.fingerprint for key in witness.keys_of(current_user) if key.revoked_at is None]
+
+    return {"sign_status": sign_status, "witness_fingerprints": witness_fingerprints}
 
 
 # --------------------------------------------------------------------------------------------
@@ -58,7 +64,8 @@ def _signing_helpers() -> dict[str, object]:
 @bp.route("/account/keys")
 @role_required(Role.DELEGATE)
 def keys_page() -> ResponseReturnValue:
-    return render_template("signing/keys.html", keys=keys.keys_of(current_user), confirm=ConfirmForm())
+    return render_template("signing/keys.html", keys=keys.keys_of(current_user), confirm=ConfirmForm(),
+                           witness_keys=witness.keys_of(current_user))
 
 
 @bp.route("/account/keys/<int:key_id>/revoke", methods=["POST"])
@@ -77,6 +84,20 @@ def revoke_key(key_id: int) -> ResponseReturnValue:
     return redirect(url_for("signing.keys_page"))
 
 
+@bp.route("/account/witness-keys/<int:key_id>/revoke", methods=["POST"])
+@role_required(Role.DELEGATE, Role.SECRETARIAT)
+def revoke_witness_key(key_id: int) -> ResponseReturnValue:
+    key = witness.get(key_id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    witness.revoke(key, current_user)  # the owner or the secretariat, else 403
+    flash(f"The witness key {key.fingerprint} of {key.city.name} is revoked. Its cosignatures stay on the "
+          "checkpoints it cosigned.", "success")
+    if current_user.role == Role.SECRETARIAT:
+        return redirect(url_for("signing.admin_keys"))
+    return redirect(url_for("signing.keys_page"))
+
+
 @bp.route("/admin/keys")
 @role_required(Role.SECRETARIAT)
 def admin_keys() -> ResponseReturnValue:
@@ -86,7 +107,8 @@ def admin_keys() -> ResponseReturnValue:
         .outerjoin(City, User.city_id == City.id)
         .order_by(City.name, User.display_name, SigningKey.id)
     ).all()
-    return render_template("signing/admin_keys.html", rows=rows, confirm=ConfirmForm())
+    return render_template("signing/admin_keys.html", rows=rows, confirm=ConfirmForm(),
+                           witness_keys=witness.all_keys())
 
 
 @bp.route("/declarations/<slug>/sign")

@@ -74,6 +74,7 @@ ROWS = [
     Row("GET", "/log/proof/consistency?old=1&size=1", dict.fromkeys(CALLERS, 200)),
     Row("GET", "/log/witnesses", dict.fromkeys(CALLERS, 200)),
     Row("POST", "/log/witnesses", delegate(201, 201), lambda s: {"public_key": Key().public_b64, "password": PASSWORD}),
+    Row("POST", "/log/witnesses/{spare_key}/revoke", everyone(404)),  # a signing key, not a witness key: tests/tlog
     # Cosignatures and fork reports authenticate themselves (tests/tlog): anyone may send one, a bogus one is a 400.
     Row("POST", "/log/cosignatures", dict.fromkeys(CALLERS, 400), lambda s: {"size": 1, "cosignature": "bogus"}),
     Row("POST", "/log/fork-reports", dict.fromkeys(CALLERS, 400),

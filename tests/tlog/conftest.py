@@ -1,10 +1,17 @@
-"""Helpers for the transparency log's tests: read the whole log back and check it as an outsider would."""
+"""Helpers for the transparency log's tests: read the whole log back and check it as an outsider would; a frozen
+declaration witnessed by three cities (``witnessed``)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from tests.freeze.conftest import network  # noqa: F401 - the fixture, shared
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from tests.conftest import PASSWORD
+from tests.freeze.conftest import Network, bundle_of, network, open_for_signature  # noqa: F401 - network: shared
 
 
 def log_rows() -> tuple[list[Any], list[Any], list[Any]]:
@@ -44,3 +51,32 @@ def check_log() -> list[bytes]:
                                       tree.consistency_proof(previous.size, checkpoint.size))
         previous = checkpoint
     return [bytes(e.entry) for e in entries]
+
+
+@pytest.fixture
+def witnessed(app: Flask, network: Network, client: FlaskClient,  # noqa: F811 - the fixture above
+              tmp_path: Path) -> dict[str, Any]:
+    """A frozen declaration whose checkpoint the three cities' witnesses cosigned; the bundle exported with log/."""
+    from signing.offline import witness as cli_witness
+    from signing.services import log_evidence, witness
+
+    vkeys = []
+    for signer in network.signers:
+        state = tmp_path / signer.user.city.slug
+        key = cli_witness.load_or_create_key(state)
+        vkeys.append(witness.verifier(witness.enrol(signer.user, cli_witness.public_key_b64(key), PASSWORD,
+                                                    "cli")).encode())
+    declaration = open_for_signature(network)
+    network.izmir.sign(declaration)
+    network.athens.sign(declaration)
+    network.athens.withdraw(declaration)
+    network.athens.sign(declaration)
+    network.sofia.sign(declaration)  # the rule "all" is met: frozen
+    bundle = bundle_of(declaration)
+    from tests.tlog.test_witness import fetch_from
+
+    for signer in network.signers:
+        cli_witness.run(tmp_path / signer.user.city.slug, fetch_from(client))
+    path = tmp_path / "bundle.zip"
+    path.write_bytes(log_evidence.export_archive(bundle))
+    return {"path": path, "vkeys": vkeys, "bundle": bundle}

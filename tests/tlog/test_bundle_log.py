@@ -10,35 +10,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.conftest import PASSWORD
-from tests.freeze.conftest import Network, bundle_of, open_for_signature, run_verify_cli, unpack, zip_folder
-from tests.tlog.test_witness import entries, fetch_from
-
-
-@pytest.fixture
-def witnessed(app: Flask, network: Network, client: FlaskClient, tmp_path: Path) -> dict[str, Any]:
-    """A frozen declaration whose checkpoint the three cities' witnesses cosigned; the bundle exported with log/."""
-    from signing.offline import witness as cli_witness
-    from signing.services import log_evidence, witness
-
-    vkeys = []
-    for signer in network.signers:
-        state = tmp_path / signer.user.city.slug
-        key = cli_witness.load_or_create_key(state)
-        vkeys.append(witness.verifier(witness.enrol(signer.user, cli_witness.public_key_b64(key), PASSWORD,
-                                                    "cli")).encode())
-    declaration = open_for_signature(network)
-    network.izmir.sign(declaration)
-    network.athens.sign(declaration)
-    network.athens.withdraw(declaration)
-    network.athens.sign(declaration)
-    network.sofia.sign(declaration)  # the rule "all" is met: frozen
-    bundle = bundle_of(declaration)
-    for signer in network.signers:
-        cli_witness.run(tmp_path / signer.user.city.slug, fetch_from(client))
-    path = tmp_path / "bundle.zip"
-    path.write_bytes(log_evidence.export_archive(bundle))
-    return {"path": path, "vkeys": vkeys, "bundle": bundle}
+from tests.freeze.conftest import run_verify_cli, unpack, zip_folder
+from tests.tlog.test_witness import entries
 
 
 def _pins(vkeys: list[str]) -> list[str]:
