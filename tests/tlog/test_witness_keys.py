@@ -55,9 +55,9 @@ def test_a_delegate_enrols_a_witness_key_from_the_browser_with_the_csrf_token(
 
 def test_only_the_owner_or_the_secretariat_revoke_a_witness_key_and_it_cosigns_no_more(
         app: Flask, people: People, client: FlaskClient, tmp_path: Path) -> None:
-    from signing.offline import witness as cli_witness
     from signing.extensions import db
     from signing.models import AuditEvent, LogEntry
+    from signing.offline import witness as cli_witness
 
     entries(2, "a")
     row = enrol_witness(people.delegate, tmp_path / "izmir")
