@@ -157,10 +157,12 @@ def test_concurrent_sequencers_sign_one_consistent_history(app_factory: Any, app
         tlog.append(log_entry.KEY_REVOKED, city=f"c{n}", key_fingerprint="ed25519:x", key_use="signing")
     transactions.commit()
     errors: list[BaseException] = []
-    start = threading.Barrier(4)
+    start = threading.Barrier(4, timeout=60)
+    # The apps are made here, one after the other: building Flask apps (their URL rules are compiled with
+    # ``ast``) in several threads at once can fail inside CPython 3.11 itself.
+    apps = [app_factory() for _ in range(4)]
 
-    def run() -> None:
-        other = app_factory()
+    def run(other: Flask) -> None:
         with other.app_context():
             try:
                 start.wait()
@@ -170,11 +172,12 @@ def test_concurrent_sequencers_sign_one_consistent_history(app_factory: Any, app
             finally:
                 db.session.remove()
 
-    threads = [threading.Thread(target=run) for _ in range(4)]
+    threads = [threading.Thread(target=run, args=(other,)) for other in apps]
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join(60)
+        thread.join(120)
+    assert not any(thread.is_alive() for thread in threads), "a sequencer did not finish"
     assert errors == []
     entries, checkpoints, pending = log_rows()
     assert len(entries) == 60 and pending == [] and checkpoints[-1].size == 60
