@@ -215,7 +215,7 @@ def approve(revision: Revision, actor: User) -> Approval:
         raise Conflict("Your city has already approved this revision for signature.") from exc
     audit.record("approval.added", approval, actor, revision=revision.number, sha256=revision.sha256,
                  city=actor.city.slug if actor.city else None)
-    webhooks.emit("endorsement.accepted", {
+    webhooks.emit("revision.approved", {
         "declaration": webhooks.declaration_data(declaration),
         "revision": {"number": revision.number, "sha256": revision.sha256},
         "city": {"slug": actor.city.slug, "name": actor.city.name} if actor.city else None,

@@ -27,7 +27,9 @@ EVENTS: dict[str, str] = {
     "signature.accepted": "A signature accepted",
     "signature.withdrawn": "A signature withdrawn",
     "declaration.frozen": "A declaration frozen",
-    "endorsement.accepted": "An endorsement accepted",
+    # A city approved a revision for signature in consultation. (``endorsement.accepted`` is kept for the
+    # endorsements of frozen declarations, when they exist.)
+    "revision.approved": "A revision approved for signature",
 }
 TEST_EVENT = "webhook.test"
 MAX_URL_LENGTH = 2000
