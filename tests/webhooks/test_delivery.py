@@ -199,3 +199,18 @@ def test_repeated_failures_disable_the_endpoint_and_tell_the_secretariat(app_fac
         receiver.always = 200
         webhooks.send_test(endpoint, people.secretariat)
         assert _messages()[-1].status == "delivered"
+
+
+def test_an_approval_in_consultation_is_the_event_revision_approved(app: Flask, network: Network,
+                                                                    receiver: Receiver) -> None:
+    from signing.services import declarations, review
+
+    _endpoint(receiver.url, network.people, ["revision.approved"])
+    secretariat = network.secretariat
+    declaration = declarations.create("Declaration of the Black Sea Cities", "# D\n\nOne.\n", secretariat, slug="ap")
+    declarations.open_consultation(declaration, secretariat)
+    review.approve(declaration.latest, network.izmir.user)
+    [body] = receiver.verified(_messages()[0].endpoint.secret)
+    assert body["type"] == "revision.approved"
+    assert body["data"]["city"]["slug"] == "izmir" and body["data"]["revision"]["number"] == 1
+    assert body["data"]["revision"]["sha256"] == declaration.latest.sha256
