@@ -9,7 +9,7 @@ PORT ?= 5000
 # unless PUBLIC_URL is set.
 run: export PUBLIC_URL ?= http://$(HOST):$(PORT)
 
-.PHONY: run test lint demo upgrade clean-instance
+.PHONY: run test lint demo upgrade clean-instance translations translations-extract translations-update
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,15 +23,26 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $@ $(VENV)/.runtime
 
-upgrade: $(VENV)/.runtime
+upgrade: $(VENV)/.runtime translations
 	$(FLASK) db upgrade
+
+# The interface's languages (signing/i18n.py): extract the messages, merge them into every catalog, compile.
+translations-extract: $(VENV)/.runtime
+	$(BIN)/pybabel extract --quiet -F babel.cfg -k _l -k lazy_gettext -k lazy_ngettext:1,2 -o signing/translations/messages.pot .
+
+translations-update: translations-extract
+	$(BIN)/pybabel update --quiet --no-fuzzy-matching -i signing/translations/messages.pot -d signing/translations
+
+translations: $(VENV)/.runtime
+	@if ls signing/translations/*/LC_MESSAGES/messages.po >/dev/null 2>&1; then \
+		$(BIN)/pybabel compile --quiet --statistics -d signing/translations; fi
 
 run: upgrade
 	$(FLASK) demo --if-empty
 	@echo "Serving Accord on http://$(HOST):$(PORT) (Ctrl-C to stop)"
 	$(FLASK) run --host $(HOST) --port $(PORT)
 
-test: $(VENV)/.dev
+test: $(VENV)/.dev translations
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.dev

@@ -20,7 +20,7 @@ def create_app(overrides: dict[str, Any] | None = None, instance_path: str | Pat
 
     from config import BASE_DIR, DEFAULT_INSTANCE_DIR, load_config
 
-    from . import api, database, task_queue
+    from . import api, database, i18n, task_queue
     from .manage import commands
     from .services import accounts, freeze, outbox, tlog, transactions, webhook_delivery
     from .web import (
@@ -50,6 +50,7 @@ def create_app(overrides: dict[str, Any] | None = None, instance_path: str | Pat
     app.config.from_mapping(load_config(instance, overrides))
 
     database.init_app(app)
+    i18n.init_app(app)
     transactions.init_app(app)
     outbox.init_app(app)
     freeze.init_app(app)
