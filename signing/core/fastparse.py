@@ -120,8 +120,10 @@ class _Form:
 
 
 def _compile(table: Mapping[str, statements.StatementFormat]) -> tuple[_Form, ...]:
+    """Patterns for the formats of strings and integers only; the others are read by ``payload.parse``."""
     shared = frozenset.intersection(*(frozenset(entry.field_names) for entry in table.values()))
-    return tuple(_Form(entry, frozenset(entry.field_names) - shared | _READ) for entry in table.values())
+    return tuple(_Form(entry, frozenset(entry.field_names) - shared | _READ)
+                 for entry in table.values() if entry.scalar)
 
 
 _cache: list[tuple[Mapping[str, statements.StatementFormat], tuple[_Form, ...]]] = []

@@ -14,7 +14,7 @@ import base64
 import hashlib
 import json
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
@@ -46,8 +46,8 @@ def canonical_json(value: dict[str, Any]) -> bytes:
 def is_canonical(data: bytes, parsed: dict[str, Any]) -> bool:
     """True if ``data`` is the JCS form of ``parsed``.
 
-    For Accord payloads (ASCII keys, strings and integers only) JCS equals sorted
-    keys, no whitespace and minimal escaping, which the standard library produces.
+    For Accord payloads (ASCII keys; strings, integers, booleans, arrays and objects of them)
+    JCS equals sorted keys, no whitespace and minimal escaping, which the standard library produces.
     """
     expected = json.dumps(parsed, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
     return expected == data
@@ -131,8 +131,24 @@ def check_fields(entry: statements.StatementFormat, fields: dict[str, Any]) -> N
     if set(fields) != set(entry.field_names):
         raise PayloadError(f"payload fields differ from {entry.name}: {sorted(set(fields) ^ set(entry.field_names))}")
     for field in entry.fields:
-        if type(fields[field.name]) is not field.python_type:
-            raise PayloadError(f"payload field {field.name!r} has the wrong type")
+        _check_value(field, fields[field.name], field.name)
+
+
+def _check_value(field: statements.Field, value: Any, where: str) -> None:
+    if type(value) is not field.python_type:
+        raise PayloadError(f"payload field {where!r} has the wrong type")
+    if field.type_name != "array":
+        return
+    items = cast(list[Any], value)
+    for index, item in enumerate(items):
+        if not field.item_fields:
+            if type(item) is not statements.PYTHON_TYPES[field.item_type]:
+                raise PayloadError(f"payload field {where}[{index}] has the wrong type")
+            continue
+        if type(item) is not dict or set(item) != {member.name for member in field.item_fields}:
+            raise PayloadError(f"payload field {where}[{index}] is not an object of the expected members")
+        for member in field.item_fields:
+            _check_value(member, item[member.name], f"{where}[{index}].{member.name}")
 
 
 def build(fields: dict[str, Any]) -> bytes:

@@ -7,8 +7,11 @@ offline signer look formats up in it, and the signing page receives an entry as 
 (:func:`StatementFormat.as_json`) that ``static/js/sign.js`` checks the issued payload against.
 
 A new kind of statement is one more entry in ``FORMATS`` (plus its tests and its row in
-``docs/signature-format.md``). The bytes of a statement depend only on its fields, never on the
-order in which the table lists them (they are serialised with sorted keys). Standard library only.
+``docs/signature-format.md``). A format names its own sentence template when it is not about a revision
+(the default, :data:`SENTENCE`); its fields may also be booleans and arrays (of scalars, or of objects
+whose members are listed as ``item_fields``), which the JCS bytes serialise like any JSON. The bytes
+of a statement depend only on its fields, never on the order in which the table lists them (they are
+serialised with sorted keys). Standard library only.
 """
 
 from __future__ import annotations
@@ -16,11 +19,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
+from string import Formatter
 from types import MappingProxyType
 from typing import Any, Literal
 
-JsonType = Literal["string", "integer"]
-PYTHON_TYPES: Mapping[JsonType, type] = MappingProxyType({"string": str, "integer": int})
+JsonType = Literal["string", "integer", "boolean", "array"]
+PYTHON_TYPES: Mapping[JsonType, type] = MappingProxyType(
+    {"string": str, "integer": int, "boolean": bool, "array": list})
+SCALAR_TYPES: frozenset[JsonType] = frozenset(("string", "integer", "boolean"))
 
 # The sentence every statement carries, with the verb of its format. The quotation marks are U+201C and U+201D.
 SENTENCE = "{signer_name}, for {city_name}, {verb} revision {revision} of \u201c{declaration_title}\u201d " \
@@ -36,11 +42,21 @@ class Field:
     name: str
     type_name: JsonType
     label: str
+    # For an array: the type of its items, and when they are objects, their members (exactly these).
+    item_type: JsonType = "string"
+    item_fields: tuple[Field, ...] = ()
 
     @property
     def python_type(self) -> type:
-        """``str`` or ``int``; a value must be exactly of this type (a JSON ``true`` is not an integer)."""
+        """``str``, ``int``, ``bool`` or ``list``; a value must be exactly of this type (``true`` is no integer)."""
         return PYTHON_TYPES[self.type_name]
+
+    def as_json(self) -> dict[str, Any]:
+        entry: dict[str, Any] = {"name": self.name, "type": self.type_name, "label": self.label}
+        if self.type_name == "array":
+            entry["items"] = ({"type": "object", "fields": [f.as_json() for f in self.item_fields]}
+                              if self.item_fields else {"type": self.item_type})
+        return entry
 
 
 @dataclass(frozen=True)
@@ -52,18 +68,32 @@ class StatementFormat:
     verb: str  # the verb of the sentence in ``statement``: "signs", "withdraws the signature of"
     signed_by: str  # who signs it
     fields: tuple[Field, ...]
+    # The sentence in ``statement``: ``{field}`` placeholders (scalar fields) and ``{verb}``.
+    template: str = SENTENCE
 
     def __post_init__(self) -> None:
         names = [field.name for field in self.fields]
         if len(set(names)) != len(names):
             raise ValueError(f"{self.name}: a field is listed twice")
-        for needed in ("format", "statement", *SENTENCE_FIELDS):
+        for needed in ("format", "statement", *self.sentence_fields):
             if needed not in names:
                 raise ValueError(f"{self.name}: the field {needed!r} is missing")
         if self.field("format").type_name != "string" or self.field("statement").type_name != "string":
             raise ValueError(f"{self.name}: format and statement are strings")
+        if any(self.field(name).type_name not in SCALAR_TYPES for name in self.sentence_fields):
+            raise ValueError(f"{self.name}: the sentence names only strings, integers and booleans")
         if "{" in self.verb or "}" in self.verb:
             raise ValueError(f"{self.name}: the verb must not contain braces")
+
+    @property
+    def sentence_fields(self) -> tuple[str, ...]:
+        """The fields the sentence names, in the order it names them."""
+        return tuple(name for _, name, _, _ in Formatter().parse(self.template) if name and name != "verb")
+
+    @property
+    def scalar(self) -> bool:
+        """True when every field is a string or an integer (the fast verifier's patterns cover these)."""
+        return all(field.type_name in ("string", "integer") for field in self.fields)
 
     @property
     def field_names(self) -> tuple[str, ...]:
@@ -72,7 +102,7 @@ class StatementFormat:
     @cached_property
     def sentence(self) -> str:
         """The ``statement`` template of this format: ``{field}`` placeholders, verb filled in."""
-        return SENTENCE.replace("{verb}", self.verb)
+        return self.template.replace("{verb}", self.verb)
 
     def field(self, name: str) -> Field:
         for field in self.fields:
@@ -89,7 +119,7 @@ class StatementFormat:
         return {
             "name": self.name, "noun": self.noun, "verb": self.verb, "signed_by": self.signed_by,
             "sentence": self.sentence,
-            "fields": [{"name": f.name, "type": f.type_name, "label": f.label} for f in self.fields],
+            "fields": [field.as_json() for field in self.fields],
         }
 
 
