@@ -43,12 +43,21 @@ def sample_fields(entry: statements.StatementFormat, **changes: Any) -> dict[str
             fields[field.name] = entry.name
         elif field.type_name == "integer":
             fields[field.name] = number
+        elif field.type_name == "boolean":
+            fields[field.name] = number % 2 == 0
+        elif field.type_name == "array":  # of strings (the formats' arrays)
+            fields[field.name] = [f"{field.name} n°{number} of İzmir", f"{field.name} n°{number + 1}"]
         elif field.name != "statement":
             fields[field.name] = f"{field.name} n°{number} of İzmir"
-    fields.update(changes)
+    # A change naming a field the entry does not have is ignored (the tests give one set of changes to every format).
+    fields.update({name: value for name, value in changes.items() if name in entry.field_names})
     return fields
 
 
 def wrong_value(field: statements.Field) -> list[Any]:
     """Values of another JSON type than ``field``'s (a boolean is not an integer)."""
-    return [True, "7", None] if field.type_name == "integer" else [7, None, ["x"]]
+    if field.type_name == "integer":
+        return [True, "7", None]
+    if field.type_name == "array":
+        return [7, None, "x"]
+    return [7, None, ["x"]]

@@ -156,6 +156,45 @@ WITHDRAWAL = StatementFormat(
     fields=(*_HEAD, *_fields(("withdraws_payload_sha256", "string", "Withdraws the signed statement")), *_TAIL),
 )
 
+MAYOR = "the mayor of the city named by city_slug, with a key enrolled on the issuer"
+# A mandate: the mayor authorises one delegate's keys to sign for the city, within a scope and a validity window.
+# ``scope`` is "network" (every declaration of the issuer) or "declaration:<slug>".
+MANDATE_SENTENCE = "{mayor_name}, mayor of {city_name}, {verb} {delegate_name} to sign for {city_name} " \
+                   "(scope {scope}) from {valid_from} until {valid_until}."
+_MAYOR = _fields(
+    ("city_name", "string", "City"),
+    ("city_slug", "string", "City short name"),
+    ("mayor_name", "string", "Mayor"),
+    ("mayor_id", "integer", "Mayor account number"),
+    ("mayor_key_fingerprint", "string", "Mayor's key"),
+)
+_MANDATE_TAIL = _fields(
+    ("issuer", "string", "Issued by"),
+    ("issued_at", "string", "Issued (UTC)"),
+    ("nonce", "string", "Nonce"),
+    ("statement", "string", "Statement"),
+)
+MANDATE = StatementFormat(
+    name="accord.mandate/1", noun="mandate", verb="mandates", signed_by=MAYOR, template=MANDATE_SENTENCE,
+    fields=(
+        *_fields(("format", "string", "Format")), *_MAYOR,
+        *_fields(("delegate_name", "string", "Delegate"), ("delegate_id", "integer", "Delegate account number")),
+        Field("delegate_key_fingerprints", "array", "Delegate's keys", item_type="string"),
+        *_fields(("scope", "string", "Scope"), ("valid_from", "string", "Valid from (UTC)"),
+                 ("valid_until", "string", "Valid until (UTC)")),
+        *_MANDATE_TAIL,
+    ),
+)
+MANDATE_REVOCATION = StatementFormat(
+    name="accord.mandate-revocation/1", noun="mandate revocation", verb="revokes", signed_by=MAYOR,
+    template="{mayor_name}, mayor of {city_name}, {verb} the mandate with SHA-256 {revokes_mandate_sha256}.",
+    fields=(
+        *_fields(("format", "string", "Format")), *_MAYOR,
+        *_fields(("revokes_mandate_sha256", "string", "Revokes the mandate")),
+        *_MANDATE_TAIL,
+    ),
+)
+
 
 def table(*entries: StatementFormat) -> Mapping[str, StatementFormat]:
     """A read-only table of these entries, keyed by name (how ``FORMATS`` is made; tests make others)."""
@@ -163,7 +202,7 @@ def table(*entries: StatementFormat) -> Mapping[str, StatementFormat]:
 
 
 # Format name -> entry. Readers look it up at call time (``statements.FORMATS``), never copy it.
-FORMATS = table(SIGNATURE, WITHDRAWAL)
+FORMATS = table(SIGNATURE, WITHDRAWAL, MANDATE, MANDATE_REVOCATION)
 
 
 def lookup(name: object) -> StatementFormat | None:

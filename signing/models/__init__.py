@@ -14,6 +14,7 @@ from .declarations import (
     Signatory,
     Status,
 )
+from .mandates import IssuedMandateStatement, Mandate, MandateRevocation, MandateStatementKind
 from .outbox import OutboxEmail, OutboxTask
 from .second_factor import Passkey, RecoveryCode, TotpSecret, WebAuthnChallenge
 from .sessions import UserSession
@@ -48,6 +49,10 @@ __all__ = [
     "LogState",
     "LogTile",
     "Bundle",
+    "IssuedMandateStatement",
+    "Mandate",
+    "MandateRevocation",
+    "MandateStatementKind",
     "Passkey",
     "RecoveryCode",
     "TotpSecret",

@@ -35,7 +35,19 @@ from ..models import (
     Withdrawal,
     utcnow,
 )
-from . import Conflict, Forbidden, NotFound, ServiceError, audit, freeze, outbox, tlog, transactions, webhooks
+from . import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    ServiceError,
+    audit,
+    freeze,
+    mandate_rules,
+    outbox,
+    tlog,
+    transactions,
+    webhooks,
+)
 from .workflow import Action, allowed, require
 
 log = logging.getLogger(__name__)
@@ -188,6 +200,7 @@ def issue_signature_payload(declaration: Declaration, user: User, key_fingerprin
     _check_key(user, key, is_signatory)
     if has_standing:
         raise Conflict("Your city has already signed this revision.", code="already_signed")
+    mandate_rules.require(declaration, user, key)  # when the declaration requires mandates: one covers this key
     return _issue(declaration, user, key, PayloadKind.SIGNATURE)
 
 
@@ -229,6 +242,8 @@ def _claim(declaration: Declaration, user: User, data: bytes, signature: bytes,
         raise Forbidden("You are no longer a delegate of the city this payload names.")
     if not payload.verify(key.public_key, signature, data):
         raise SignatureRejected("The signature does not verify with your enrolled key.")
+    if kind is PayloadKind.SIGNATURE:  # still covered by the mandate the statement names, at acceptance
+        mandate_rules.require_named(declaration, user, key, fields.get("mandate_sha256"))
     claimed = db.session.execute(
         update(IssuedPayload)
         .where(IssuedPayload.id == issued.id, IssuedPayload.used_at.is_(None))
