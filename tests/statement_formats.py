@@ -7,6 +7,7 @@ read ``statements.FORMATS`` when they run, so nothing else has to change.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -14,6 +15,9 @@ from typing import Any
 import pytest
 
 from signing.core import statements
+
+TEXT_SHA = hashlib.sha256(b"# Declaration\n\nOne paragraph.\n").hexdigest()
+OTHER_SHA = hashlib.sha256(b"# Bildirge\n\nBir paragraf.\n").hexdigest()
 
 MADE_UP = statements.StatementFormat(
     name="accord.countersignature/1", noun="countersignature", verb="countersigns",
@@ -51,13 +55,22 @@ def sample_fields(entry: statements.StatementFormat, **changes: Any) -> dict[str
             fields[field.name] = f"{field.name} n°{number} of İzmir"
     # A change naming a field the entry does not have is ignored (the tests give one set of changes to every format).
     fields.update({name: value for name, value in changes.items() if name in entry.field_names})
+    if "versions" in entry.field_names:  # the rules of a format with language versions: consistent values
+        defaults = {"text_sha256": TEXT_SHA, "authoritative_language": "en", "mandate_sha256": ""}
+        fields.update({name: value for name, value in defaults.items() if name not in changes})
+        tag, sha = fields["authoritative_language"], fields["text_sha256"]
+        if "versions" not in changes:
+            fields["versions"] = [
+                {"tag": tag if isinstance(tag, str) else "en", "sha256": sha if isinstance(sha, str) else TEXT_SHA,
+                 "authoritative": True},
+                {"tag": "tr", "sha256": OTHER_SHA, "authoritative": False}]
     return fields
 
 
 def wrong_value(field: statements.Field) -> list[Any]:
     """Values of another JSON type than ``field``'s (a boolean is not an integer)."""
-    if field.type_name == "integer":
-        return [True, "7", None]
     if field.type_name == "array":
-        return [7, None, "x"]
-    return [7, None, ["x"]]
+        return [7, None, "x", {"tag": "en"}]
+    if field.type_name == "boolean":
+        return [1, "true", None]
+    return [True, "7", None] if field.type_name == "integer" else [7, None, ["x"]]

@@ -2,7 +2,7 @@
 (append-only), and the declaration's ``require_mandates`` setting.
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0010
 Create Date: 2026-11-30 19:20:00
 
 """
@@ -16,7 +16,7 @@ APPEND_ONLY = ('mandates', 'mandate_revocations')
 
 # revision identifiers, used by Alembic.
 revision = '0011'
-down_revision = '0009'
+down_revision = '0010'  # after h13-lang's 0010_language_versions (the lead re-chains)
 branch_labels = None
 depends_on = None
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -30,6 +31,11 @@ SIGNATURE_FORMAT = statements.SIGNATURE.name
 WITHDRAWAL_FORMAT = statements.WITHDRAWAL.name
 SIGNATURE_FIELDS = statements.SIGNATURE.field_names
 WITHDRAWAL_FIELDS = statements.WITHDRAWAL.field_names
+SIGNATURE_V2_FORMAT = statements.SIGNATURE_V2.name
+
+SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+# A BCP 47 tag as Accord writes them (``en``, ``tr``, ``sr-Latn``): letters, then subtags of letters and digits.
+LANGUAGE_TAG = re.compile(r"[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})*")
 MANDATE_FORMAT = statements.MANDATE.name
 MANDATE_REVOCATION_FORMAT = statements.MANDATE_REVOCATION.name
 NETWORK_SCOPE = "network"
@@ -178,11 +184,47 @@ def _check_value(field: statements.Field, value: Any, where: str) -> None:
             _check_value(member, item[member.name], f"{where}[{index}].{member.name}")
 
 
+def check_versions(fields: dict[str, Any]) -> None:
+    """For a format with ``versions``: ``PayloadError`` unless they are what the format promises.
+
+    At least one version, sorted by tag with each tag once, each a BCP 47 tag with a lowercase hex SHA-256,
+    exactly one authoritative, which ``authoritative_language`` and ``text_sha256`` name again;
+    ``mandate_sha256`` is ``""`` or a lowercase hex SHA-256. Call after :func:`check_fields`.
+    """
+    versions = cast(list[dict[str, Any]], fields["versions"])
+    if not versions:
+        raise PayloadError("payload field 'versions' is empty")
+    tags = [version["tag"] for version in versions]
+    if not all(LANGUAGE_TAG.fullmatch(tag) for tag in tags):
+        raise PayloadError("payload field 'versions' holds a tag that is not a BCP 47 language tag")
+    if tags != sorted(set(tags)) or len({tag.lower() for tag in tags}) != len(tags):
+        raise PayloadError("payload field 'versions' is not sorted by tag, each tag once")
+    if not all(SHA256_HEX.fullmatch(version["sha256"]) for version in versions):
+        raise PayloadError("payload field 'versions' holds a sha256 that is not lowercase hex SHA-256")
+    main = [version for version in versions if version["authoritative"]]
+    if len(main) != 1:
+        raise PayloadError("payload field 'versions' must hold exactly one authoritative version")
+    if main[0]["tag"] != fields["authoritative_language"]:
+        raise PayloadError("payload field 'authoritative_language' is not the authoritative version's tag")
+    if main[0]["sha256"] != fields["text_sha256"]:
+        raise PayloadError("payload field 'text_sha256' is not the authoritative version's sha256")
+    mandate = fields.get("mandate_sha256", "")
+    if mandate != "" and not SHA256_HEX.fullmatch(mandate):
+        raise PayloadError("payload field 'mandate_sha256' is neither empty nor a lowercase hex SHA-256")
+
+
+def _check_rules(entry: statements.StatementFormat, fields: dict[str, Any]) -> None:
+    """The rules of a format beyond its fields' types (after :func:`check_fields`)."""
+    if "versions" in entry.field_names:
+        check_versions(fields)
+
+
 def build(fields: dict[str, Any]) -> bytes:
     """Canonical bytes for a payload; ``statement`` is derived from the other fields (any given one is replaced)."""
     entry = format_of(fields)
     body = {name: value for name, value in fields.items() if name != "statement"}
     check_fields(entry, {**body, "statement": ""})
+    _check_rules(entry, body)
     body["statement"] = entry.statement(body)
     return canonical_json(body)
 
@@ -199,6 +241,7 @@ def parse(data: bytes) -> dict[str, Any]:
     if set(parsed) != set(entry.field_names):
         raise PayloadError("the payload has missing or extra fields")
     check_fields(entry, parsed)
+    _check_rules(entry, parsed)
     if not is_canonical(data, parsed):
         raise PayloadError("the payload is not in RFC 8785 canonical form")
     if parsed["statement"] != entry.statement(parsed):

@@ -32,6 +32,10 @@ SCALAR_TYPES: frozenset[JsonType] = frozenset(("string", "integer", "boolean"))
 SENTENCE = "{signer_name}, for {city_name}, {verb} revision {revision} of \u201c{declaration_title}\u201d " \
            "(text SHA-256 {text_sha256})."
 SENTENCE_FIELDS = ("signer_name", "city_name", "revision", "declaration_title", "text_sha256")
+# The sentence of a statement that names every language version of the revision (``versions``).
+SENTENCE_VERSIONS = "{signer_name}, for {city_name}, {verb} revision {revision} of \u201c{declaration_title}\u201d " \
+                    "in every language version it lists (authoritative {authoritative_language}, " \
+                    "text SHA-256 {text_sha256})."
 DELEGATE = "a delegate of the city named by city_slug, with a key enrolled on the issuer"
 
 
@@ -156,6 +160,24 @@ WITHDRAWAL = StatementFormat(
     fields=(*_HEAD, *_fields(("withdraws_payload_sha256", "string", "Withdraws the signed statement")), *_TAIL),
 )
 
+# One language version of the revision: its BCP 47 tag, the SHA-256 of its canonical text, and whether it is
+# the authoritative one (exactly one is; ``text_sha256`` and ``authoritative_language`` name it again).
+VERSION = _fields(
+    ("tag", "string", "Language"),
+    ("sha256", "string", "SHA-256 of the text"),
+    ("authoritative", "boolean", "Authoritative"),
+)
+SIGNATURE_V2 = StatementFormat(
+    name="accord.signature/2", noun="signature", verb="signs", signed_by=DELEGATE, template=SENTENCE_VERSIONS,
+    fields=(
+        *_HEAD,
+        Field("versions", "array", "Language versions", item_fields=VERSION),
+        *_fields(("authoritative_language", "string", "Authoritative language"),
+                 ("mandate_sha256", "string", "SHA-256 of the mandate")),
+        *_TAIL,
+    ),
+)
+
 MAYOR = "the mayor of the city named by city_slug, with a key enrolled on the issuer"
 # A mandate: the mayor authorises one delegate's keys to sign for the city, within a scope and a validity window.
 # ``scope`` is "network" (every declaration of the issuer) or "declaration:<slug>".
@@ -202,7 +224,7 @@ def table(*entries: StatementFormat) -> Mapping[str, StatementFormat]:
 
 
 # Format name -> entry. Readers look it up at call time (``statements.FORMATS``), never copy it.
-FORMATS = table(SIGNATURE, WITHDRAWAL, MANDATE, MANDATE_REVOCATION)
+FORMATS = table(SIGNATURE, WITHDRAWAL, SIGNATURE_V2, MANDATE, MANDATE_REVOCATION)
 
 
 def lookup(name: object) -> StatementFormat | None:

@@ -3,15 +3,30 @@
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint, false
+from sqlalchemy import JSON, Boolean, ForeignKey, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
 from .accounts import City, User
 from .types import UTCDateTime, utcnow
+
+# The language of a revision saved without language versions (every revision before issue #13).
+DEFAULT_LANGUAGE = "en"
+MAX_TAG = 35
+
+
+@dataclass(frozen=True)
+class LanguageVersion:
+    """One language version of a revision: its BCP 47 tag, canonical text, SHA-256, and whether authoritative."""
+
+    tag: str
+    text: str
+    sha256: str
+    authoritative: bool
 
 
 class Status(enum.StrEnum):
@@ -86,6 +101,45 @@ class Revision(db.Model):  # type: ignore[name-defined,misc]
     declaration: Mapped[Declaration] = relationship(back_populates="revisions", foreign_keys=[declaration_id])
     author: Mapped[User | None] = relationship(foreign_keys=[author_id])
     credited_to: Mapped[User | None] = relationship(foreign_keys=[credited_to_id])
+    version_rows: Mapped[list[RevisionVersion]] = relationship(
+        back_populates="revision", order_by="RevisionVersion.tag", lazy="selectin")
+
+    @property
+    def versions(self) -> list[LanguageVersion]:
+        """Every language version, sorted by tag; a revision saved without any is one version in English."""
+        if not self.version_rows:
+            return [LanguageVersion(DEFAULT_LANGUAGE, self.text, self.sha256, True)]
+        return [LanguageVersion(row.tag, row.text, row.sha256, row.authoritative) for row in self.version_rows]
+
+    @property
+    def authoritative_language(self) -> str:
+        return next(version.tag for version in self.versions if version.authoritative)
+
+    @property
+    def tags(self) -> list[str]:
+        return [version.tag for version in self.versions]
+
+    def version(self, tag: str) -> LanguageVersion | None:
+        return next((version for version in self.versions if version.tag == tag), None)
+
+
+class RevisionVersion(db.Model):  # type: ignore[name-defined,misc]
+    """One language version of a revision. Never modified: database triggers reject UPDATE and DELETE.
+
+    The authoritative version's text and SHA-256 are also the revision's own ``text`` and ``sha256``.
+    """
+
+    __tablename__ = "revision_versions"
+    __table_args__ = (UniqueConstraint("revision_id", "tag", name="uq_revision_versions_revision_tag"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    revision_id: Mapped[int] = mapped_column(ForeignKey("revisions.id", ondelete="RESTRICT"), index=True)
+    tag: Mapped[str] = mapped_column(String(MAX_TAG))
+    text: Mapped[str] = mapped_column(Text)  # canonical text (signing.text.canonical)
+    sha256: Mapped[str] = mapped_column(String(64))
+    authoritative: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    revision: Mapped[Revision] = relationship(back_populates="version_rows")
 
 
 class Signatory(db.Model):  # type: ignore[name-defined,misc]
@@ -107,7 +161,8 @@ class Comment(db.Model):  # type: ignore[name-defined,misc]
 
     id: Mapped[int] = mapped_column(primary_key=True)
     revision_id: Mapped[int] = mapped_column(ForeignKey("revisions.id", ondelete="RESTRICT"), index=True)
-    paragraph: Mapped[int] = mapped_column()  # 0-based index into the revision's paragraphs
+    paragraph: Mapped[int] = mapped_column()  # 0-based index into the paragraphs of its language version
+    language: Mapped[str] = mapped_column(String(MAX_TAG), default=DEFAULT_LANGUAGE, server_default=DEFAULT_LANGUAGE)
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("comments.id", ondelete="RESTRICT"))
     author_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
     body: Mapped[str] = mapped_column(Text)
@@ -131,7 +186,8 @@ class Amendment(db.Model):  # type: ignore[name-defined,misc]
 
     id: Mapped[int] = mapped_column(primary_key=True)
     revision_id: Mapped[int] = mapped_column(ForeignKey("revisions.id", ondelete="RESTRICT"), index=True)
-    paragraph: Mapped[int] = mapped_column()  # 0-based
+    paragraph: Mapped[int] = mapped_column()  # 0-based, in the paragraphs of its language version
+    language: Mapped[str] = mapped_column(String(MAX_TAG), default=DEFAULT_LANGUAGE, server_default=DEFAULT_LANGUAGE)
     original: Mapped[str] = mapped_column(Text)  # the paragraph as proposed against
     replacement: Mapped[str] = mapped_column(Text)
     reason: Mapped[str] = mapped_column(Text)

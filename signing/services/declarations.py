@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -12,9 +12,33 @@ from sqlalchemy.exc import IntegrityError
 
 from ..core import log_entry
 from ..extensions import db
-from ..models import City, Declaration, Revision, RevisionView, Role, Signatory, Status, User, utcnow
+from ..models import (
+    City,
+    Declaration,
+    LanguageVersion,
+    Revision,
+    RevisionVersion,
+    RevisionView,
+    Role,
+    Signatory,
+    Status,
+    User,
+    utcnow,
+)
 from ..text.canonical import CanonicalTextError, canonicalize, text_sha256
-from . import Conflict, Forbidden, NotFound, ServiceError, audit, outbox, refuse_bidi, tlog, transactions, webhooks
+from . import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    ServiceError,
+    audit,
+    outbox,
+    refuse_bidi,
+    tlog,
+    transactions,
+    versions,
+    webhooks,
+)
 from .cities import slugify
 from .signatures import void_standing
 from .workflow import Action, require
@@ -120,20 +144,44 @@ def _lock(declaration: Declaration) -> None:
 
 def add_revision(
     declaration: Declaration, text: str, note: str, actor: User, *, credited_to: User | None = None,
-    commit: bool = True,
+    commit: bool = True, language: str | None = None,
 ) -> Revision:
-    """Save a new immutable revision (the secretariat, in draft or consultation)."""
+    """Save a new immutable revision (the secretariat, in draft or consultation).
+
+    ``text`` is the new text of one language version (``language``, by default the authoritative one);
+    the other versions of the latest revision are carried over unchanged.
+    """
     _lock(declaration)
     require(Action.EDIT_TEXT, declaration, actor)
-    canonical = _canonical(text)
+    latest = declaration.latest
+    tag = versions.clean_tag(language) if language else latest.authoritative_language
+    texts = {version.tag: version.text for version in latest.versions}
+    if tag not in texts:
+        raise NotFound(f"Revision {latest.number} has no version in {tag}.")
+    texts[tag] = text
+    return _save(declaration, versions.prepare(texts, latest.authoritative_language), note, actor,
+                 credited_to=credited_to, commit=commit)
+
+
+def save_versions(declaration: Declaration, texts: Mapping[str, str], authoritative: str, note: str,
+                  actor: User) -> Revision:
+    """Save every language version at once (add a language, edit any): one new revision."""
+    _lock(declaration)
+    require(Action.EDIT_TEXT, declaration, actor)
+    return _save(declaration, versions.prepare(texts, authoritative), note, actor)
+
+
+def _save(declaration: Declaration, prepared: list[LanguageVersion], note: str, actor: User, *,
+          credited_to: User | None = None, commit: bool = True) -> Revision:
     note = check_printable(" ".join((note or "").split()), "note")
     if len(note) > MAX_NOTE:
         raise ServiceError(f"The note is too long ({MAX_NOTE} characters at most).")
     latest = declaration.latest
-    if canonical == latest.text:
+    if prepared == latest.versions:
         raise Conflict(f"The text is the same as revision {latest.number}; nothing was saved.")
+    main = next(version for version in prepared if version.authoritative)
     revision = Revision(
-        declaration_id=declaration.id, number=latest.number + 1, text=canonical, sha256=text_sha256(canonical),
+        declaration_id=declaration.id, number=latest.number + 1, text=main.text, sha256=main.sha256,
         author_id=actor.id, note=note, credited_to_id=credited_to.id if credited_to else None,
     )
     db.session.add(revision)
@@ -142,9 +190,15 @@ def add_revision(
     except IntegrityError as exc:
         transactions.rollback()
         raise Conflict("Someone saved another revision at the same moment; reload and try again.") from exc
+    for version in prepared:
+        db.session.add(RevisionVersion(revision_id=revision.id, tag=version.tag, text=version.text,
+                                       sha256=version.sha256, authoritative=version.authoritative))
+    db.session.flush()
+    db.session.refresh(revision)
     audit.record(
         "declaration.revision_added", declaration, actor, revision=revision.number, sha256=revision.sha256,
         note=note, credited_to=credited_to.id if credited_to else None,
+        versions={version.tag: version.sha256 for version in prepared}, authoritative=main.tag,
     )
     if declaration.state is Status.CONSULTATION:
         tlog.append(log_entry.REVISION_PUBLISHED, declaration=declaration.slug, revision=revision.number,

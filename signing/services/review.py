@@ -8,7 +8,7 @@ from sqlalchemy.exc import IntegrityError
 from ..extensions import db
 from ..models import Amendment, AmendmentStatus, Approval, Comment, Revision, Role, User, utcnow
 from ..text.canonical import CanonicalTextError, canonicalize, join_paragraphs, split_paragraphs
-from . import Conflict, Forbidden, NotFound, ServiceError, audit, transactions, webhooks
+from . import Conflict, Forbidden, NotFound, ServiceError, audit, transactions, versions, webhooks
 from .declarations import _lock, _notify, add_revision, check_printable
 from .workflow import Action, require
 
@@ -17,14 +17,20 @@ MAX_REASON = 5_000
 MAX_PARAGRAPH = 20_000
 
 
-def paragraphs(revision: Revision) -> list[str]:
-    return split_paragraphs(revision.text)
+def paragraphs(revision: Revision, language: str | None = None) -> list[str]:
+    """The paragraphs of one language version (the authoritative one by default)."""
+    return split_paragraphs(versions.shown(revision, language).text)
 
 
-def _check_paragraph(revision: Revision, paragraph: int) -> str:
-    items = paragraphs(revision)
+def _language(revision: Revision, language: str | None) -> str:
+    """The tag of the version a comment or amendment is about: ``language`` if the revision has it."""
+    return versions.shown(revision, language).tag
+
+
+def _check_paragraph(revision: Revision, paragraph: int, language: str) -> str:
+    items = paragraphs(revision, language)
     if not 0 <= paragraph < len(items):
-        raise ServiceError(f"Revision {revision.number} has no paragraph {paragraph + 1}.")
+        raise ServiceError(f"Revision {revision.number} has no paragraph {paragraph + 1} in {language}.")
     return items[paragraph]
 
 
@@ -57,24 +63,28 @@ def comments_for(revision: Revision) -> list[Comment]:
     )
 
 
-def add_comment(revision: Revision, paragraph: int, body: str, actor: User, parent_id: int | None = None) -> Comment:
+def add_comment(revision: Revision, paragraph: int, body: str, actor: User, parent_id: int | None = None,
+                language: str | None = None) -> Comment:
+    """A comment on one paragraph of one language version (``language``; the authoritative one by default)."""
     declaration = revision.declaration
     _lock(declaration)
     require(Action.COMMENT, declaration, actor)
     body = _clean(body, MAX_COMMENT, "comment")
+    tag = _language(revision, language)
     if parent_id is not None:
         parent = get_comment(revision, parent_id)
         if parent.revision_id != revision.id or parent.parent_id is not None:
             raise ServiceError("Replies go under a comment on the same revision.")
-        paragraph = parent.paragraph
-    _check_paragraph(revision, paragraph)
+        paragraph, tag = parent.paragraph, parent.language
+    _check_paragraph(revision, paragraph, tag)
     comment = Comment(
-        revision_id=revision.id, paragraph=paragraph, parent_id=parent_id, author_id=actor.id, body=body
+        revision_id=revision.id, paragraph=paragraph, parent_id=parent_id, author_id=actor.id, body=body,
+        language=tag,
     )
     db.session.add(comment)
     db.session.flush()
     audit.record("comment.added", comment, actor, revision=revision.number, paragraph=paragraph + 1,
-                 reply_to=parent_id)
+                 reply_to=parent_id, language=tag)
     transactions.commit()
     return comment
 
@@ -111,11 +121,14 @@ def amendments_for(declaration_id: int) -> list[Amendment]:
     )
 
 
-def propose_amendment(revision: Revision, paragraph: int, replacement: str, reason: str, actor: User) -> Amendment:
+def propose_amendment(revision: Revision, paragraph: int, replacement: str, reason: str, actor: User,
+                      language: str | None = None) -> Amendment:
+    """A proposed replacement of one paragraph of one language version (the authoritative one by default)."""
     declaration = revision.declaration
     _lock(declaration)
     require(Action.AMEND, declaration, actor)
-    original = _check_paragraph(revision, paragraph)
+    tag = _language(revision, language)
+    original = _check_paragraph(revision, paragraph, tag)
     replacement = _clean(replacement, MAX_PARAGRAPH, "replacement text")
     try:
         replacement = canonicalize(replacement).rstrip("\n")
@@ -126,11 +139,12 @@ def propose_amendment(revision: Revision, paragraph: int, replacement: str, reas
     reason = _clean(reason, MAX_REASON, "reason")
     amendment = Amendment(
         revision_id=revision.id, paragraph=paragraph, original=original, replacement=replacement, reason=reason,
-        proposer_id=actor.id,
+        proposer_id=actor.id, language=tag,
     )
     db.session.add(amendment)
     db.session.flush()
-    audit.record("amendment.proposed", amendment, actor, revision=revision.number, paragraph=paragraph + 1)
+    audit.record("amendment.proposed", amendment, actor, revision=revision.number, paragraph=paragraph + 1,
+                 language=tag)
     transactions.commit()
     return amendment
 
@@ -166,7 +180,8 @@ def accept_amendment(amendment: Amendment, actor: User, note: str = "") -> Revis
     _require_open(amendment, actor)
     declaration = amendment.revision.declaration
     latest = declaration.latest
-    items = split_paragraphs(latest.text)
+    version = latest.version(amendment.language)
+    items = split_paragraphs(version.text) if version is not None else []
     index = amendment.paragraph
     if index >= len(items) or items[index] != amendment.original:
         raise Conflict(
@@ -177,7 +192,7 @@ def accept_amendment(amendment: Amendment, actor: User, note: str = "") -> Revis
     note = note.strip() or f"Amendment #{amendment.id} by {amendment.proposer.display_name} accepted"
     try:
         revision = add_revision(declaration, join_paragraphs(items), note, actor, credited_to=amendment.proposer,
-                                commit=False)
+                                commit=False, language=amendment.language)
     except IntegrityError as exc:  # pragma: no cover - add_revision converts this already
         raise Conflict("Another revision was saved at the same time; try again.") from exc
     amendment.result_revision_id = revision.id

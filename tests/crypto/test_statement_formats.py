@@ -33,8 +33,8 @@ def hand_made(entry: statements.StatementFormat, fields: dict[str, Any]) -> byte
 
 
 def test_the_table_holds_the_formats_already_issued() -> None:
-    assert list(statements.FORMATS) == ["accord.signature/1", "accord.withdrawal/1", "accord.mandate/1",
-                                        "accord.mandate-revocation/1"]
+    assert list(statements.FORMATS) == ["accord.signature/1", "accord.withdrawal/1", "accord.signature/2",
+                                        "accord.mandate/1", "accord.mandate-revocation/1"]
     signature, withdrawal = statements.SIGNATURE, statements.WITHDRAWAL
     assert (signature.name, withdrawal.name) == (payload.SIGNATURE_FORMAT, payload.WITHDRAWAL_FORMAT)
     assert sorted(signature.field_names) == [
@@ -127,7 +127,7 @@ def test_missing_and_extra_fields_are_refused_per_the_table(entry: statements.St
                 reader(without_statement)
 
 
-@pytest.mark.parametrize("value", [["accord.signature/1"], {"a": 1}, 1, None, True, "accord.signature/2", ""])
+@pytest.mark.parametrize("value", [["accord.signature/1"], {"a": 1}, 1, None, True, "accord.signature/3", ""])
 def test_a_format_not_in_the_table_is_refused_whatever_its_type(value: object) -> None:
     data = canonical({**sample_fields(statements.SIGNATURE), "format": value, "statement": "s"})
     for reader in (payload.parse, fastparse.parse_payload):

@@ -1,0 +1,56 @@
+"""The language versions of a revision: cleaning what the secretariat saves, choosing one to show.
+
+One save of the versions is one new revision (``declarations.save_versions``); this module only turns
+the submitted texts into checked, canonical :class:`LanguageVersion` values, sorted by tag, with
+exactly one authoritative. Declaration text is never translated by Accord.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from ..core import languages
+from ..models import LanguageVersion, Revision
+from ..text.canonical import CanonicalTextError, canonicalize, text_sha256
+from . import NotFound, ServiceError
+
+MAX_VERSIONS = 30
+
+
+def clean_tag(tag: str) -> str:
+    """The tag in its conventional case; ``ServiceError`` for one that is not a BCP 47 language tag."""
+    cleaned = languages.normalise(tag)
+    if cleaned is None:
+        raise ServiceError(f"{tag!r} is not a language tag (BCP 47, e.g. en, tr, sr-Latn).")
+    return cleaned
+
+
+def prepare(texts: Mapping[str, str], authoritative: str) -> list[LanguageVersion]:
+    """Canonical versions from ``{tag: text}``, sorted by tag; ``ServiceError`` for anything malformed."""
+    if not texts:
+        raise ServiceError("A revision needs at least one language version.")
+    if len(texts) > MAX_VERSIONS:
+        raise ServiceError(f"A revision holds at most {MAX_VERSIONS} language versions.")
+    main = clean_tag(authoritative)
+    cleaned: dict[str, str] = {}
+    for tag, text in texts.items():
+        tag = clean_tag(tag)
+        if tag.lower() in {other.lower() for other in cleaned}:
+            raise ServiceError(f"The language {tag} is given twice.")
+        try:
+            cleaned[tag] = canonicalize(text)
+        except CanonicalTextError as exc:
+            raise ServiceError(f"{languages.name(tag)} ({tag}): {exc}") from exc
+    if main not in cleaned:
+        raise ServiceError(f"The authoritative language {main} has no text.")
+    return [LanguageVersion(tag, cleaned[tag], text_sha256(cleaned[tag]), tag == main) for tag in sorted(cleaned)]
+
+
+def shown(revision: Revision, tag: str | None) -> LanguageVersion:
+    """The version a page shows: ``tag`` when given (``NotFound`` if the revision lacks it), else the authoritative."""
+    if not tag:
+        return next(version for version in revision.versions if version.authoritative)
+    version = revision.version(languages.normalise(tag) or tag)
+    if version is None:
+        raise NotFound(f"Revision {revision.number} has no version in {tag[:40]!r}.")
+    return version
