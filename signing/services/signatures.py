@@ -24,6 +24,7 @@ from ..extensions import db
 from ..models import (
     Declaration,
     IssuedPayload,
+    Mandate,
     PayloadKind,
     Revision,
     Role,
@@ -150,7 +151,7 @@ def _city_is_signatory(declaration: Declaration, user: User) -> bool:
 
 
 def _issue(declaration: Declaration, user: User, key: SigningKey, kind: PayloadKind,
-           withdraws: str | None = None) -> IssuedPayload:
+           withdraws: str | None = None, mandate: Mandate | None = None) -> IssuedPayload:
     revision = _open_revision(declaration)
     assert user.city is not None  # noqa: S101 - checked by require
     now = utcnow().replace(microsecond=0)
@@ -172,6 +173,11 @@ def _issue(declaration: Declaration, user: User, key: SigningKey, kind: PayloadK
     }
     if withdraws is not None:
         fields["withdraws_payload_sha256"] = withdraws
+    if mandate is not None:  # accord.signature/2: the language versions and the mandate's SHA-256
+        fields.update(format=payload.SIGNATURE_V2_FORMAT, mandate_sha256=mandate.payload_sha256,
+                      authoritative_language=revision.authoritative_language,
+                      versions=[{"tag": v.tag, "sha256": v.sha256, "authoritative": v.authoritative}
+                                for v in revision.versions])
     data = payload.build(fields)
     issued = IssuedPayload(
         kind=kind.value, nonce=fields["nonce"], payload=data, payload_sha256=hashlib.sha256(data).hexdigest(),
@@ -200,8 +206,8 @@ def issue_signature_payload(declaration: Declaration, user: User, key_fingerprin
     _check_key(user, key, is_signatory)
     if has_standing:
         raise Conflict("Your city has already signed this revision.", code="already_signed")
-    mandate_rules.require(declaration, user, key)  # when the declaration requires mandates: one covers this key
-    return _issue(declaration, user, key, PayloadKind.SIGNATURE)
+    mandate = mandate_rules.require(declaration, user, key)  # when the declaration requires mandates
+    return _issue(declaration, user, key, PayloadKind.SIGNATURE, mandate=mandate)
 
 
 def issue_withdrawal_payload(declaration: Declaration, user: User, key_fingerprint: str) -> IssuedPayload:

@@ -40,10 +40,14 @@ def test_a_city_without_a_mayor_is_told_to_ask_the_secretariat(mscene: MandateSc
     assert "secretariat" in error.message
 
 
-def test_with_a_mandate_the_signature_is_accepted(mscene: MandateScene) -> None:
-    mscene.mandate()
-    mscene.sign()
+def test_with_a_mandate_the_signature_is_accepted_and_names_it(mscene: MandateScene) -> None:
+    mandate = mscene.mandate()
+    record = mscene.sign()
     assert signature_count(status="valid") == 1
+    fields = payload.parse(record.payload)
+    assert fields["format"] == "accord.signature/2"
+    assert fields["mandate_sha256"] == mandate.payload_sha256 == hashlib.sha256(mandate.payload).hexdigest()
+    assert fields["versions"] == [{"tag": "en", "sha256": fields["text_sha256"], "authoritative": True}]
 
 
 def test_a_declaration_not_requiring_mandates_needs_none(app: object, people: People) -> None:
