@@ -175,6 +175,13 @@ MATRIX: dict[tuple[str, str], dict[str, str]] = {
     # Witness keys of the transparency log (tests/tlog/test_witness_keys.py, tests/browser/test_witness_journey.py).
     ("signing.revoke_witness_key", "POST"): secretariat_and_delegates(NOT_FOUND),
     ("signing_json.enrol_witness_key", "POST"): {**delegates(ALLOWED), "anonymous": UNAUTHORIZED},
+    # Mayors' mandates: the mayor's page and its JSON endpoints are the mayor's only (the mayor's own outcomes,
+    # and the mayor's on the other signing routes: tests/mandates/test_mandate_access.py).
+    ("mandates.index", "GET"): members(FORBIDDEN),
+    ("mandates_json.mandate_payload", "POST"): {**members(FORBIDDEN), "anonymous": UNAUTHORIZED},
+    ("mandates_json.mandate_submit", "POST"): {**members(FORBIDDEN), "anonymous": UNAUTHORIZED},
+    ("mandates_json.revocation_payload", "POST"): {**members(FORBIDDEN), "anonymous": UNAUTHORIZED},
+    ("mandates_json.revocation_submit", "POST"): {**members(FORBIDDEN), "anonymous": UNAUTHORIZED},
 }
 
 # The signing pages' JSON endpoints take JSON only (a form post is a 400 before any role is looked at): they get
@@ -188,6 +195,10 @@ JSON_BODIES: dict[str, dict[str, str]] = {
                                        "password": PASSWORD},
     "signing_json.sign_payload": _NO_KEY, "signing_json.withdraw_payload": _NO_KEY,
     "signing_json.sign_submit": _JUNK, "signing_json.withdraw_submit": _JUNK,
+    "mandates_json.mandate_payload": {**_NO_KEY, "delegate_id": "1", "scope": "network",
+                                      "valid_until": "2030-01-01T00:00:00Z"},
+    "mandates_json.revocation_payload": _NO_KEY,
+    "mandates_json.mandate_submit": _JUNK, "mandates_json.revocation_submit": _JUNK,
 }
 
 # Form data that would change something if the request got through (used by the CSRF test).
@@ -268,6 +279,7 @@ def url_for_rule(app: Flask, rule: Any, targets: Targets) -> str:
         "endpoint_id": 999_999,  # no such webhook endpoint
         "session_id": 999_999,  # no such session
         "passkey_id": 999_999,  # no such passkey
+        "mandate_id": 999_999,  # no such mandate
         "tile": "0/000",
     }
     needed = set(rule.arguments) - set(rule.defaults or {})  # a rule's defaults are its own, not the URL's

@@ -137,7 +137,8 @@ function showFields(fields) {
     dt.textContent = label;
     const dd = document.createElement("dd");
     dd.dataset.field = name;
-    const value = String(fields[name]);
+    const raw = fields[name];
+    const value = raw !== null && typeof raw === "object" ? JSON.stringify(raw) : String(raw);
     if (name.endsWith("sha256") || name === "key_fingerprint") {
       const code = document.createElement("code");
       code.className = "sha256";
@@ -150,6 +151,15 @@ function showFields(fields) {
   }
 }
 
+// The JSON types of the table (signing/core/statements.py); an array's items are checked by the server.
+const TYPE_CHECKS = {
+  integer: Number.isSafeInteger,
+  string: (value) => typeof value === "string",
+  boolean: (value) => typeof value === "boolean",
+  array: Array.isArray,
+};
+const TYPE_NAMES = { integer: "an integer", string: "a string", boolean: "true or false", array: "a list" };
+
 /** How the payload departs from its format in the table: missing or extra fields, wrong types, another statement. */
 function formProblems(fields) {
   const problems = [];
@@ -161,8 +171,7 @@ function formProblems(fields) {
   for (const { name, type } of STATEMENT.fields) {
     if (!Object.hasOwn(fields, name)) continue;
     const value = fields[name];
-    const ok = type === "integer" ? Number.isSafeInteger(value) : typeof value === "string";
-    if (!ok) problems.push(`its field ${name} is not ${type === "integer" ? "an integer" : "a string"}`);
+    if (!TYPE_CHECKS[type]?.(value)) problems.push(`its field ${name} is not ${TYPE_NAMES[type] ?? type}`);
   }
   const sentence = STATEMENT.sentence.replace(/\{(\w+)\}/g, (_, name) => String(fields[name]));
   if (fields.statement !== sentence) problems.push("its statement is not the sentence its fields make");
