@@ -17,14 +17,19 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from . import payload
+from . import bundle_mandates, payload
 
 BUNDLE_FORMAT = "accord.bundle/1"
 # Version 2: the PDF is PAdES-sealed and the bundle carries the seal's certificate (``seal.crt``), and a ``log/``
 # folder with the transparency log's evidence may stand next to the listed files (added when the bundle is
 # exported, ``core.bundle_log``). Version 1 bundles stay valid as they are.
 BUNDLE_FORMAT_V2 = "accord.bundle/2"
-BUNDLE_FORMATS = (BUNDLE_FORMAT, BUNDLE_FORMAT_V2)
+# Version 3: version 2 plus mayors' mandates (``core.bundle_mandates``): the manifest says whether the declaration
+# required them (``require_mandates``) and lists the mandates its signatures name (``mandates``), with their files.
+BUNDLE_FORMAT_V3 = "accord.bundle/3"
+BUNDLE_FORMATS = (BUNDLE_FORMAT, BUNDLE_FORMAT_V2, BUNDLE_FORMAT_V3)
+# The versions whose bundles may carry the transparency log's ``log/`` folder and a seal certificate.
+LOG_FORMATS = (BUNDLE_FORMAT_V2, BUNDLE_FORMAT_V3)
 SEAL_CERTIFICATE = "seal.crt"
 MANIFEST = "manifest.json"
 MANIFEST_SIG = "manifest.sig"
@@ -72,6 +77,9 @@ class BundleInput:
     signatories: list[str]  # city slugs asked to sign
     signatures: list[SignedItem]
     withdrawals: list[WithdrawnItem] = field(default_factory=list)
+    # Format 3: the declaration required mayors' mandates; the mandates its signatures name.
+    require_mandates: bool = False
+    mandates: list[bundle_mandates.MandateItem] = field(default_factory=list)
 
 
 def folder_name(slug: str) -> str:
@@ -124,6 +132,7 @@ def build_bundle(data: BundleInput, pdf: bytes, platform_key: Ed25519PrivateKey,
                 "withdrawal_key_fingerprint": payload.fingerprint(withdrawn.public_key),
             }
         )
+    mandate_entries = bundle_mandates.lay_out(data.mandates, files, keys)
     for name, raw in keys.items():
         files[name] = payload.public_key_pem(raw)
     platform_public = platform_key.public_key().public_bytes(
@@ -131,7 +140,7 @@ def build_bundle(data: BundleInput, pdf: bytes, platform_key: Ed25519PrivateKey,
     )
     files[PLATFORM_KEY] = payload.public_key_pem(platform_public)
     instructions = verify_instructions(data, signature_entries, withdrawal_entries,
-                                       with_log=seal_certificate is not None)
+                                       with_log=seal_certificate is not None, mandates=mandate_entries)
     if seal_certificate is not None:
         instructions += seal_instructions()
     files[VERIFY] = instructions.encode("utf-8")
@@ -159,6 +168,8 @@ def build_bundle(data: BundleInput, pdf: bytes, platform_key: Ed25519PrivateKey,
     }
     if seal_certificate is not None:
         manifest.update(format=BUNDLE_FORMAT_V2, seal_certificate_file=SEAL_CERTIFICATE)
+    if data.require_mandates or data.mandates:
+        manifest.update(format=BUNDLE_FORMAT_V3, require_mandates=data.require_mandates, mandates=mandate_entries)
     manifest_bytes = payload.canonical_json(manifest)
     files[MANIFEST] = manifest_bytes
     files[MANIFEST_SIG] = platform_key.sign(manifest_bytes)
@@ -182,7 +193,7 @@ def _signature_entry(item: SignedItem, name: str) -> dict[str, Any]:
 # The small per-signature files are stored, not deflated: a signature (64 random bytes) and a key
 # file do not compress, a ~700-byte payload would save ~330 bytes, and inflating them was a sizeable
 # share of the time ``signing.verify`` spends on a large bundle (bench/README.md, verify_bundle.py).
-STORED_FOLDERS = ("signatures/", "withdrawn/", "withdrawals/", "keys/")
+STORED_FOLDERS = ("signatures/", "withdrawn/", "withdrawals/", "keys/", bundle_mandates.FOLDER)
 
 
 def _zip(folder: str, files: dict[str, bytes], moment: datetime) -> bytes:
@@ -198,7 +209,8 @@ def _zip(folder: str, files: dict[str, bytes], moment: datetime) -> bytes:
 
 
 def verify_instructions(data: BundleInput, signatures: list[dict[str, Any]],
-                        withdrawals: list[dict[str, Any]], *, with_log: bool = False) -> str:
+                        withdrawals: list[dict[str, Any]], *, with_log: bool = False,
+                        mandates: list[dict[str, Any]] | None = None) -> str:
     """VERIFY.txt: the stock openssl and sha256sum commands that check this bundle.
 
     ``with_log`` (version 2): the ``log/`` folder, outside the manifest, is left out of the file-list check.
@@ -251,6 +263,10 @@ def verify_instructions(data: BundleInput, signatures: list[dict[str, Any]],
                 f" -in {entry['withdrawal_file']} -sigfile {entry['withdrawal_signature_file']}",
                 "",
             ]
+    if mandates:
+        payloads = {item.city_slug: item.payload for item in data.signatures}
+        lines += bundle_mandates.instructions(mandates, [(entry, payloads[entry["city_slug"]]) for entry in signatures],
+                                              data.mandates)
     lines += [
         "The same checks, with a per-signature report, in one command (Python 3 and the",
         "'cryptography' package), the published fingerprint included:",

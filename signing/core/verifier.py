@@ -18,10 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import bundle_log, fastparse, note, payload, statements, strict_zip
+from . import bundle_log, fastparse, note, payload, statements, strict_zip, verifier_mandates
 from .bundle import (
-    BUNDLE_FORMAT_V2,
+    BUNDLE_FORMAT_V3,
     BUNDLE_FORMATS,
+    LOG_FORMATS,
     MANIFEST,
     MANIFEST_SIG,
     PLATFORM_KEY,
@@ -109,7 +110,7 @@ def _verify_files(files: dict[str, bytes], trusted_platform_key: str | None, rep
     manifest = _check_manifest(files, report)
     if manifest is None:
         return
-    log_files = bundle_log.split(files) if manifest.get("format") == BUNDLE_FORMAT_V2 else None
+    log_files = bundle_log.split(files) if manifest.get("format") in LOG_FORMATS else None
     keys = fastparse.Keys(files)
     platform = keys.get(PLATFORM_KEY)
     if platform is None:
@@ -123,7 +124,7 @@ def _verify_files(files: dict[str, bytes], trusted_platform_key: str | None, rep
                      "manifest signature by the platform key")
 
     digests = _check_files(files, manifest["files"], report)
-    if manifest.get("format") == BUNDLE_FORMAT_V2:
+    if manifest.get("format") in LOG_FORMATS:
         _check_seal_certificate(files, manifest, report)
     text_sha = digests.get(TEXT) or hashlib.sha256(b"").hexdigest()
     report.check(text_sha == manifest.get("text_sha256"), f"declaration.md SHA-256 {text_sha}")
@@ -138,6 +139,16 @@ def _verify_files(files: dict[str, bytes], trusted_platform_key: str | None, rep
         covered.add(_check_signature(bundle, original if isinstance(original, dict) else {}, "withdrawn signature"))
         covered.add(_check_withdrawal(bundle, entry))
     _settle_signatures(bundle, jobs)
+    if manifest.get("format") == BUNDLE_FORMAT_V3:  # mayors' mandates: mayor key -> mandate -> key -> signature
+        mandates = verifier_mandates.Mandates(files, manifest, keys, report)
+        chained: list[Any] = [*signatures, *[w.get("signature") for w in withdrawals]]
+        for entry in chained:
+            name = _text(entry.get("payload_file")) if isinstance(entry, dict) else ""
+            if name in files:
+                mandates.check_signature(files[name], entry.get("signed_at"), manifest.get("declaration_slug"),
+                                         f"mandate chain of {name}")
+        payload_files |= {n for n in files if n.startswith("mandates/") and n.endswith(".json")}
+        covered |= mandates.listed
     for stray in sorted(payload_files - covered):
         report.fail(f"{stray}: a payload file the manifest does not describe")
     cities = [slug if isinstance(slug, str) else ("", repr(slug)) for slug in (e.get("city_slug") for e in signatures)]
@@ -269,7 +280,7 @@ def _check_signature(bundle: _Bundle, entry: dict[str, Any], kind: str) -> str:
     if key is None:
         return payload_file
     problems = []
-    if fields["format"] != statements.SIGNATURE.name:
+    if fields["format"] not in (statements.SIGNATURE.name, statements.SIGNATURE_V2.name):
         problems.append(f"not a {statements.SIGNATURE.noun} payload")
     if text_sha256 != bundle.text_sha256:
         problems.append("signed another text")

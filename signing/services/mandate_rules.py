@@ -140,13 +140,12 @@ def cities_in_place(declaration: Declaration) -> dict[int, bool]:
     return result
 
 
-def for_bundle(declaration: Declaration, city_ids: set[int]) -> list[Mandate]:
-    """The mandates of these cities that could cover the declaration (its scope), for the frozen bundle."""
-    if not city_ids:
+def by_sha256(hashes: set[str]) -> list[Mandate]:
+    """The mandates with these SHA-256s (those the signatures of a frozen bundle name), revocations loaded."""
+    if not hashes:
         return []
-    rows = db.session.scalars(
-        select(Mandate).where(Mandate.city_id.in_(city_ids))
-        .options(selectinload(Mandate.revocation), selectinload(Mandate.mayor_key))
+    return list(db.session.scalars(
+        select(Mandate).where(Mandate.payload_sha256.in_(sorted(hashes)))
+        .options(selectinload(Mandate.revocation), selectinload(Mandate.mayor_key), selectinload(Mandate.city))
         .order_by(Mandate.id)
-    )
-    return [m for m in rows if payload.mandate_scope_covers(m.scope, declaration.slug)]
+    ))
