@@ -30,8 +30,8 @@ def test_demo_complete_then_export_bundle_gives_a_bundle_anyone_can_verify(app: 
     keys = list(db.session.scalars(select(SigningKey)))
     assert len(keys) == 24 and {k.origin for k in keys} == {"cli"}  # twelve delegates' and twelve mayors'
     assert declaration.require_mandates and "Mayors (each signed a mandate" in result.output
-    # The delegates' and mayors' private keys were never written anywhere: the only private keys on disk are the platform's
-    # (the Ed25519 key of the manifest, the ECDSA key of the PDF seal).
+    # The delegates' and mayors' private keys were never written anywhere: the only private keys on disk are the
+    # platform's (the Ed25519 key of the manifest, the ECDSA key of the PDF seal).
     holders = [p.name for p in Path(app.instance_path).rglob("*") if p.is_file() and b"PRIVATE KEY" in p.read_bytes()]
     assert sorted(holders) == ["platform_key.pem", "seal_key.pem"]
 
