@@ -28,7 +28,7 @@ _TITLES = {
 CSRF_MESSAGE = "The form has expired or was not sent from this site. Go back, reload the page and try again."
 # Blueprints answered in JSON (``{"error": {"code", "message"}}``), whatever the error: the bearer-token API and
 # the same-origin JSON endpoints of the signing pages (``signing.api.browser``) and of passkeys (``web.passkeys``).
-JSON_BLUEPRINTS = frozenset({"api", "signing_json", "passkeys"})
+JSON_BLUEPRINTS = frozenset({"api", "signing_json", "passkeys", "mandates_json"})
 
 
 def _wants_json() -> bool:
