@@ -59,7 +59,9 @@ def test_demo_complete_then_export_bundle_gives_a_bundle_anyone_can_verify(app: 
     assert sum(name.startswith("signature mandates/") for name, _ in outcomes) == 12
     script = run_doc_script(folder, fingerprint)
     assert script.returncode == 0, script.stdout + script.stderr
-    assert script.stdout.count("\nOK signatures/") == 12
+    assert script.stdout.count("\nOK signatures/") == 24  # each signature, then its mandate
+    assert script.stdout.count(": under the mandate mandates/") == 12
+    assert script.stdout.count("\nOK mandates/") == 12
 
 
 def test_export_bundle_explains_what_is_missing(app: Flask, tmp_path: Path) -> None:
