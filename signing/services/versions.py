@@ -11,6 +11,7 @@ from collections.abc import Mapping
 
 from ..core import languages
 from ..models import LanguageVersion, Revision
+from ..models.declarations import MAX_LABEL
 from ..text.canonical import CanonicalTextError, canonicalize, text_sha256
 from . import NotFound, ServiceError
 
@@ -25,8 +26,15 @@ def clean_tag(tag: str) -> str:
     return cleaned
 
 
-def prepare(texts: Mapping[str, str], authoritative: str) -> list[LanguageVersion]:
-    """Canonical versions from ``{tag: text}``, sorted by tag; ``ServiceError`` for anything malformed."""
+def prepare(texts: Mapping[str, str], authoritative: str,
+            labels: Mapping[str, str] | None = None) -> list[LanguageVersion]:
+    """Canonical versions from ``{tag: text}``, sorted by tag; ``ServiceError`` for anything malformed.
+
+    ``labels``: a short note shown beside a language's name (e.g. "demonstration translation"), by tag.
+    """
+    labels = {clean_tag(tag): " ".join(label.split()) for tag, label in (labels or {}).items()}
+    if any(len(label) > MAX_LABEL or not label.isprintable() for label in labels.values()):
+        raise ServiceError(f"A version's label is at most {MAX_LABEL} printable characters.")
     if not texts:
         raise ServiceError("A revision needs at least one language version.")
     if len(texts) > MAX_VERSIONS:
@@ -43,7 +51,8 @@ def prepare(texts: Mapping[str, str], authoritative: str) -> list[LanguageVersio
             raise ServiceError(f"{languages.name(tag)} ({tag}): {exc}") from exc
     if main not in cleaned:
         raise ServiceError(f"The authoritative language {main} has no text.")
-    return [LanguageVersion(tag, cleaned[tag], text_sha256(cleaned[tag]), tag == main) for tag in sorted(cleaned)]
+    return [LanguageVersion(tag, cleaned[tag], text_sha256(cleaned[tag]), tag == main, labels.get(tag, ""))
+            for tag in sorted(cleaned)]
 
 
 def shown(revision: Revision, tag: str | None) -> LanguageVersion:

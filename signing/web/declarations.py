@@ -11,6 +11,7 @@ from markupsafe import Markup
 from sqlalchemy import select
 from wtforms import SelectChoice
 
+from ..core import languages
 from ..extensions import db
 from ..models import City, Declaration, Role
 from ..services import ServiceError, dashboard, declarations, freeze, review, workflow
@@ -39,7 +40,7 @@ def _workflow_helpers() -> dict[str, object]:
 
     # show_bidi: plain text with bidirectional-override characters shown as marked placeholders.
     return {"can": can, "render_markdown": render_markdown, "redline": redline, "show_bidi": bidi.visible,
-            "bidi_found": bidi.found}
+            "bidi_found": bidi.found, "language_name": languages.name}
 
 
 @bp.route("/")

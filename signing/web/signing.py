@@ -124,8 +124,11 @@ def sign_page(slug: str) -> ResponseReturnValue:
     return render_template(
         "signing/sign.html", declaration=declaration, revision=revision, city=current_user.city,
         standing=standing, active_keys=active, paragraphs=render_paragraphs(revision.text),
+        versions=revision.versions, version_paragraphs={v.tag: render_paragraphs(v.text) for v in revision.versions},
+        expected_versions=[{"tag": v.tag, "sha256": v.sha256, "authoritative": v.authoritative}
+                           for v in revision.versions],
         mode="withdraw" if standing else "sign",
-        statement_format=(statements.WITHDRAWAL if standing else statements.SIGNATURE).as_json(),
+        statement_format=(statements.WITHDRAWAL if standing else statements.SIGNATURE_V2).as_json(),
     )
 
 
