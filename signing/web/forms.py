@@ -5,6 +5,7 @@ from __future__ import annotations
 import unicodedata
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
     DateTimeLocalField,
@@ -101,6 +102,7 @@ class CommentForm(FlaskForm):
     paragraph = IntegerField("Paragraph", validators=[InputRequired(), NumberRange(min=1, max=100_000)])
     parent_id = IntegerField("Reply to", validators=[Optional(), NumberRange(min=1)])
     body = TextAreaField("Comment", validators=[DataRequired(), Length(max=10_000)])
+    language = StringField(_l("Language"), validators=[Optional(), Length(max=35)])
     submit = SubmitField("Comment")
 
 
@@ -108,6 +110,7 @@ class AmendmentForm(FlaskForm):
     paragraph = IntegerField("Paragraph", validators=[InputRequired(), NumberRange(min=1, max=100_000)])
     replacement = TextAreaField("Replacement text", validators=[DataRequired(), Length(max=20_000)])
     reason = TextAreaField("Reason", validators=[DataRequired(), Length(max=5_000)])
+    language = StringField(_l("Language"), validators=[Optional(), Length(max=35)])
     submit = SubmitField("Propose amendment")
 
 
