@@ -17,8 +17,10 @@ bp = Blueprint("review", __name__, url_prefix="/declarations")
 
 
 def _back(declaration: Declaration, number: int, anchor: str = "", language: str | None = None) -> Response:
-    lang = {"lang": language} if language else {}
-    return redirect(url_for("declarations.revision", slug=declaration.slug, number=number, **lang) + anchor)
+    target = url_for("declarations.revision", slug=declaration.slug, number=number)
+    if language and language != declaration.latest.authoritative_language:
+        target = url_for("declarations.revision", slug=declaration.slug, number=number, lang=language)
+    return redirect(target + anchor)
 
 
 def _form_errors(form: CommentForm | AmendmentForm | DecisionForm | ConfirmForm) -> str:
