@@ -41,6 +41,7 @@ from . import (
 )
 from .cities import slugify
 from .signatures import void_standing
+from .versions import _
 from .workflow import Action, require
 
 MAX_TITLE = 200
@@ -158,7 +159,7 @@ def add_revision(
     texts = {version.tag: version.text for version in latest.versions}
     labels = {version.tag: version.label for version in latest.versions}
     if tag not in texts:
-        raise NotFound(f"Revision {latest.number} has no version in {tag}.")
+        raise NotFound(_("Revision %(number)s has no version in %(tag)s.", number=latest.number, tag=tag))
     texts[tag] = text
     return _save(declaration, versions.prepare(texts, latest.authoritative_language, labels), note, actor,
                  credited_to=credited_to, commit=commit)

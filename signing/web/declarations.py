@@ -6,6 +6,7 @@ from datetime import UTC
 
 from flask import Blueprint, Flask, Response, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
 from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy import select
@@ -194,11 +195,11 @@ def _submitted_versions(latest: Revision) -> tuple[dict[str, str], str, dict[str
     if new_tag:
         tag = versions.clean_tag(new_tag)
         if tag in texts or tag == latest.authoritative_language:
-            raise ServiceError(f"The revision already has a version in {tag}; edit it instead.")
+            raise ServiceError(_("The revision already has a version in %(tag)s; edit it instead.", tag=tag))
         texts[tag] = request.form.get("new_text", "")
         labels[tag] = request.form.get("new_label", "")
     elif request.form.get("new_text", "").strip():
-        raise ServiceError("Give the new version's language tag (e.g. tr).")
+        raise ServiceError(_("Give the new version's language tag (e.g. tr)."))
     authoritative = request.form.get("authoritative", "").strip() or latest.authoritative_language
     return texts, versions.clean_tag(authoritative), labels
 
