@@ -160,7 +160,7 @@ def freeze_declaration(declaration_id: int, reason: str = "") -> int | None:
                                       payload.fingerprint(s.public_key)) for s in standing],
         signing_rule=rule_in_words(declaration), not_signed=_not_signed(declaration, standing),
         versions=[pdf.VersionPage(v.tag, languages.name(v.tag), v.text, v.sha256, v.authoritative)
-                  for v in revision.versions],
+                  for v in revision.versions] if len(revision.versions) > 1 else [],  # one version: as before
     )
     document = seal.seal(document, credentials, frozen_at)
     archive, manifest = build_bundle(
