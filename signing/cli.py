@@ -11,7 +11,9 @@ Before signing, the signer checks what it is asked to sign: the payload must be
 canonical Accord JSON naming the requested declaration, this key and an unexpired
 window, and the SHA-256 of the revision text it downloads (and, with
 ``--text-file``, of a copy obtained elsewhere) must equal the payload's
-``text_sha256``. See ``docs/signature-format.md``.
+``text_sha256``; for an ``accord.signature/2`` statement, every language version it
+downloads (and, with ``--version-file TAG=FILE``, a copy of one) must hash to the SHA-256
+the statement names for it. See ``docs/signature-format.md``.
 
 Exit status: 0 success, 1 refused (by the server or by a check here), 2 usage.
 """
@@ -51,13 +53,15 @@ class SigningCommand:
     """``sign`` or ``withdraw``: the statement format it signs and the API routes it uses."""
 
     statement: statements.StatementFormat
+    formats: tuple[statements.StatementFormat, ...]  # what it accepts to sign: its format and older ones
     issue_path: str  # asks the server for a payload
     submit_path: str  # sends the payload and its signature
     confirm: str  # "Type 'yes' to …"
 
 
-SIGN = SigningCommand(statements.SIGNATURE, "/signing-payload", "/signatures", "sign")
-WITHDRAW = SigningCommand(statements.WITHDRAWAL, "/withdrawal-payload", "/withdrawals",
+SIGN = SigningCommand(statements.SIGNATURE_V2, (statements.SIGNATURE_V2, statements.SIGNATURE), "/signing-payload",
+                      "/signatures", "sign")
+WITHDRAW = SigningCommand(statements.WITHDRAWAL, (statements.WITHDRAWAL,), "/withdrawal-payload", "/withdrawals",
                           "withdraw your city's signature")
 
 
@@ -118,15 +122,30 @@ def _confirm(command: SigningCommand) -> None:
         fail("not confirmed; nothing was signed")
 
 
-def _save(directory: str, data: bytes, signature: bytes, public_key: bytes, text: bytes) -> None:
+def _save(directory: str, data: bytes, signature: bytes, public_key: bytes, text: bytes,
+          versions: dict[str, bytes]) -> None:
     folder = Path(directory)
     folder.mkdir(parents=True, exist_ok=True)
     write_new_file(folder / "payload.json", data, 0o644)
     write_new_file(folder / "sig.bin", signature, 0o644)
     write_new_file(folder / "key.pem", payload.public_key_pem(public_key), 0o644)
     write_new_file(folder / "text.txt", text, 0o644)
-    print(f"Saved payload.json, sig.bin, key.pem (public) and text.txt in {folder} "
+    for tag, content in sorted(versions.items()):
+        write_new_file(folder / f"text.{tag}.txt", content, 0o644)
+    also = "".join(f", text.{tag}.txt" for tag in sorted(versions))
+    print(f"Saved payload.json, sig.bin, key.pem (public) and text.txt{also} in {folder} "
           "(see docs/signature-format.md to verify with openssl).")
+
+
+def _version_files(pairs: list[str] | None) -> dict[str, str]:
+    """``--version-file TAG=FILE`` options as ``{tag: file}``."""
+    found: dict[str, str] = {}
+    for pair in pairs or []:
+        tag, sep, path = pair.partition("=")
+        if not sep or not tag or not path:
+            fail(f"--version-file takes TAG=FILE, e.g. tr=bildirge.md, not {pair!r}")
+        found[tag] = path
+    return found
 
 
 def _sign_flow(args: argparse.Namespace, command: SigningCommand) -> None:
@@ -141,9 +160,13 @@ def _sign_flow(args: argparse.Namespace, command: SigningCommand) -> None:
         data = payload.b64decode(string_member(body, "payload", "the payload request"), "payload")
     except payload.PayloadError as exc:
         fail(f"refusing to sign: {exc}")
-    fields = check_payload(data, body, command.statement, slug, fingerprint)
-    text = check_text(api, fields, slug, args.text_file)
+    fields = check_payload(data, body, command.formats, slug, fingerprint)
+    own = _version_files(args.version_file)
+    text, versions = check_text(api, fields, slug, args.text_file, own)
     checked = "downloaded text" + (f" and {args.text_file}" if args.text_file else "") + " match text_sha256"
+    if versions:
+        checked += f"; every language version ({', '.join(sorted(versions))}) matches versions"
+        checked += "".join(f", and {path} ({tag})" for tag, path in sorted(own.items()))
     _show(command.statement, fields, data, checked)
     if not args.yes:
         _confirm(command)
@@ -161,7 +184,7 @@ def _sign_flow(args: argparse.Namespace, command: SigningCommand) -> None:
     if result.get("payload_sha256", sha256_hex(data)) != sha256_hex(data):
         print("warning: the server's receipt names other payload bytes than the ones signed here", file=sys.stderr)
     if args.save_dir:
-        _save(args.save_dir, data, signature, raw, text)
+        _save(args.save_dir, data, signature, raw, text, versions)
 
 
 def cmd_sign(args: argparse.Namespace) -> None:
@@ -205,7 +228,10 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument("--declaration", required=True, help="the declaration's short name (slug)")
         command.add_argument("--yes", action="store_true", help="do not ask for confirmation")
         command.add_argument("--text-file", help="also check this copy of the text against the payload's hash")
-        command.add_argument("--save-dir", help="write payload.json, sig.bin, key.pem and text.txt here")
+        command.add_argument("--version-file", action="append", metavar="TAG=FILE",
+                             help="also check this copy of one language version against the payload (repeatable)")
+        command.add_argument("--save-dir", help="write payload.json, sig.bin, key.pem and text.txt "
+                             "(and text.TAG.txt for each language version) here")
         command.set_defaults(func=func)
     from .offline import witness  # the transparency log's witness, in its own module
 

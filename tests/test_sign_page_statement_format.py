@@ -41,7 +41,7 @@ def test_the_sign_page_carries_the_format_it_signs(app: Flask, people: People) -
 
     page = client.get(f"/declarations/{SLUG}/sign").get_data(as_text=True)
     assert 'data-mode="sign"' in page and "<script>" not in page
-    assert statement_format_of(page) == statements.SIGNATURE.as_json()
+    assert statement_format_of(page) == statements.SIGNATURE_V2.as_json()
     issued = signatures.issue_signature_payload(declaration, people.delegate, fingerprint_of(private))
     fields = payload.parse(bytes(issued.payload))
     assert filled(statement_format_of(page)["sentence"], fields) == fields["statement"]

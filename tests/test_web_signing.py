@@ -440,7 +440,7 @@ def test_sign_withdraw_and_sign_again_through_the_json_endpoints(app: Flask, set
     client, token = client_as(app, people, "delegate")
 
     encoded, raw, fields = issue(client, token, "sign", private)
-    assert fields["format"] == "accord.signature/1"
+    assert fields["format"] == "accord.signature/2"
     assert fields["declaration_slug"] == SLUG and fields["revision"] == revision.number
     assert fields["text_sha256"] == revision.sha256 == hashlib.sha256(revision.text.encode()).hexdigest()
     assert fields["city_slug"] == "izmir" and fields["signer_id"] == people.delegate.id

@@ -79,8 +79,12 @@ def revision_list(declaration: Declaration) -> schemas.RevisionList:
 
 
 def revision_detail(revision: Revision) -> schemas.RevisionDetail:
-    return schemas.RevisionDetail(number=revision.number, text=revision.text, sha256=revision.sha256,
-                                  created_at=revision.created_at, note=revision.note)
+    return schemas.RevisionDetail(
+        number=revision.number, text=revision.text, sha256=revision.sha256, created_at=revision.created_at,
+        note=revision.note, authoritative_language=revision.authoritative_language,
+        versions=[schemas.RevisionVersionOut(tag=v.tag, text=v.text, sha256=v.sha256, authoritative=v.authoritative)
+                  for v in revision.versions],
+    )
 
 
 def key(record: SigningKey) -> schemas.KeyOut:

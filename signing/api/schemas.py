@@ -152,12 +152,22 @@ class RevisionList(RootModel[list[RevisionSummary]]):
     pass
 
 
+class RevisionVersionOut(BaseModel):
+    tag: str = Field(description="The BCP 47 language tag, e.g. `en`, `tr`, `sr-Latn`.")
+    text: str = Field(description="The canonical text of this language version; its SHA-256 is `sha256`.")
+    sha256: str
+    authoritative: bool
+
+
 class RevisionDetail(BaseModel):
     number: int
-    text: str = Field(description="The canonical text; its SHA-256 is `sha256`.")
+    text: str = Field(description="The canonical text of the authoritative version; its SHA-256 is `sha256`.")
     sha256: str
     created_at: Timestamp
     note: str
+    authoritative_language: str = Field(description="The tag of the authoritative version.")
+    versions: list[RevisionVersionOut] = Field(description="Every language version, sorted by tag; an "
+                                               "`accord.signature/2` payload names each by its SHA-256.")
 
 
 class RevisionCreate(_In):

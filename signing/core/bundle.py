@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import zipfile
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -17,19 +18,21 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from . import bundle_mandates, payload
+from . import bundle_mandates, payload, statements
 
 BUNDLE_FORMAT = "accord.bundle/1"
 # Version 2: the PDF is PAdES-sealed and the bundle carries the seal's certificate (``seal.crt``), and a ``log/``
 # folder with the transparency log's evidence may stand next to the listed files (added when the bundle is
 # exported, ``core.bundle_log``). Version 1 bundles stay valid as they are.
 BUNDLE_FORMAT_V2 = "accord.bundle/2"
-# Version 3: version 2 plus mayors' mandates (``core.bundle_mandates``): the manifest says whether the declaration
-# required them (``require_mandates``) and lists the mandates its signatures name (``mandates``), with their files.
+# Version 3: version 2, plus every language version of the revision as ``declaration.<tag>.md``, listed in the
+# manifest's ``versions`` (tag, file, SHA-256, authoritative); ``declaration.md`` stays the authoritative text. When
+# the declaration required mayors' mandates (``core.bundle_mandates``), the manifest also says so
+# (``require_mandates``) and lists the mandates its signatures name (``mandates``), with their files.
 BUNDLE_FORMAT_V3 = "accord.bundle/3"
 BUNDLE_FORMATS = (BUNDLE_FORMAT, BUNDLE_FORMAT_V2, BUNDLE_FORMAT_V3)
-# The versions whose bundles may carry the transparency log's ``log/`` folder and a seal certificate.
-LOG_FORMATS = (BUNDLE_FORMAT_V2, BUNDLE_FORMAT_V3)
+# The formats with a sealed PDF (``seal.crt``) and room for the log's evidence (``log/``).
+SEALED_FORMATS = (BUNDLE_FORMAT_V2, BUNDLE_FORMAT_V3)
 SEAL_CERTIFICATE = "seal.crt"
 MANIFEST = "manifest.json"
 MANIFEST_SIG = "manifest.sig"
@@ -38,6 +41,20 @@ TEXT = "declaration.md"
 PDF = "declaration.pdf"
 VERIFY = "VERIFY.txt"
 SUMS = "SHA256SUMS"
+
+
+def version_file(tag: str) -> str:
+    """The file of one language version in a version-3 bundle: ``declaration.<tag>.md``."""
+    return f"declaration.{tag}.md"
+
+
+@dataclass(frozen=True)
+class BundleVersion:
+    """One language version of the signed revision: its tag, canonical text and whether it is authoritative."""
+
+    tag: str
+    text: str
+    authoritative: bool
 
 
 @dataclass(frozen=True)
@@ -77,7 +94,9 @@ class BundleInput:
     signatories: list[str]  # city slugs asked to sign
     signatures: list[SignedItem]
     withdrawals: list[WithdrawnItem] = field(default_factory=list)
-    # Format 3: the declaration required mayors' mandates; the mandates its signatures name.
+    # Every language version (version 3, with ``seal_certificate``); empty for a bundle of versions 1 and 2.
+    versions: list[BundleVersion] = field(default_factory=list)
+    # Version 3: the declaration required mayors' mandates; the mandates its signatures name.
     require_mandates: bool = False
     mandates: list[bundle_mandates.MandateItem] = field(default_factory=list)
 
@@ -105,6 +124,14 @@ def build_bundle(data: BundleInput, pdf: bytes, platform_key: Ed25519PrivateKey,
     files: dict[str, bytes] = {TEXT: data.text.encode("utf-8"), PDF: pdf}
     if seal_certificate is not None:
         files[SEAL_CERTIFICATE] = seal_certificate
+    elif data.versions or data.mandates or data.require_mandates:
+        raise ValueError("a bundle of format 3 (language versions, mandates) carries the seal certificate")
+    version_entries = []
+    for version in sorted(data.versions, key=lambda v: v.tag):
+        content = version.text.encode("utf-8")
+        files[version_file(version.tag)] = content
+        version_entries.append({"tag": version.tag, "file": version_file(version.tag),
+                                "sha256": hashlib.sha256(content).hexdigest(), "authoritative": version.authoritative})
     keys: dict[str, bytes] = {}
     signature_entries = []
     for item in sorted(data.signatures, key=lambda s: s.city_slug):
@@ -140,7 +167,8 @@ def build_bundle(data: BundleInput, pdf: bytes, platform_key: Ed25519PrivateKey,
     )
     files[PLATFORM_KEY] = payload.public_key_pem(platform_public)
     instructions = verify_instructions(data, signature_entries, withdrawal_entries,
-                                       with_log=seal_certificate is not None, mandates=mandate_entries)
+                                       with_log=seal_certificate is not None, versions=version_entries,
+                                       mandates=mandate_entries)
     if seal_certificate is not None:
         instructions += seal_instructions()
     files[VERIFY] = instructions.encode("utf-8")
@@ -168,6 +196,9 @@ def build_bundle(data: BundleInput, pdf: bytes, platform_key: Ed25519PrivateKey,
     }
     if seal_certificate is not None:
         manifest.update(format=BUNDLE_FORMAT_V2, seal_certificate_file=SEAL_CERTIFICATE)
+    if version_entries:
+        main = next(entry["tag"] for entry in version_entries if entry["authoritative"])
+        manifest.update(format=BUNDLE_FORMAT_V3, versions=version_entries, authoritative_language=main)
     if data.require_mandates or data.mandates:
         manifest.update(format=BUNDLE_FORMAT_V3, require_mandates=data.require_mandates, mandates=mandate_entries)
     manifest_bytes = payload.canonical_json(manifest)
@@ -210,11 +241,17 @@ def _zip(folder: str, files: dict[str, bytes], moment: datetime) -> bytes:
 
 def verify_instructions(data: BundleInput, signatures: list[dict[str, Any]],
                         withdrawals: list[dict[str, Any]], *, with_log: bool = False,
+                        versions: list[dict[str, Any]] | None = None,
                         mandates: list[dict[str, Any]] | None = None) -> str:
     """VERIFY.txt: the stock openssl and sha256sum commands that check this bundle.
 
-    ``with_log`` (version 2): the ``log/`` folder, outside the manifest, is left out of the file-list check.
+    ``with_log`` (versions 2 and 3): the ``log/`` folder, outside the manifest, is left out of the file-list check.
+    ``versions`` (version 3): the manifest's language versions, each checked with ``sha256sum``, and every
+    ``accord.signature/2`` payload checked to name exactly them.
     """
+    versions = versions or []
+    v2_files = {item_file for item_file, item in _payloads(data).items() if item.startswith(b'{')
+                and f'"format":"{statements.SIGNATURE_V2.name}"'.encode() in item}
     outside = " ! -path './log/*'" if with_log else ""
     lines = [
         f"How to verify “{data.declaration_title}”, revision {data.revision}",
@@ -248,16 +285,27 @@ def verify_instructions(data: BundleInput, signatures: list[dict[str, Any]],
         "",
         f"   sha256sum {TEXT}",
         "",
+    ]
+    if versions:
+        lines += [
+            f"   It is the authoritative one of {len(versions)} language version(s); each version's SHA-256 must be",
+            "   the one given (one signature covers every version):",
+            "",
+            *[f"   sha256sum {entry['file']}    # expect {entry['sha256']}" for entry in versions],
+            "",
+        ]
+    lines += [
         "5. Each city's signature (expect 'Signature Verified Successfully' for each), and the",
-        "   signed payload names this text's hash and the key's fingerprint:",
+        "   signed payload names this text's hash and the key's fingerprint"
+        + (", and every language version" if versions else "") + ":",
         "",
     ]
     for entry in signatures:
-        lines += _signature_commands(entry, data.text_sha256)
+        lines += _signature_commands(entry, data.text_sha256, _versions_member(versions), v2_files)
     if withdrawals:
         lines += ["6. Withdrawn signatures and the signed statements withdrawing them:", ""]
         for entry in withdrawals:
-            lines += _signature_commands(entry["signature"], data.text_sha256)
+            lines += _signature_commands(entry["signature"], data.text_sha256, _versions_member(versions), v2_files)
             lines += [
                 f"   openssl pkeyutl -verify -pubin -inkey {entry['withdrawal_key_file']} -rawin"
                 f" -in {entry['withdrawal_file']} -sigfile {entry['withdrawal_signature_file']}",
@@ -293,13 +341,32 @@ def seal_instructions() -> str:
     ])
 
 
-def _signature_commands(entry: dict[str, Any], text_sha256: str) -> list[str]:
+def _versions_member(versions: list[dict[str, Any]]) -> str:
+    """The exact bytes of the ``versions`` member of an ``accord.signature/2`` payload naming these versions."""
+    if not versions:
+        return ""
+    items = [{"authoritative": v["authoritative"], "sha256": v["sha256"], "tag": v["tag"]} for v in versions]
+    return '"versions":' + json.dumps(items, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _payloads(data: BundleInput) -> dict[str, bytes]:
+    """Every signature payload of the bundle by the hash of its bytes (how the commands below recognise one)."""
+    items = [*data.signatures, *(withdrawn.signed for withdrawn in data.withdrawals)]
+    return {hashlib.sha256(item.payload).hexdigest(): item.payload for item in items}
+
+
+def _signature_commands(entry: dict[str, Any], text_sha256: str, versions_member: str = "",
+                        v2_payloads: frozenset[str] | set[str] = frozenset()) -> list[str]:
+    """The commands for one signature; an ``accord.signature/2`` payload (by hash) must name every version."""
     fingerprint_hex = entry["key_fingerprint"].removeprefix("sha256:")
+    names_versions = ([f"   grep -cF '{versions_member}' {entry['payload_file']}    # expect 1"]
+                      if versions_member and entry["payload_sha256"] in v2_payloads else [])
     return [
         f"   # {entry['city_name']} — {entry['signer_name']}, signed {entry['signed_at']}",
         f"   openssl pkeyutl -verify -pubin -inkey {entry['key_file']} -rawin -in {entry['payload_file']}"
         f" -sigfile {entry['signature_file']}",
         f"   grep -c '\"text_sha256\":\"{text_sha256}\"' {entry['payload_file']}    # expect 1",
+        *names_versions,
         f"   grep -c '\"key_fingerprint\":\"sha256:{fingerprint_hex}\"' {entry['payload_file']}    # expect 1",
         f"   openssl pkey -pubin -in {entry['key_file']} -outform DER | tail -c 32 | sha256sum"
         f"    # expect {fingerprint_hex}",

@@ -30,6 +30,17 @@ class SignatoryRow:
     fingerprint: str
 
 
+@dataclass(frozen=True)
+class VersionPage:
+    """One language version to print: its tag, the language's name, its text and SHA-256, authoritative or not."""
+
+    tag: str
+    language: str
+    text: str
+    sha256: str
+    authoritative: bool
+
+
 def _font(name: str) -> str:
     return str(resources.files("signing.fonts").joinpath(name))
 
@@ -44,10 +55,11 @@ def _plain(paragraph: str) -> tuple[str, bool]:
 def render(
     *, title: str, text: str, revision: int, text_sha256: str, frozen_at: datetime,
     signatories: list[SignatoryRow], verify_url: str, platform_fingerprint: str,
-    signing_rule: str = "", not_signed: Sequence[str] = (),
+    signing_rule: str = "", not_signed: Sequence[str] = (), versions: Sequence[VersionPage] = (),
 ) -> bytes:
     """The PDF; ``signing_rule`` (in words) and ``not_signed`` (the cities asked that did not sign) are
-    printed on the signatory page when given."""
+    printed on the signatory page when given. With ``versions``, every language version is printed (the
+    authoritative one first, each from a new page) and its SHA-256 listed; else ``text`` alone."""
     pdf = FPDF(format="A4")
     pdf.set_creation_date(frozen_at)
     pdf.set_title(title)
@@ -66,11 +78,18 @@ def render(
     pdf.multi_cell(width, 5, f"Revision {revision} · frozen {frozen_at.strftime('%Y-%m-%d %H:%M')} UTC",
                    new_x="LMARGIN", new_y="NEXT", align="L")
     pdf.ln(4)
-    for paragraph in split_paragraphs(text):
-        plain, heading = _plain(paragraph)
-        pdf.set_font("DejaVu", "B" if heading else "", 12 if heading else 10.5)
-        pdf.multi_cell(width, 5.6, plain, new_x="LMARGIN", new_y="NEXT", align="L")
-        pdf.ln(2.5)
+    ordered = sorted(versions, key=lambda version: (not version.authoritative, version.tag))
+    if not ordered:
+        _paragraphs(pdf, width, text)
+    for number, version in enumerate(ordered):
+        if number:
+            pdf.add_page()
+        role = "authoritative version" if version.authoritative else "translation"
+        pdf.set_font("DejaVu", "B", 10)
+        pdf.multi_cell(width, 6, f"{version.language} ({version.tag}) · {role}", new_x="LMARGIN", new_y="NEXT",
+                       align="L")
+        pdf.ln(2)
+        _paragraphs(pdf, width, version.text)
 
     pdf.add_page()
     pdf.set_font("DejaVu", "B", 13)
@@ -94,6 +113,13 @@ def render(
     pdf.cell(width, 6, "SHA-256 of the signed text (declaration.md)", new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("DejaVuMono", "", 9)
     pdf.multi_cell(width, 5, text_sha256, new_x="LMARGIN", new_y="NEXT", align="L")
+    if ordered:
+        pdf.set_font("DejaVu", "B", 10)
+        pdf.cell(width, 6, "SHA-256 of every language version (declaration.<tag>.md)", new_x="LMARGIN",
+                 new_y="NEXT")
+        pdf.set_font("DejaVuMono", "", 8.5)
+        for version in sorted(ordered, key=lambda version: version.tag):
+            pdf.multi_cell(width, 5, f"{version.tag}: {version.sha256}", new_x="LMARGIN", new_y="NEXT", align="L")
     pdf.set_font("DejaVu", "", 9)
     pdf.multi_cell(width, 5, f"Manifest sealed by the platform key {platform_fingerprint}.",
                    new_x="LMARGIN", new_y="NEXT", align="L")
@@ -105,6 +131,14 @@ def render(
     pdf.set_font("DejaVu", "", 9)
     pdf.multi_cell(width, 5, f"Verify: {verify_url}", new_x="LMARGIN", new_y="NEXT", align="L")
     return bytes(pdf.output())
+
+
+def _paragraphs(pdf: FPDF, width: float, text: str) -> None:
+    for paragraph in split_paragraphs(text):
+        plain, heading = _plain(paragraph)
+        pdf.set_font("DejaVu", "B" if heading else "", 12 if heading else 10.5)
+        pdf.multi_cell(width, 5.6, plain, new_x="LMARGIN", new_y="NEXT", align="L")
+        pdf.ln(2.5)
 
 
 def _outcome(pdf: FPDF, width: float, signing_rule: str, not_signed: Sequence[str]) -> None:

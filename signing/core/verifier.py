@@ -22,13 +22,14 @@ from . import bundle_log, fastparse, note, payload, statements, strict_zip, veri
 from .bundle import (
     BUNDLE_FORMAT_V3,
     BUNDLE_FORMATS,
-    LOG_FORMATS,
     MANIFEST,
     MANIFEST_SIG,
     PLATFORM_KEY,
     SEAL_CERTIFICATE,
+    SEALED_FORMATS,
     SUMS,
     TEXT,
+    version_file,
 )
 
 MAX_MEMBER_BYTES = 50 * 1024 * 1024
@@ -110,7 +111,7 @@ def _verify_files(files: dict[str, bytes], trusted_platform_key: str | None, rep
     manifest = _check_manifest(files, report)
     if manifest is None:
         return
-    log_files = bundle_log.split(files) if manifest.get("format") in LOG_FORMATS else None
+    log_files = bundle_log.split(files) if manifest.get("format") in SEALED_FORMATS else None
     keys = fastparse.Keys(files)
     platform = keys.get(PLATFORM_KEY)
     if platform is None:
@@ -124,14 +125,15 @@ def _verify_files(files: dict[str, bytes], trusted_platform_key: str | None, rep
                      "manifest signature by the platform key")
 
     digests = _check_files(files, manifest["files"], report)
-    if manifest.get("format") in LOG_FORMATS:
+    if manifest.get("format") in SEALED_FORMATS:
         _check_seal_certificate(files, manifest, report)
     text_sha = digests.get(TEXT) or hashlib.sha256(b"").hexdigest()
     report.check(text_sha == manifest.get("text_sha256"), f"declaration.md SHA-256 {text_sha}")
+    versions = _check_versions(manifest, digests, report) if manifest.get("format") == BUNDLE_FORMAT_V3 else None
 
     payload_files = {n for n in files if n.endswith(".json") and n.startswith(("signatures/", "withdrawn/",
                                                                                 "withdrawals/"))}
-    bundle = _Bundle(files, digests, manifest, keys, report)
+    bundle = _Bundle(files, digests, manifest, keys, report, versions)
     signatures, withdrawals = _entries(manifest, "signatures", report), _entries(manifest, "withdrawals", report)
     covered = {_check_signature(bundle, entry, "signature") for entry in signatures}
     for entry in withdrawals:
@@ -180,6 +182,34 @@ def _check_manifest(files: dict[str, bytes], report: Report) -> dict[str, Any] |
         canonical = False
     report.check(canonical, "manifest is RFC 8785 canonical JSON")
     return manifest
+
+
+def _check_versions(manifest: dict[str, Any], digests: dict[str, str], report: Report) -> list[dict[str, Any]]:
+    """Format 3: every language version's file is listed with its hash, sorted by tag, exactly one authoritative.
+
+    Returns the versions as an ``accord.signature/2`` payload names them (``tag``, ``sha256``, ``authoritative``).
+    """
+    entries = _entries(manifest, "versions", report)
+    versions = []
+    for entry in entries:
+        tag, sha256, main = entry.get("tag"), entry.get("sha256"), entry.get("authoritative")
+        well_formed = (isinstance(tag, str) and payload.LANGUAGE_TAG.fullmatch(tag) is not None
+                       and isinstance(sha256, str) and type(main) is bool and set(entry) == {
+                           "tag", "file", "sha256", "authoritative"})
+        name = version_file(tag) if isinstance(tag, str) else "?"
+        if not well_formed or entry.get("file") != name:
+            report.fail(f"manifest version {tag!r} is malformed")
+            continue
+        report.check(digests.get(name) == sha256, f"{name} SHA-256 {digests.get(name, 'missing')}")
+        versions.append({"tag": tag, "sha256": sha256, "authoritative": main})
+    tags = [str(version["tag"]) for version in versions]
+    report.check(bool(versions) and tags == sorted(set(tags)) and len(versions) == len(entries),
+                 f"language versions {', '.join(tags) or 'none'} (sorted by tag, each once)")
+    authoritative = [version for version in versions if version["authoritative"]]
+    report.check(len(authoritative) == 1 and authoritative[0]["sha256"] == manifest.get("text_sha256")
+                 and authoritative[0]["tag"] == manifest.get("authoritative_language"),
+                 f"one authoritative version ({manifest.get('authoritative_language')}), the text of declaration.md")
+    return versions
 
 
 def _check_seal_certificate(files: dict[str, bytes], manifest: dict[str, Any], report: Report) -> None:
@@ -243,8 +273,9 @@ class _Bundle:
     """What every signature is checked against, and the signatures waiting for their Ed25519 check."""
 
     def __init__(self, files: dict[str, bytes], digests: dict[str, str], manifest: dict[str, Any],
-                 keys: fastparse.Keys, report: Report) -> None:
+                 keys: fastparse.Keys, report: Report, versions: list[dict[str, Any]] | None = None) -> None:
         self.files, self.digests, self.keys, self.report = files, digests, keys, report  # digests: name -> hex
+        self.versions = versions  # format 3: what every accord.signature/2 payload must name; else None
         self.text_sha256 = manifest.get("text_sha256")
         self.declaration = (manifest.get("declaration_slug"), manifest.get("revision"))
         self.pending: list[_Pending] = []
@@ -280,7 +311,12 @@ def _check_signature(bundle: _Bundle, entry: dict[str, Any], kind: str) -> str:
     if key is None:
         return payload_file
     problems = []
-    if fields["format"] not in (statements.SIGNATURE.name, statements.SIGNATURE_V2.name):
+    if fields["format"] == statements.SIGNATURE_V2.name:
+        if bundle.versions is None:
+            problems.append("names language versions, in a bundle without them")
+        elif fields["versions"] != bundle.versions:
+            problems.append("names other language versions than the bundle's")
+    elif fields["format"] != statements.SIGNATURE.name:
         problems.append(f"not a {statements.SIGNATURE.noun} payload")
     if text_sha256 != bundle.text_sha256:
         problems.append("signed another text")

@@ -120,8 +120,8 @@ class Mandates:
             return  # reported by the signature's own check
         named = fields.get("mandate_sha256", "")
         if not named:
-            self.report.check(not self.required, f"{label}: names no mandate" if self.required else
-                              f"{label}: no mandate needed")
+            if self.required:
+                self.report.fail(f"{label}: names no mandate")
             return
         found = self.by_sha.get(named)
         if found is None:

@@ -50,6 +50,15 @@ def declaration_text() -> str:
     return resources.files("signing.demo_data").joinpath("b40-izmir-declaration-2025.md").read_text("utf-8")
 
 
+# The Turkish version is a demonstration translation written for this demo, not an official text of the network.
+DEMO_TRANSLATION = "demonstration translation"
+
+
+def turkish_text() -> str:
+    """The demo's Turkish version of the declaration (a demonstration translation; English is authoritative)."""
+    return resources.files("signing.demo_data").joinpath("b40-izmir-declaration-2025.tr.md").read_text("utf-8")
+
+
 def is_empty() -> bool:
     return (db.session.scalar(select(func.count()).select_from(User)) or 0) == 0
 
@@ -81,7 +90,11 @@ def _user(email: str) -> User:
 
 
 def load_demo_declaration() -> None:
-    """The B40 İzmir declaration in consultation: two revisions, a comment and an amendment."""
+    """The B40 İzmir declaration in consultation: two revisions, a comment and an amendment.
+
+    Revision 2 holds two language versions: English (authoritative, the real text) and Turkish, labelled
+    a demonstration translation.
+    """
     secretariat = _user(f"secretariat@{DEMO_DOMAIN}")
     text = declaration_text()
     declaration = declarations.create(
@@ -92,7 +105,13 @@ def load_demo_declaration() -> None:
         "build a more just, sustainable and democratic world for all.",
         "build a more just, sustainable, inclusive and democratic world for all.",
     )
-    declarations.add_revision(declaration, revised, "Closing sentence: add “inclusive”", secretariat)
+    closing = ("daha adil, sürdürülebilir ve demokratik bir dünya",
+               "daha adil, sürdürülebilir, kapsayıcı ve demokratik bir dünya")
+    declarations.save_versions(
+        declaration, {"en": revised, "tr": turkish_text().replace(*closing)}, "en",
+        "Closing sentence: add “inclusive”; Turkish version added (a demonstration translation)", secretariat,
+        labels={"tr": DEMO_TRANSLATION},
+    )
     revision = declaration.latest
     review.add_comment(
         revision, 2,

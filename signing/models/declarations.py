@@ -17,6 +17,7 @@ from .types import UTCDateTime, utcnow
 # The language of a revision saved without language versions (every revision before issue #13).
 DEFAULT_LANGUAGE = "en"
 MAX_TAG = 35
+MAX_LABEL = 100
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,7 @@ class LanguageVersion:
     text: str
     sha256: str
     authoritative: bool
+    label: str = ""  # shown beside the language's name, e.g. "demonstration translation" (never signed)
 
 
 class Status(enum.StrEnum):
@@ -109,7 +111,8 @@ class Revision(db.Model):  # type: ignore[name-defined,misc]
         """Every language version, sorted by tag; a revision saved without any is one version in English."""
         if not self.version_rows:
             return [LanguageVersion(DEFAULT_LANGUAGE, self.text, self.sha256, True)]
-        return [LanguageVersion(row.tag, row.text, row.sha256, row.authoritative) for row in self.version_rows]
+        return [LanguageVersion(row.tag, row.text, row.sha256, row.authoritative, row.label)
+                for row in self.version_rows]
 
     @property
     def authoritative_language(self) -> str:
@@ -138,6 +141,7 @@ class RevisionVersion(db.Model):  # type: ignore[name-defined,misc]
     text: Mapped[str] = mapped_column(Text)  # canonical text (signing.text.canonical)
     sha256: Mapped[str] = mapped_column(String(64))
     authoritative: Mapped[bool] = mapped_column(Boolean, default=False)
+    label: Mapped[str] = mapped_column(String(MAX_LABEL), default="")  # e.g. "demonstration translation"
 
     revision: Mapped[Revision] = relationship(back_populates="version_rows")
 

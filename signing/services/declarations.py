@@ -41,6 +41,7 @@ from . import (
 )
 from .cities import slugify
 from .signatures import void_standing
+from .versions import _
 from .workflow import Action, require
 
 MAX_TITLE = 200
@@ -156,19 +157,20 @@ def add_revision(
     latest = declaration.latest
     tag = versions.clean_tag(language) if language else latest.authoritative_language
     texts = {version.tag: version.text for version in latest.versions}
+    labels = {version.tag: version.label for version in latest.versions}
     if tag not in texts:
-        raise NotFound(f"Revision {latest.number} has no version in {tag}.")
+        raise NotFound(_("Revision %(number)s has no version in %(tag)s.", number=latest.number, tag=tag))
     texts[tag] = text
-    return _save(declaration, versions.prepare(texts, latest.authoritative_language), note, actor,
+    return _save(declaration, versions.prepare(texts, latest.authoritative_language, labels), note, actor,
                  credited_to=credited_to, commit=commit)
 
 
 def save_versions(declaration: Declaration, texts: Mapping[str, str], authoritative: str, note: str,
-                  actor: User) -> Revision:
+                  actor: User, labels: Mapping[str, str] | None = None) -> Revision:
     """Save every language version at once (add a language, edit any): one new revision."""
     _lock(declaration)
     require(Action.EDIT_TEXT, declaration, actor)
-    return _save(declaration, versions.prepare(texts, authoritative), note, actor)
+    return _save(declaration, versions.prepare(texts, authoritative, labels), note, actor)
 
 
 def _save(declaration: Declaration, prepared: list[LanguageVersion], note: str, actor: User, *,
@@ -192,7 +194,8 @@ def _save(declaration: Declaration, prepared: list[LanguageVersion], note: str, 
         raise Conflict("Someone saved another revision at the same moment; reload and try again.") from exc
     for version in prepared:
         db.session.add(RevisionVersion(revision_id=revision.id, tag=version.tag, text=version.text,
-                                       sha256=version.sha256, authoritative=version.authoritative))
+                                       sha256=version.sha256, authoritative=version.authoritative,
+                                       label=version.label))
     db.session.flush()
     db.session.refresh(revision)
     audit.record(

@@ -15,8 +15,8 @@ from flask import Flask, current_app
 from sqlalchemy import Integer, bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 
-from ..core import log_entry, payload, pdf
-from ..core.bundle import BundleInput, SignedItem, WithdrawnItem, build_bundle
+from ..core import languages, log_entry, payload, pdf
+from ..core.bundle import BundleInput, BundleVersion, SignedItem, WithdrawnItem, build_bundle
 from ..core.bundle_mandates import MandateItem, RevocationItem
 from ..extensions import db
 from ..models import Bundle, Declaration, Signatory, Signature, SignatureStatus, Status, User, Withdrawal, utcnow
@@ -179,6 +179,8 @@ def freeze_declaration(declaration_id: int, reason: str = "") -> int | None:
         signatories=[pdf.SignatoryRow(s.city_name, s.signer_name, s.signed_at,
                                       payload.fingerprint(s.public_key)) for s in standing],
         signing_rule=rule_in_words(declaration), not_signed=_not_signed(declaration, standing),
+        versions=[pdf.VersionPage(v.tag, languages.name(v.tag), v.text, v.sha256, v.authoritative)
+                  for v in revision.versions] if len(revision.versions) > 1 else [],  # one version: as before
     )
     document = seal.seal(document, credentials, frozen_at)
     archive, manifest = build_bundle(
@@ -188,6 +190,7 @@ def freeze_declaration(declaration_id: int, reason: str = "") -> int | None:
             signing_opened_at=declaration.signing_opened_at, signing_deadline=declaration.signing_deadline,
             frozen_at=frozen_at, issuer=current_app.config["PUBLIC_URL"],
             signatories=[s.city.slug for s in declaration.signatories], signatures=standing, withdrawals=withdrawn,
+            versions=[BundleVersion(v.tag, v.text, v.authoritative) for v in revision.versions],
             require_mandates=declaration.require_mandates,
             mandates=_mandates([*standing, *(w.signed for w in withdrawn)]),
         ),

@@ -10,6 +10,7 @@ from ..models import Amendment, AmendmentStatus, Approval, Comment, Revision, Ro
 from ..text.canonical import CanonicalTextError, canonicalize, join_paragraphs, split_paragraphs
 from . import Conflict, Forbidden, NotFound, ServiceError, audit, transactions, versions, webhooks
 from .declarations import _lock, _notify, add_revision, check_printable
+from .versions import _
 from .workflow import Action, require
 
 MAX_COMMENT = 10_000
@@ -30,7 +31,8 @@ def _language(revision: Revision, language: str | None) -> str:
 def _check_paragraph(revision: Revision, paragraph: int, language: str) -> str:
     items = paragraphs(revision, language)
     if not 0 <= paragraph < len(items):
-        raise ServiceError(f"Revision {revision.number} has no paragraph {paragraph + 1} in {language}.")
+        raise ServiceError(_("Revision %(number)s has no paragraph %(paragraph)s in %(tag)s.",
+                             number=revision.number, paragraph=paragraph + 1, tag=language))
     return items[paragraph]
 
 

@@ -155,8 +155,8 @@ def _issue(declaration: Declaration, user: User, key: SigningKey, kind: PayloadK
     revision = _open_revision(declaration)
     assert user.city is not None  # noqa: S101 - checked by require
     now = utcnow().replace(microsecond=0)
-    fields = {
-        "format": payload.WITHDRAWAL_FORMAT if kind is PayloadKind.WITHDRAWAL else payload.SIGNATURE_FORMAT,
+    fields: dict[str, Any] = {
+        "format": payload.WITHDRAWAL_FORMAT if kind is PayloadKind.WITHDRAWAL else payload.SIGNATURE_V2_FORMAT,
         "issuer": current_app.config["PUBLIC_URL"],
         "declaration_slug": declaration.slug,
         "declaration_title": declaration.title,
@@ -173,11 +173,12 @@ def _issue(declaration: Declaration, user: User, key: SigningKey, kind: PayloadK
     }
     if withdraws is not None:
         fields["withdraws_payload_sha256"] = withdraws
-    if mandate is not None:  # accord.signature/2: the language versions and the mandate's SHA-256
-        fields.update(format=payload.SIGNATURE_V2_FORMAT, mandate_sha256=mandate.payload_sha256,
-                      authoritative_language=revision.authoritative_language,
-                      versions=[{"tag": v.tag, "sha256": v.sha256, "authoritative": v.authoritative}
-                                for v in revision.versions])
+    else:  # accord.signature/2: every language version of the revision, one signature for all of them
+        fields["versions"] = [{"tag": version.tag, "sha256": version.sha256, "authoritative": version.authoritative}
+                              for version in revision.versions]
+        fields["authoritative_language"] = revision.authoritative_language
+        # The mandate that authorises this signature, when the declaration requires mandates.
+        fields["mandate_sha256"] = mandate.payload_sha256 if mandate is not None else ""
     data = payload.build(fields)
     issued = IssuedPayload(
         kind=kind.value, nonce=fields["nonce"], payload=data, payload_sha256=hashlib.sha256(data).hexdigest(),

@@ -6,14 +6,16 @@ from datetime import UTC
 
 from flask import Blueprint, Flask, Response, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
 from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy import select
 from wtforms import SelectChoice
 
+from ..core import languages
 from ..extensions import db
-from ..models import City, Declaration, Role
-from ..services import ServiceError, dashboard, declarations, freeze, review, workflow
+from ..models import City, Declaration, Revision, Role
+from ..services import ServiceError, dashboard, declarations, freeze, review, versions, workflow
 from ..services.workflow import Action
 from ..text import bidi
 from ..text.canonical import canonicalize
@@ -39,7 +41,7 @@ def _workflow_helpers() -> dict[str, object]:
 
     # show_bidi: plain text with bidirectional-override characters shown as marked placeholders.
     return {"can": can, "render_markdown": render_markdown, "redline": redline, "show_bidi": bidi.visible,
-            "bidi_found": bidi.found}
+            "bidi_found": bidi.found, "language_name": languages.name}
 
 
 @bp.route("/")
@@ -79,18 +81,20 @@ def _changed_since(declaration: Declaration) -> list[tuple[str, int]]:
 
 
 def _revision_page(declaration: Declaration, number: int) -> ResponseReturnValue:
+    """One revision in one language version (``?lang=``, by default the authoritative one), with its review."""
     revision = declarations.get_revision(declaration, number)
+    shown = versions.shown(revision, request.args.get("lang"))
     changed = _changed_since(declaration)
     declarations.mark_viewed(current_user, revision)
-    comments = review.comments_for(revision)
+    comments = [c for c in review.comments_for(revision) if c.language == shown.tag]
     by_paragraph: dict[int, list[object]] = {}
     for comment in comments:
         by_paragraph.setdefault(comment.paragraph, []).append(comment)
     amendments = [a for a in review.amendments_for(declaration.id) if a.revision_id == revision.id]
     approved = review.latest_approvals(declaration.id).get(current_user.city_id or -1)
     return render_template(
-        "declarations/revision.html", declaration=declaration, revision=revision,
-        paragraphs=render_paragraphs(revision.text), paragraph_sources=review.paragraphs(revision),
+        "declarations/revision.html", declaration=declaration, revision=revision, shown=shown,
+        paragraphs=render_paragraphs(shown.text), paragraph_sources=review.paragraphs(revision, shown.tag),
         comments=by_paragraph, amendments=amendments,
         changed=changed, approved=approved, confirm=ConfirmForm(),
     )
@@ -133,28 +137,71 @@ def compare(declaration: Declaration) -> ResponseReturnValue:
     new_n = request.args.get("to", type=int, default=latest)
     old = declarations.get_revision(declaration, old_n)
     new = declarations.get_revision(declaration, new_n)
+    lang = request.args.get("lang") or new.authoritative_language  # compare one language version
+    old_version, new_version = versions.shown(old, lang), versions.shown(new, lang)
+    tags = sorted({*old.tags, *new.tags})
     return render_template(
-        "declarations/compare.html", declaration=declaration, old=old, new=new,
-        diff=redline_html(old.text, new.text), summary=redline_summary(old.text, new.text),
+        "declarations/compare.html", declaration=declaration, old=old, new=new, lang=new_version.tag, tags=tags,
+        old_version=old_version, new_version=new_version,
+        diff=redline_html(old_version.text, new_version.text),
+        summary=redline_summary(old_version.text, new_version.text),
     )
 
 
 @bp.route("/<slug>/edit", methods=["GET", "POST"])
 @declaration_action(Action.EDIT_TEXT)
 def edit(declaration: Declaration) -> ResponseReturnValue:
+    """Every language version side by side (the authoritative one is ``text``); one save is one new revision."""
     form = RevisionForm()
+    latest = declaration.latest
     if request.method == "GET":
-        form.text.data = declaration.latest.text
+        form.text.data = latest.text
     if form.validate_on_submit():
         try:
-            revision = declarations.add_revision(declaration, form.text.data or "", form.note.data or "",
-                                                 current_user)
+            texts, authoritative, labels = _submitted_versions(latest)
+            texts[latest.authoritative_language] = form.text.data or ""
+            revision = declarations.save_versions(declaration, texts, authoritative, form.note.data or "",
+                                                  current_user, labels)
         except ServiceError as exc:
             form.text.errors = [exc.message]
-            return render_template("declarations/edit.html", declaration=declaration, form=form), exc.status
+            return _edit_page(declaration, form), exc.status
         flash(f"Saved as revision {revision.number}.", "success")
         return redirect(url_for("declarations.show", slug=declaration.slug))
-    return render_template("declarations/edit.html", declaration=declaration, form=form), _form_status()
+    return _edit_page(declaration, form), _form_status()
+
+
+def _edit_page(declaration: Declaration, form: RevisionForm) -> str:
+    latest = declaration.latest
+    submitted = request.method == "POST"
+    others = [(v, request.form.get(f"version-{v.tag}", "") if submitted else v.text,
+               request.form.get(f"label-{v.tag}", "") if submitted else v.label)
+              for v in latest.versions if not v.authoritative]
+    return render_template("declarations/edit.html", declaration=declaration, form=form, others=others,
+                           authoritative=latest.version(latest.authoritative_language),
+                           new_version={name: request.form.get(name, "") for name in ("new_tag", "new_text",
+                                                                                      "new_label")})
+
+
+def _submitted_versions(latest: Revision) -> tuple[dict[str, str], str, dict[str, str]]:
+    """The other versions of the edit form (``version-<tag>``, ``remove-<tag>``, ``label-<tag>``, ``new_*``)."""
+    texts: dict[str, str] = {}
+    labels = {latest.authoritative_language: request.form.get(f"label-{latest.authoritative_language}", "")}
+    for version in latest.versions:
+        if version.authoritative or request.form.get(f"remove-{version.tag}"):
+            continue
+        texts[version.tag] = request.form.get(f"version-{version.tag}", "")
+        labels[version.tag] = request.form.get(f"label-{version.tag}", "")
+    new_tag = request.form.get("new_tag", "").strip()
+    if new_tag:
+        tag = versions.clean_tag(new_tag)
+        if tag in texts or tag == latest.authoritative_language:
+            raise ServiceError(_("The revision already has a version in %(tag)s; edit it instead.", tag=tag))
+        texts[tag] = request.form.get("new_text", "")
+        labels[tag] = request.form.get("new_label", "")
+    elif request.form.get("new_text", "").strip():
+        raise ServiceError(_("Give the new version's language tag (e.g. tr)."))
+    authoritative = request.form.get("authoritative", "").strip() or latest.authoritative_language
+    return texts, versions.clean_tag(authoritative), labels
 
 
 @bp.route("/<slug>/open-consultation", methods=["GET", "POST"])

@@ -111,6 +111,7 @@ class CommentForm(FlaskForm):
     paragraph = IntegerField("Paragraph", validators=[InputRequired(), NumberRange(min=1, max=100_000)])
     parent_id = IntegerField("Reply to", validators=[Optional(), NumberRange(min=1)])
     body = TextAreaField("Comment", validators=[DataRequired(), Length(max=10_000)])
+    language = StringField(_l("Language"), validators=[Optional(), Length(max=35)])
     submit = SubmitField("Comment")
 
 
@@ -118,6 +119,7 @@ class AmendmentForm(FlaskForm):
     paragraph = IntegerField("Paragraph", validators=[InputRequired(), NumberRange(min=1, max=100_000)])
     replacement = TextAreaField("Replacement text", validators=[DataRequired(), Length(max=20_000)])
     reason = TextAreaField("Reason", validators=[DataRequired(), Length(max=5_000)])
+    language = StringField(_l("Language"), validators=[Optional(), Length(max=35)])
     submit = SubmitField("Propose amendment")
 
 

@@ -16,8 +16,11 @@ from .guards import declaration_action
 bp = Blueprint("review", __name__, url_prefix="/declarations")
 
 
-def _back(declaration: Declaration, number: int, anchor: str = "") -> Response:
-    return redirect(url_for("declarations.revision", slug=declaration.slug, number=number) + anchor)
+def _back(declaration: Declaration, number: int, anchor: str = "", language: str | None = None) -> Response:
+    target = url_for("declarations.revision", slug=declaration.slug, number=number)
+    if language and language != declaration.latest.authoritative_language:
+        target = url_for("declarations.revision", slug=declaration.slug, number=number, lang=language)
+    return redirect(target + anchor)
 
 
 def _form_errors(form: CommentForm | AmendmentForm | DecisionForm | ConfirmForm) -> str:
@@ -33,9 +36,9 @@ def comment(declaration: Declaration, number: int) -> ResponseReturnValue:
     if not form.validate_on_submit():
         raise ServiceError(_form_errors(form))
     created = review.add_comment(revision, (form.paragraph.data or 0) - 1, form.body.data or "", current_user,
-                                 parent_id=form.parent_id.data)
+                                 parent_id=form.parent_id.data, language=form.language.data or None)
     flash("Comment added.", "success")
-    return _back(declaration, number, f"#comment-{created.id}")
+    return _back(declaration, number, f"#comment-{created.id}", created.language)
 
 
 @bp.route("/<slug>/comments/<int:comment_id>/resolve", methods=["POST"])
@@ -46,7 +49,7 @@ def resolve(declaration: Declaration, comment_id: int) -> ResponseReturnValue:
     found = review.get_comment(declaration.latest, comment_id)
     review.resolve_comment(found, current_user)
     flash("Comment resolved.", "success")
-    return _back(declaration, found.revision.number, f"#comment-{found.id}")
+    return _back(declaration, found.revision.number, f"#comment-{found.id}", found.language)
 
 
 @bp.route("/<slug>/revisions/<int:number>/amendments", methods=["POST"])
@@ -57,9 +60,9 @@ def propose(declaration: Declaration, number: int) -> ResponseReturnValue:
     if not form.validate_on_submit():
         raise ServiceError(_form_errors(form))
     amendment = review.propose_amendment(revision, (form.paragraph.data or 0) - 1, form.replacement.data or "",
-                                         form.reason.data or "", current_user)
+                                         form.reason.data or "", current_user, language=form.language.data or None)
     flash("Amendment proposed. The secretariat will accept or decline it.", "success")
-    return _back(declaration, number, f"#amendment-{amendment.id}")
+    return _back(declaration, number, f"#amendment-{amendment.id}", amendment.language)
 
 
 def _decide(declaration: Declaration, amendment_id: int, accept: bool) -> ResponseReturnValue:

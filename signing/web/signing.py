@@ -124,17 +124,13 @@ def sign_page(slug: str) -> ResponseReturnValue:
     return render_template(
         "signing/sign.html", declaration=declaration, revision=revision, city=current_user.city,
         standing=standing, active_keys=active, paragraphs=render_paragraphs(revision.text),
+        versions=revision.versions, version_paragraphs={v.tag: render_paragraphs(v.text) for v in revision.versions},
+        expected_versions=[{"tag": v.tag, "sha256": v.sha256, "authoritative": v.authoritative}
+                           for v in revision.versions],
         mode="withdraw" if standing else "sign",
-        statement_format=_sign_format(declaration, standing is not None).as_json(),
+        statement_format=(statements.WITHDRAWAL if standing else statements.SIGNATURE_V2).as_json(),
         mandate_missing=None if standing else mandate_rules.missing(declaration, current_user),
     )
-
-
-def _sign_format(declaration: Declaration, withdrawing: bool) -> statements.StatementFormat:
-    """What the page signs: a withdrawal, a signature naming a mandate (format 2), or a signature."""
-    if withdrawing:
-        return statements.WITHDRAWAL
-    return statements.SIGNATURE_V2 if declaration.require_mandates else statements.SIGNATURE
 
 
 @bp.route("/declarations/<slug>/signatures/<int:signature_id>/receipt.json")

@@ -1,12 +1,14 @@
 // /declarations/<slug>/sign: sign (or withdraw) one exact revision with a key held in this browser.
 //
-// 1. Hash the text shown in #canonical-text and compare it with the revision's SHA-256.
+// 1. Hash every language version shown (pre.version-text; #canonical-text is the authoritative one) and
+//    compare each with the revision's SHA-256 for it (data-expected-versions).
 // 2. Ask the server for the payload: the exact bytes to sign (RFC 8785 JSON, base64).
 // 3. Decode and show its fields; check it has exactly the fields, types and statement sentence of
 //    its format in the server's table (data-statement-format, from signing/core/statements.py) and
-//    that they name this declaration, revision, signer, key and the SHA-256 this browser computed.
+//    that they name this declaration, revision, signer, key and the SHA-256 this browser computed
+//    (accord.signature/2: every language version, each with the SHA-256 this browser computed for it).
 //    Any difference: refuse, and send nothing more.
-// 4. After the delegate confirms, hash the text again, sign the payload bytes with the
+// 4. After the delegate confirms, hash every version again, sign the payload bytes with the
 //    non-extractable private key and send {payload, signature}.
 "use strict";
 
@@ -40,7 +42,8 @@ const receiptLink = document.getElementById("receipt-link");
 
 const withdrawing = section && section.dataset.mode === "withdraw";
 // The statement format this page signs, from the server's table (signing/core/statements.py):
-// {name, noun, verb, signed_by, sentence, fields: [{name, type: "string" | "integer", label}]}.
+// {name, noun, verb, signed_by, sentence, fields: [{name, type, label, items?}]}, type "string" | "integer" |
+// "boolean" | "array"; an array's items: {type} or {type: "object", fields: [{name, type, label}]}.
 const STATEMENT = section ? JSON.parse(section.dataset.statementFormat || "null") : null;
 
 let prepared = null; // {payload (base64), bytes, fields, fingerprint}
@@ -79,6 +82,45 @@ function refuse(message) {
 async function displayedTextSha256() {
   const pre = document.getElementById("canonical-text");
   return sha256Hex(utf8(pre ? pre.textContent : ""));
+}
+
+/** Every language version shown on this page, hashed here: [{tag, sha256}] in the page's order. */
+async function displayedVersions() {
+  const found = [];
+  for (const pre of document.querySelectorAll("pre.version-text")) {
+    found.push({ tag: pre.dataset.tag, sha256: await sha256Hex(utf8(pre.textContent)) });
+  }
+  return found;
+}
+
+/** The revision's versions as the server rendered the page: [{tag, sha256, authoritative}]. */
+function expectedVersions() {
+  return JSON.parse(section.dataset.expectedVersions || "[]");
+}
+
+/** null when every version shown hashes to what the page expects; else the refusal to show. */
+function versionMismatch(shown) {
+  const expected = expectedVersions();
+  for (const version of expected) {
+    const here = shown.find((item) => item.tag === version.tag);
+    if (!here || here.sha256 !== version.sha256) {
+      return textMismatch(here ? here.sha256 : "(no text)", version.sha256)
+        + ` (language version ${version.tag})`;
+    }
+  }
+  if (shown.length !== expected.length) {
+    return textMismatch(`${shown.length} versions`, `${expected.length} versions`);
+  }
+  return null;
+}
+
+/** The payload's versions are exactly the ones shown here: same tags, order, hashes and authoritative one. */
+function versionsAgree(named, shown) {
+  const expected = expectedVersions();
+  if (!Array.isArray(named) || named.length !== shown.length || named.length !== expected.length) return false;
+  return named.every((item, index) => item && item.tag === expected[index].tag
+    && item.sha256 === expected[index].sha256 && item.authoritative === expected[index].authoritative
+    && shown.some((here) => here.tag === item.tag && here.sha256 === item.sha256));
 }
 
 function textMismatch(local, expected) {
@@ -137,9 +179,11 @@ function showFields(fields) {
     dt.textContent = label;
     const dd = document.createElement("dd");
     dd.dataset.field = name;
-    const raw = fields[name];
-    const value = raw !== null && typeof raw === "object" ? JSON.stringify(raw) : String(raw);
-    if (name.endsWith("sha256") || name === "key_fingerprint") {
+    const value = name === "versions" && Array.isArray(fields[name])
+      ? fields[name].map((item) => `${item && item.tag}${item && item.authoritative ? " (authoritative)" : ""}: `
+        + `${item && item.sha256}`).join("\n")
+      : String(fields[name]);
+    if (name.endsWith("sha256") || name === "key_fingerprint" || name === "versions") {
       const code = document.createElement("code");
       code.className = "sha256";
       code.textContent = value;
@@ -151,14 +195,38 @@ function showFields(fields) {
   }
 }
 
-// The JSON types of the table (signing/core/statements.py); an array's items are checked by the server.
-const TYPE_CHECKS = {
-  integer: Number.isSafeInteger,
-  string: (value) => typeof value === "string",
-  boolean: (value) => typeof value === "boolean",
-  array: Array.isArray,
-};
-const TYPE_NAMES = { integer: "an integer", string: "a string", boolean: "true or false", array: "a list" };
+const TYPE_WORDS = { integer: "an integer", string: "a string", boolean: "a boolean", array: "an array" };
+
+function hasType(type, value) {
+  if (type === "integer") return Number.isSafeInteger(value);
+  if (type === "boolean") return typeof value === "boolean";
+  if (type === "array") return Array.isArray(value);
+  return typeof value === "string";
+}
+
+/** How one value departs from its field in the table (arrays: each item, objects: exactly their members). */
+function valueProblems(field, value, where) {
+  if (!hasType(field.type, value)) return [`its field ${where} is not ${TYPE_WORDS[field.type] || field.type}`];
+  if (field.type !== "array") return [];
+  const problems = [];
+  const items = field.items || { type: "string" };
+  value.forEach((item, index) => {
+    if (items.type !== "object") {
+      if (!hasType(items.type, item)) problems.push(`its field ${where}[${index}] is not ${TYPE_WORDS[items.type]}`);
+      return;
+    }
+    const members = items.fields.map((member) => member.name);
+    if (item === null || typeof item !== "object" || Array.isArray(item)
+        || Object.keys(item).length !== members.length || !members.every((name) => Object.hasOwn(item, name))) {
+      problems.push(`its field ${where}[${index}] is not an object of ${members.join(", ")}`);
+      return;
+    }
+    for (const member of items.fields) {
+      problems.push(...valueProblems(member, item[member.name], `${where}[${index}].${member.name}`));
+    }
+  });
+  return problems;
+}
 
 /** How the payload departs from its format in the table: missing or extra fields, wrong types, another statement. */
 function formProblems(fields) {
@@ -168,17 +236,16 @@ function formProblems(fields) {
   const extra = Object.keys(fields).filter((name) => !names.has(name));
   if (missing.length) problems.push(`it lacks the field(s) ${missing.join(", ")}`);
   if (extra.length) problems.push(`it has field(s) ${STATEMENT.name} does not have: ${extra.join(", ")}`);
-  for (const { name, type } of STATEMENT.fields) {
-    if (!Object.hasOwn(fields, name)) continue;
-    const value = fields[name];
-    if (!TYPE_CHECKS[type]?.(value)) problems.push(`its field ${name} is not ${TYPE_NAMES[type] ?? type}`);
+  for (const field of STATEMENT.fields) {
+    if (!Object.hasOwn(fields, field.name)) continue;
+    problems.push(...valueProblems(field, fields[field.name], field.name));
   }
   const sentence = STATEMENT.sentence.replace(/\{(\w+)\}/g, (_, name) => String(fields[name]));
   if (fields.statement !== sentence) problems.push("its statement is not the sentence its fields make");
   return problems;
 }
 
-function problemsWith(fields, fingerprint, localSha256) {
+function problemsWith(fields, fingerprint, localSha256, shown) {
   const data = section.dataset;
   const problems = [];
   const expect = (ok, what) => { if (!ok) problems.push(what); };
@@ -191,6 +258,11 @@ function problemsWith(fields, fingerprint, localSha256) {
   expect(fields.key_fingerprint === fingerprint, "it names another key");
   expect(fields.signer_id === Number(data.signerId), "it names another signer");
   expect(fields.city_slug === data.citySlug, "it names another city");
+  if (STATEMENT.fields.some((field) => field.name === "versions")) {
+    expect(versionsAgree(fields.versions, shown), "it names other language versions than the texts shown here");
+    const main = expectedVersions().find((version) => version.authoritative);
+    expect(main && fields.authoritative_language === main.tag, "it names another authoritative language");
+  }
   return problems;
 }
 
@@ -208,6 +280,12 @@ async function prepare() {
     const local = await displayedTextSha256();
     if (local !== expected) {
       refuse(textMismatch(local, expected));
+      return;
+    }
+    const shown = await displayedVersions();
+    const differs = versionMismatch(shown);
+    if (differs) {
+      refuse(differs);
       return;
     }
     const result = await postJSON(section.dataset.payloadUrl, { key_fingerprint: fingerprint });
@@ -229,7 +307,7 @@ async function prepare() {
     }
     payloadView.hidden = false;
     showFields(fields);
-    const problems = problemsWith(fields, fingerprint, local);
+    const problems = problemsWith(fields, fingerprint, local, shown);
     if (problems.length) {
       refuse(`Refused: the statement Accord sent does not match this page (${problems.join("; ")}). Nothing was signed.`);
       hashCheck.textContent = "✗ The statement does not match what this page shows.";
@@ -237,7 +315,10 @@ async function prepare() {
     }
     hashCheck.className = "hash-check ok";
     hashCheck.textContent = `✓ The statement names SHA-256 ${fields.text_sha256}, which this browser also computed `
-      + "for the text shown below.";
+      + "for the text shown below."
+      + (Array.isArray(fields.versions) && fields.versions.length > 1
+        ? ` It names ${fields.versions.length} language versions (${fields.versions.map((v) => v.tag).join(", ")}), `
+          + "each hashed by this browser." : "");
     prepared = { payload: result.data.payload, bytes, fields, fingerprint };
     confirmStep.hidden = false;
     checkbox.focus();
@@ -277,6 +358,14 @@ async function sign() {
     const local = await displayedTextSha256();
     if (local !== current.fields.text_sha256 || local !== section.dataset.expectedSha256) {
       refuse(textMismatch(local, section.dataset.expectedSha256));
+      return;
+    }
+    const shown = await displayedVersions();
+    const differs = versionMismatch(shown)
+      || (Array.isArray(current.fields.versions) && !versionsAgree(current.fields.versions, shown)
+        ? textMismatch("(another set of versions)", "the statement's") : null);
+    if (differs) {
+      refuse(differs);
       return;
     }
     const record = await getKey(current.fingerprint);

@@ -141,7 +141,7 @@ def test_signing_payload_is_the_exact_bytes_to_sign(api: Api, scene: Scene, app:
     data = base64.b64decode(body["payload"])
     assert hashlib.sha256(data).hexdigest() == body["payload_sha256"]
     fields = payloads.parse(data)
-    assert fields["format"] == payloads.SIGNATURE_FORMAT
+    assert fields["format"] == payloads.SIGNATURE_V2_FORMAT
     assert fields["declaration_slug"] == scene.slugs["open"] and fields["city_slug"] == "izmir"
     assert fields["key_fingerprint"] == scene.key.fingerprint and fields["issuer"] == app.config["PUBLIC_URL"]
     assert datetime.fromisoformat(body["expires_at"]) == payloads.parse_timestamp(fields["expires_at"])

@@ -41,12 +41,21 @@ def _altered(fields: dict[str, Any], change: Change) -> str:
 
 CASES: list[tuple[Change, str]] = [
     (lambda fields: fields.update(extra="x"),
-     "it has field(s) accord.signature/1 does not have: extra"),
+     "it has field(s) accord.signature/2 does not have: extra"),
     (lambda fields: fields.pop("nonce"), "it lacks the field(s) nonce"),
     (lambda fields: fields.update(signer_id=str(fields["signer_id"])), "its field signer_id is not an integer"),
     (lambda fields: fields.update(issuer=1), "its field issuer is not a string"),
     (lambda fields: fields.update(statement=fields["statement"].replace(" signs ", " withdraws the signature of ")),
      "its statement is not the sentence its fields make"),
+    # accord.signature/2: the versions, item by item, and what they name.
+    (lambda fields: fields["versions"][0].update(authoritative="yes"),
+     "its field versions[0].authoritative is not a boolean"),
+    (lambda fields: fields["versions"][0].pop("sha256"), "its field versions[0] is not an object of tag, sha256"),
+    (lambda fields: fields.update(versions={"tag": "en"}), "its field versions is not an array"),
+    (lambda fields: fields["versions"][0].update(sha256="0" * 64),
+     "it names other language versions than the texts shown here"),
+    (lambda fields: fields["versions"].append({"tag": "zz", "sha256": "0" * 64, "authoritative": False}),
+     "it names other language versions than the texts shown here"),
 ]
 
 
@@ -80,7 +89,7 @@ def test_the_page_refuses_a_statement_that_departs_from_its_format(live_server: 
     # Unaltered: accepted, and shown with the table's labels in the table's order.
     prepare.click()
     expect(page.locator("#hash-check")).to_contain_text("✓")
-    labels = [field.label for field in statements.SIGNATURE.fields]
+    labels = [field.label for field in statements.SIGNATURE_V2.fields]
     expect(page.locator("#payload-fields dt")).to_have_text(labels)
     expect(page.locator('#payload-fields dd[data-field="nonce"]')).not_to_be_empty()
 

@@ -70,7 +70,8 @@ def test_the_signer_signs_only_the_format_of_its_command(run: Any, capsys: pytes
         fake = FakeApi(other, TEXT)
         assert run("sign", fake) == 1
     assert not submitted(fake)
-    assert ("refusing to sign: the server issued a accord.countersignature/1 payload, not accord.signature/1"
+    assert ("refusing to sign: the server issued a accord.countersignature/1 payload, not accord.signature/2 or "
+            "accord.signature/1"
             in capsys.readouterr().err)
 
     withdrawal = make_payload(run.key, TEXT, format=statements.WITHDRAWAL.name, withdraws_payload_sha256="0" * 64)

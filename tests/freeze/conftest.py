@@ -251,6 +251,8 @@ def recipe(verify_txt: str, platform_fingerprint: str) -> list[Step]:
         elif command == "sha256sum declaration.md":
             assert text_hash
             steps.append(Step("text hash", [command], _prints(text_hash)))
+        elif command.startswith("sha256sum declaration.") and re.fullmatch(r"[0-9a-f]{64}", expect):
+            steps.append(Step(f"hash of {words[1]}", [command], _prints(expect)))  # format 3: each language version
         elif command.startswith("nss=$(mktemp"):  # format 2: the PDF's PAdES seal, trusted through seal.crt
             steps.append(Step("PDF seal (pdfsig)", [command], lambda r: r[0].returncode == 0
                               and "Signature is Valid." in r[0].stdout and "Certificate is Trusted." in r[0].stdout))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from flask import Flask
@@ -51,6 +52,18 @@ def test_demo_complete_then_export_bundle_gives_a_bundle_anyone_can_verify(app: 
 
     folder = unpack(target.read_bytes(), tmp_path / "unpacked")
     assert folder.name == f"{demo.DEMO_SLUG}-bundle"
+    # Two language versions: English (authoritative, also declaration.md) and the Turkish demonstration translation.
+    revision = declaration.open_revision
+    assert [(v.tag, v.authoritative, v.label) for v in revision.versions] == [
+        ("en", True, ""), ("tr", False, "demonstration translation")]
+    assert (folder / "declaration.en.md").read_bytes() == (folder / "declaration.md").read_bytes()
+    assert (folder / "declaration.tr.md").read_text("utf-8") == revision.version("tr").text
+    assert "kapsayıcı ve demokratik bir dünya" in revision.version("tr").text
+    manifest = json.loads((folder / "manifest.json").read_bytes())
+    assert manifest["format"] == "accord.bundle/3" and manifest["authoritative_language"] == "en"
+    named = [{"tag": v.tag, "sha256": v.sha256, "authoritative": v.authoritative} for v in revision.versions]
+    for payload_file in sorted((folder / "signatures").glob("*.json")):
+        assert json.loads(payload_file.read_bytes())["versions"] == named, payload_file.name
     steps = recipe((folder / "VERIFY.txt").read_text("utf-8"), fingerprint)
     outcomes = run_recipe(folder, steps)
     assert [name for name, ok in outcomes if not ok] == []

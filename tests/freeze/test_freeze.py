@@ -58,7 +58,7 @@ def rebuild_from_contents(archive: bytes, app: Flask) -> bytes:
     import zipfile
 
     from signing.core import payload as payloads
-    from signing.core.bundle import BundleInput, SignedItem, WithdrawnItem, build_bundle
+    from signing.core.bundle import BundleInput, BundleVersion, SignedItem, WithdrawnItem, build_bundle
     from signing.services import platform_key
 
     with zipfile.ZipFile(io.BytesIO(archive)) as bundle:
@@ -96,6 +96,8 @@ def rebuild_from_contents(archive: bytes, app: Flask) -> bytes:
             )
             for w in manifest["withdrawals"]
         ],
+        versions=[BundleVersion(v["tag"], files[v["file"]].decode("utf-8"), v["authoritative"])
+                  for v in manifest.get("versions", [])],
     )
     with app.app_context():
         rebuilt, manifest_bytes = build_bundle(data, files["declaration.pdf"], platform_key.load(),

@@ -111,3 +111,31 @@ def test_the_pdf_is_rebuilt_byte_for_byte_from_the_same_data(frozen: Any, app: F
     assert bytes(bundle.pdf).startswith(render())
     assert b"/ETSI.CAdES.detached" in bytes(bundle.pdf)[len(render()):]
     assert render() == render()
+
+
+def test_the_pdf_shows_every_language_version(tmp_path: Path) -> None:
+    """Each version from its own page, the authoritative one first, and every version's SHA-256."""
+    import hashlib
+    from datetime import UTC, datetime
+
+    from signing.core import pdf
+
+    texts = {"en": "# Declaration\n\nThe cities of İzmir and Chișinău agree.\n",
+             "el": "# Διακήρυξη\n\nΟι πόλεις συμφωνούν.\n",
+             "tr": "# Bildirge\n\nİzmir ve Kişinev şehirleri anlaşır.\n"}
+    digests = {tag: hashlib.sha256(text.encode()).hexdigest() for tag, text in texts.items()}
+    data = pdf.render(
+        title="Declaration", text=texts["en"], revision=2, text_sha256=digests["en"],
+        frozen_at=datetime(2026, 11, 30, tzinfo=UTC), signatories=[], verify_url="http://accord.test/v",
+        platform_fingerprint="sha256:" + "0" * 64,
+        versions=[pdf.VersionPage(tag, name, texts[tag], digests[tag], tag == "en")
+                  for tag, name in (("el", "Ελληνικά"), ("en", "English"), ("tr", "Türkçe"))],
+    )
+    text = pdf_text(data)
+    assert text.index("English (en) · authoritative version") < text.index("Ελληνικά (el) · translation") \
+        < text.index("Türkçe (tr) · translation")
+    for line in ("The cities of İzmir and Chișinău agree.", "Οι πόλεις συμφωνούν.",
+                 "İzmir ve Kişinev şehirleri anlaşır."):
+        assert line in text, line
+    for tag, digest in digests.items():
+        assert f"{tag}: {digest}" in text.replace("\n", ""), tag

@@ -110,7 +110,7 @@ def _bundle(mandate: bytes, mandate_signature: bytes, mayor: Ed25519PrivateKey, 
         issuer="https://accord.example.org", signatories=["izmir"],
         signatures=[bundle.SignedItem("izmir", "İzmir", "Delegate", NOW, raw_public(delegate), signed,
                                       delegate.sign(signed))],
-        require_mandates=True,
+        versions=[bundle.BundleVersion("en", TEXT, True)], require_mandates=True,
         mandates=[MandateItem("izmir", mandate, mandate_signature, raw_public(mayor))],
     )
     archive, _ = bundle.build_bundle(data, b"%PDF-1.4 test", PLATFORM, CERTIFICATE)
