@@ -258,6 +258,10 @@ function problemsWith(fields, fingerprint, localSha256, shown) {
   expect(fields.key_fingerprint === fingerprint, "it names another key");
   expect(fields.signer_id === Number(data.signerId), "it names another signer");
   expect(fields.city_slug === data.citySlug, "it names another city");
+  if (data.requireMandates === "true" && !withdrawing) {
+    // The declaration requires mayors' mandates: the statement must name one (its SHA-256).
+    expect(/^[0-9a-f]{64}$/.test(String(fields.mandate_sha256)), "it names no mayor's mandate");
+  }
   if (STATEMENT.fields.some((field) => field.name === "versions")) {
     expect(versionsAgree(fields.versions, shown), "it names other language versions than the texts shown here");
     const main = expectedVersions().find((version) => version.authoritative);

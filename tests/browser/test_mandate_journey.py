@@ -9,6 +9,8 @@ The secretariat's dashboard shows the mandate in place; the mayor revokes it, an
 
 from __future__ import annotations
 
+import base64
+import json
 from datetime import timedelta
 from typing import Any
 
@@ -138,6 +140,25 @@ def test_a_delegate_without_a_mandate_is_refused_then_signs_under_the_mayors(liv
     expect(delegate.locator("#signing")).to_have_attribute("data-ready", "true")
     expect(delegate.locator("#mandate-missing")).to_have_count(0)
     expect(delegate.locator("#mandate-required")).to_be_visible()
+
+    # A statement that names no mandate is refused by the page itself, and nothing is sent.
+    payload_url = f"{base}/declarations/{SLUG}/sign/payload"
+
+    def without_mandate(route: Any) -> None:
+        response = route.fetch()
+        body = response.json()
+        fields = json.loads(base64.b64decode(body["payload"]))
+        fields["mandate_sha256"] = ""
+        body["payload"] = base64.b64encode(json.dumps(fields, sort_keys=True, separators=(",", ":"),
+                                                      ensure_ascii=False).encode()).decode()
+        route.fulfill(response=response, json=body)
+
+    delegate.route(payload_url, without_mandate)
+    delegate.get_by_role("button", name="Prepare the signature").click()
+    expect(error).to_contain_text("it names no mayor's mandate")
+    expect(delegate.locator("#confirm-step")).to_be_hidden()
+    delegate.unroute(payload_url)
+    assert watch.posts_to("/sign/submit") == []
     _prepare_and_sign(delegate)
     expect(delegate.locator("#payload-fields dd[data-field='mandate_sha256']")).to_have_text(mandates[0])
     expect(delegate.locator("#signing-status")).to_contain_text("Signed. Revision 1 is signed for İzmir")
