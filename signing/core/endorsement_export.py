@@ -1,8 +1,9 @@
 """The endorsement export (``accord.endorsements/1``): a zip of every endorsement of a frozen declaration.
 
 Built like the bundle (``core.bundle``), but streamed: the caller hands over the endorsements as an iterator
-(rows fetched in batches), each one's files are written to the zip on disk as it comes, and only the names
-and SHA-256 of the files written are kept until the manifest, sealed by the platform key, closes the archive.
+(rows fetched in batches), each one's files are written to the zip on disk as it comes (``core.zip_stream``),
+and only 64 bytes per file (its name's hash and its content's SHA-256) are kept until the manifest, sealed by
+the platform key, closes the archive.
 The layout is specified in ``docs/endorsement-export.md``; ``signing.verify`` checks it
 (``core.endorsement_verifier``), and so does the ``openssl``/``sha256sum`` recipe of its ``VERIFY.txt``.
 
@@ -12,18 +13,18 @@ Pure: the standard library, ``cryptography`` and ``signing.core`` only.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
-import zipfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any, BinaryIO
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from . import payload
+from .zip_stream import ZipStream
 
 EXPORT_FORMAT = "accord.endorsements/1"
 MANIFEST = "manifest.json"
@@ -34,8 +35,8 @@ SUMS = "SHA256SUMS"
 ENDORSEMENTS = "endorsements/"
 WITHDRAWALS = "withdrawals/"
 KEYS = "keys/"
-# Small files that do not compress (signatures, keys) or hardly (a statement): stored, as in the bundle.
-_STORED = (ENDORSEMENTS, WITHDRAWALS, KEYS)
+# Statements, signatures and keys are stored (they hardly compress, as in the bundle); VERIFY.txt, SHA256SUMS
+# and the manifest are deflated.
 
 
 @dataclass(frozen=True)
@@ -90,84 +91,136 @@ def key_name(public_key: bytes) -> str:
     return f"{KEYS}{payload.fingerprint(public_key).removeprefix('sha256:')}.pem"
 
 
-class _Writer:
-    """Entries of one zip, written one by one; remembers only each file's name and SHA-256."""
+class _Folder:
+    """The files written in one folder, 64 bytes each: the 32-byte hash in the name, the content's SHA-256.
 
-    def __init__(self, archive: zipfile.ZipFile, folder: str, moment: datetime) -> None:
-        self.archive, self.folder = archive, folder
-        self.stamp = (max(moment.year, 1980), moment.month, moment.day, moment.hour, moment.minute, moment.second)
-        self.digests: dict[str, str] = {}
+    Statements are named by their own hash (``<hash>.json``, ``<hash>.sig``), keys by their fingerprint
+    (``<fingerprint>.pem``): the records are all the manifest needs, in a few megabytes for 100,000.
+    """
 
-    def add(self, name: str, content: bytes, *, listed: bool = True) -> None:
-        if name in self.digests:
-            raise ValueError(f"{name} twice in the export")
-        info = zipfile.ZipInfo(f"{self.folder}/{name}", date_time=self.stamp)
-        info.compress_type = zipfile.ZIP_STORED if name.startswith(_STORED) else zipfile.ZIP_DEFLATED
-        info.external_attr = 0o644 << 16
-        self.archive.writestr(info, content)
-        if listed:
-            self.digests[name] = hashlib.sha256(content).hexdigest()
+    def __init__(self, prefix: str, suffixes: tuple[str, ...]) -> None:
+        self.prefix, self.suffixes = prefix, suffixes
+        self.records = bytearray()
+
+    def add(self, name_hash: bytes, *digests: bytes) -> None:
+        self.records += name_hash
+        for digest in digests:
+            self.records += digest
+
+    def lines(self) -> Iterator[tuple[str, str]]:
+        """``(path, hex SHA-256)`` of every file, in path order."""
+        width = 32 * (1 + len(self.suffixes))
+        records = sorted(bytes(self.records[i : i + width]) for i in range(0, len(self.records), width))
+        for record in records:
+            base = self.prefix + record[:32].hex()
+            for index, suffix in enumerate(self.suffixes):  # ".json" < ".sig": the order of the paths
+                yield base + suffix, record[32 * (index + 1) : 32 * (index + 2)].hex()
 
 
-def write_export(target: Path | BinaryIO, header: Header, items: Iterable[Item],
+def write_export(target: BinaryIO, header: Header, items: Iterable[Item],
                  platform_key: Ed25519PrivateKey) -> Summary:
-    """Write the export zip to ``target`` (a path, or a seekable binary file), consuming ``items`` once.
+    """Write the export zip to ``target`` (a seekable binary file, at its start), consuming ``items`` once.
 
     Each item's statement is ``endorsements/<its SHA-256>.json`` (+ ``.sig``), its withdrawal
-    ``withdrawals/<its SHA-256>.json`` (+ ``.sig``), each key ``keys/<fingerprint>.pem`` once. Memory: the
-    files' names and hashes, not their contents. ``ValueError`` if an endorsement comes twice.
+    ``withdrawals/<its SHA-256>.json`` (+ ``.sig``), each key ``keys/<fingerprint>.pem`` once. Memory: 64 bytes
+    per file until the manifest, which is built (and signed) in memory. ``ValueError`` if a statement comes twice.
     """
-    keys: set[bytes] = set()
-    endorsements = withdrawn = 0
-    with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True) as archive:
-        writer = _Writer(archive, folder_name(header.declaration_slug), header.snapshot_at)
+    sha256 = hashlib.sha256
+    zip_file = ZipStream(target, header.snapshot_at)
+    root = folder_name(header.declaration_slug) + "/"
+    folders = {ENDORSEMENTS: _Folder(ENDORSEMENTS, (".json", ".sig")),
+               WITHDRAWALS: _Folder(WITHDRAWALS, (".json", ".sig")), KEYS: _Folder(KEYS, (".pem",))}
+    seen: set[bytes] = set()  # the statements' 32-byte hashes
+    seen_keys: set[bytes] = set()  # the keys' fingerprints (32 bytes)
+    keys = endorsements = withdrawn = 0
 
-        def statement(folder: str, data: bytes, signature: bytes, public_key: bytes) -> None:
-            name = folder + hashlib.sha256(data).hexdigest()
-            writer.add(f"{name}.json", data)
-            writer.add(f"{name}.sig", signature)
-            if public_key not in keys:
-                keys.add(public_key)
-                writer.add(key_name(public_key), payload.public_key_pem(public_key))
+    def statement(folder: str, data: bytes, signature: bytes, public_key: bytes) -> None:
+        nonlocal keys
+        digest = sha256(data).digest()
+        if digest in seen:
+            raise ValueError(f"the statement {digest.hex()} twice in the export")
+        seen.add(digest)
+        name = root + folder + digest.hex()
+        zip_file.add(name + ".json", data)
+        zip_file.add(name + ".sig", signature)
+        folders[folder].add(digest, digest, sha256(signature).digest())
+        fingerprint = sha256(public_key).digest()
+        if fingerprint not in seen_keys:
+            seen_keys.add(fingerprint)
+            pem = payload.public_key_pem(public_key)
+            zip_file.add(f"{root}{KEYS}{fingerprint.hex()}.pem", pem)
+            folders[KEYS].add(fingerprint, sha256(pem).digest())
+            keys += 1
 
-        for item in items:
-            statement(ENDORSEMENTS, item.payload, item.signature, item.public_key)
-            endorsements += 1
-            if item.withdrawal is not None:
-                withdrawal = item.withdrawal
-                statement(WITHDRAWALS, withdrawal.payload, withdrawal.signature, withdrawal.public_key)
-                withdrawn += 1
-        platform_public = platform_key.public_key().public_bytes(
-            serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-        writer.add(PLATFORM_KEY, payload.public_key_pem(platform_public))
-        counts = {"endorsements": endorsements, "withdrawn": withdrawn, "standing": endorsements - withdrawn}
-        writer.add(VERIFY, verify_instructions(header, counts).encode("utf-8"))
-        writer.add(SUMS, "".join(f"{digest}  {name}\n" for name, digest in sorted(writer.digests.items()))
-                   .encode("ascii"))
-        manifest = manifest_bytes({
-            "format": EXPORT_FORMAT,
-            "issuer": header.issuer,
-            "declaration_slug": header.declaration_slug,
-            "declaration_title": header.declaration_title,
-            "bundle_manifest_sha256": header.bundle_manifest_sha256,
-            "snapshot_at": payload.timestamp(header.snapshot_at),
-            **counts,
-            "platform_key_file": PLATFORM_KEY,
-            "platform_key_fingerprint": payload.fingerprint(platform_public),
-            "files": writer.digests,
-        })
-        writer.add(MANIFEST, manifest, listed=False)
-        writer.add(MANIFEST_SIG, platform_key.sign(manifest), listed=False)
-    return Summary(endorsements, withdrawn, len(keys), hashlib.sha256(manifest).hexdigest())
+    for item in items:
+        statement(ENDORSEMENTS, item.payload, item.signature, item.public_key)
+        endorsements += 1
+        if item.withdrawal is not None:
+            withdrawal = item.withdrawal
+            statement(WITHDRAWALS, withdrawal.payload, withdrawal.signature, withdrawal.public_key)
+            withdrawn += 1
+    seen.clear()
+    platform_public = platform_key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    counts = {"endorsements": endorsements, "withdrawn": withdrawn, "standing": endorsements - withdrawn}
+    fixed = {PLATFORM_KEY: payload.public_key_pem(platform_public),
+             VERIFY: verify_instructions(header, counts).encode("utf-8")}
+    for name, content in fixed.items():
+        zip_file.add(root + name, content, compress=name == VERIFY)
+
+    def listed() -> Iterator[tuple[str, str]]:
+        """Every listed file but SHA256SUMS, in path order (upper case before lower: VERIFY.txt first)."""
+        yield VERIFY, sha256(fixed[VERIFY]).hexdigest()
+        yield from folders[ENDORSEMENTS].lines()
+        yield from folders[KEYS].lines()
+        yield PLATFORM_KEY, sha256(fixed[PLATFORM_KEY]).hexdigest()
+        yield from folders[WITHDRAWALS].lines()
+
+    sums_sha256 = zip_file.add_stream(root + SUMS, (f"{digest}  {name}\n".encode() for name, digest in listed()))
+    manifest = _manifest(header, counts, platform_public, listed(), sums_sha256)
+    zip_file.add(root + MANIFEST, manifest, compress=True)
+    zip_file.add(root + MANIFEST_SIG, platform_key.sign(manifest))
+    zip_file.close()
+    return Summary(endorsements, withdrawn, keys, sha256(manifest).hexdigest())
 
 
-def manifest_bytes(manifest: dict[str, Any]) -> bytes:
-    """RFC 8785 bytes of the manifest.
+def _manifest(header: Header, counts: dict[str, int], platform_public: bytes, files: Iterator[tuple[str, str]],
+              sums_sha256: str) -> bytes:
+    """RFC 8785 bytes of the manifest, its file list written straight from the records.
 
     Its keys are ASCII and its values strings and integers, for which JCS is sorted keys, no whitespace and
     minimal escaping: what ``json.dumps`` writes with these options (``payload.is_canonical`` relies on the
-    same), and much faster than the general serialiser on a list of hundreds of thousands of files.
+    same). ``files`` are in path order, and SHA256SUMS takes its place among them.
     """
+    members = {
+        "format": EXPORT_FORMAT,
+        "issuer": header.issuer,
+        "declaration_slug": header.declaration_slug,
+        "declaration_title": header.declaration_title,
+        "bundle_manifest_sha256": header.bundle_manifest_sha256,
+        "snapshot_at": payload.timestamp(header.snapshot_at),
+        **counts,
+        "platform_key_file": PLATFORM_KEY,
+        "platform_key_fingerprint": payload.fingerprint(platform_public),
+    }
+    before = manifest_bytes({name: value for name, value in members.items() if name < "files"})
+    after = manifest_bytes({name: value for name, value in members.items() if name > "files"})
+    out = io.BytesIO()
+    out.write(before[:-1] + b',"files":{')
+    separator, pending_sums = b"", True
+    for name, digest in files:
+        if pending_sums and name > SUMS:
+            out.write(separator + b'"' + SUMS.encode() + b'":"' + sums_sha256.encode() + b'"')
+            separator, pending_sums = b",", False
+        out.write(separator + b'"' + name.encode() + b'":"' + digest.encode() + b'"')
+        separator = b","
+    if pending_sums:
+        out.write(separator + b'"' + SUMS.encode() + b'":"' + sums_sha256.encode() + b'"')
+    out.write(b"}," + after[1:])
+    return out.getvalue()
+
+
+def manifest_bytes(manifest: dict[str, Any]) -> bytes:
+    """RFC 8785 bytes of a manifest of ASCII keys and string, integer or object values (see ``_manifest``)."""
     return json.dumps(manifest, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
