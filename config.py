@@ -167,6 +167,12 @@ def load_config(instance_path: Path, overrides: dict[str, Any] | None = None) ->
         "REMINDER_DAYS": _env_days("REMINDER_DAYS", "7,3,1"),
         # Signing payloads are single-use and expire after this long.
         "SIGNING_PAYLOAD_TTL": timedelta(seconds=_env_int("SIGNING_PAYLOAD_TTL_SECONDS", 300)),
+        # Endorsements of frozen declarations: the endorser's clock may differ from ours by this much; a
+        # person's e-mail link works once, within this; e-mail links asked per address and per e-mail domain.
+        "ENDORSEMENT_CLOCK_SKEW": timedelta(minutes=10),
+        "ENDORSEMENT_LINK_TTL": timedelta(hours=_env_int("ENDORSEMENT_LINK_TTL_HOURS", 24)),
+        "ENDORSEMENT_LINK_LIMIT_ADDRESS": os.environ.get("ENDORSEMENT_LINK_LIMIT_ADDRESS", "3 per hour"),
+        "ENDORSEMENT_LINK_LIMIT_DOMAIN": os.environ.get("ENDORSEMENT_LINK_LIMIT_DOMAIN", "60 per hour"),
         # Cookies.
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

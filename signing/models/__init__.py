@@ -14,6 +14,7 @@ from .declarations import (
     Signatory,
     Status,
 )
+from .endorsements import Endorsement, EndorsementLink, Endorser, EndorserKey, EndorserKind
 from .outbox import OutboxEmail, OutboxTask
 from .second_factor import Passkey, RecoveryCode, TotpSecret, WebAuthnChallenge
 from .sessions import UserSession
@@ -39,6 +40,11 @@ from .types import UTCDateTime, utcnow
 from .webhooks import WebhookAttempt, WebhookEndpoint, WebhookMessage
 
 __all__ = [
+    "Endorsement",
+    "EndorsementLink",
+    "Endorser",
+    "EndorserKey",
+    "EndorserKind",
     "LogCheckpoint",
     "LogCosignature",
     "LogForkReport",
