@@ -22,7 +22,7 @@ def create_app(overrides: dict[str, Any] | None = None, instance_path: str | Pat
 
     from . import api, database, i18n, task_queue
     from .manage import commands
-    from .services import accounts, freeze, outbox, tlog, transactions, webhook_delivery
+    from .services import accounts, endorsement_export, freeze, outbox, tlog, transactions, webhook_delivery
     from .web import (
         account_security,
         admin,
@@ -54,6 +54,7 @@ def create_app(overrides: dict[str, Any] | None = None, instance_path: str | Pat
     transactions.init_app(app)
     outbox.init_app(app)
     freeze.init_app(app)
+    endorsement_export.init_app(app)
     webhook_delivery.init_app(app)
     accounts.init_app(app)
     tlog.init_app(app)
