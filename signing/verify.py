@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     options, jobs = log_options(parser, args), args.jobs or os.cpu_count() or 1
     report, files = read_archive(args.bundle)
     if files and endorsement_verifier.is_export(files):  # an endorsement export (core.endorsement_export)
-        endorsement_verifier.verify_export(files, report, pinned, jobs=jobs)
+        endorsement_verifier.verify_export(files, report, pinned, jobs=jobs, log_options=options)
     elif files:
         verify_files(files, report, pinned, jobs=jobs, log_options=options)
     for line in report.lines:

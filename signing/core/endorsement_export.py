@@ -117,13 +117,15 @@ class _Folder:
                 yield base + suffix, record[32 * (index + 1) : 32 * (index + 2)].hex()
 
 
-def write_export(target: BinaryIO, header: Header, items: Iterable[Item],
-                 platform_key: Ed25519PrivateKey) -> Summary:
+def write_export(target: BinaryIO, header: Header, items: Iterable[Item], platform_key: Ed25519PrivateKey,
+                 log: Iterable[tuple[str, bytes]] = ()) -> Summary:
     """Write the export zip to ``target`` (a seekable binary file, at its start), consuming ``items`` once.
 
     Each item's statement is ``endorsements/<its SHA-256>.json`` (+ ``.sig``), its withdrawal
     ``withdrawals/<its SHA-256>.json`` (+ ``.sig``), each key ``keys/<fingerprint>.pem`` once. Memory: 64 bytes
     per file until the manifest, which is built (and signed) in memory. ``ValueError`` if a statement comes twice.
+    ``log``: the transparency log's evidence (``core.endorsement_log.log_files``), written after the manifest and
+    outside its list; read only once every item is written.
     """
     sha256 = hashlib.sha256
     zip_file = ZipStream(target, header.snapshot_at)
@@ -181,6 +183,8 @@ def write_export(target: BinaryIO, header: Header, items: Iterable[Item],
     zip_file.add_stream(root + MANIFEST, (bytes(view[i : i + (1 << 20)]) for i in range(0, len(view), 1 << 20)))
     view.release()
     zip_file.add(root + MANIFEST_SIG, platform_key.sign(manifest))
+    for name, content in log:
+        zip_file.add(root + name, content)
     zip_file.close()
     return Summary(endorsements, withdrawn, keys, sha256(manifest).hexdigest())
 
@@ -252,13 +256,15 @@ def verify_instructions(header: Header, counts: dict[str, int]) -> str:
         f"   openssl pkeyutl -verify -pubin -inkey {PLATFORM_KEY} -rawin -in {MANIFEST} -sigfile {MANIFEST_SIG}",
         "      prints: Signature Verified Successfully",
         "",
-        "3. Every file is the one the manifest names, and no file was added or removed:",
+        "3. Every file is the one the manifest names, and no file was added or removed (a log/ folder,",
+        "   the transparency log's evidence, stands outside the manifest and is checked by signing.verify):",
         "",
         f"   sha256sum --quiet -c {SUMS}",
         "      prints: nothing",
         f"   grep -c \"\\\"{SUMS}\\\":\\\"$(sha256sum {SUMS} | cut -c1-64)\\\"\" {MANIFEST}",
         "      prints: 1",
-        f"   find . -type f ! -name {MANIFEST} ! -name {MANIFEST_SIG} ! -name {SUMS} | sed 's|^./||' | sort"
+        f"   find . -type f ! -name {MANIFEST} ! -name {MANIFEST_SIG} ! -name {SUMS} ! -path './log/*'"
+        " | sed 's|^./||' | sort"
         f" | diff - <(cut -c67- {SUMS} | sort)",
         "      prints: nothing",
         "",

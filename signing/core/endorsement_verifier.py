@@ -18,7 +18,8 @@ import json
 import re
 from typing import Any
 
-from . import ed25519_pool, fastparse, payload
+from . import ed25519_pool, endorsement_log, fastparse, payload
+from .bundle_log import LogOptions
 from .endorsement_export import (
     ENDORSEMENTS,
     EXPORT_FORMAT,
@@ -67,11 +68,11 @@ class _Problems:
 
 
 def verify_export(files: dict[str, bytes], report: Report, trusted_platform_key: str | None = None, *,
-                  jobs: int = 1) -> None:
+                  jobs: int = 1, log_options: LogOptions | None = None) -> None:
     """Check the export's files (as ``verifier.read_archive`` reads them) into ``report``."""
     report.counted = "standing endorsement(s)"
     try:
-        _verify(files, report, trusted_platform_key, max(1, jobs))
+        _verify(files, report, trusted_platform_key, max(1, jobs), log_options or LogOptions())
     except Exception as exc:  # a bug in the verifier must still never read as a verified export
         report.fail(f"the verifier stopped on an unexpected error: {exc!r}")
 
@@ -102,16 +103,18 @@ def _manifest(files: dict[str, bytes], report: Report) -> dict[str, Any] | None:
     return manifest
 
 
-def _seal(files: dict[str, bytes], manifest: dict[str, Any], report: Report, trusted: str | None) -> None:
+def _seal(files: dict[str, bytes], manifest: dict[str, Any], report: Report, trusted: str | None) -> bytes | None:
+    """Check the manifest's seal; returns the platform's raw key (None if platform.pem is not a key)."""
     platform = fastparse.Keys(files).get(PLATFORM_KEY)
     if platform is None:
         report.fail(f"{PLATFORM_KEY} is not an Ed25519 public key")
-        return
+        return None
     report.check(platform.fingerprint == manifest.get("platform_key_fingerprint"),
                  f"platform key fingerprint {platform.fingerprint} matches the manifest")
     if trusted is not None:
         report.check(platform.fingerprint == trusted, "platform key is the trusted one")
     report.check(platform.verifies(files[MANIFEST_SIG], files[MANIFEST]), "manifest signature by the platform key")
+    return fastparse.public_key_from_pem(files[PLATFORM_KEY])
 
 
 def _check_files(files: dict[str, bytes], listed: dict[str, Any], report: Report) -> None:
@@ -202,11 +205,12 @@ def _statement(context: _Context, name: str, wanted: str) -> tuple[dict[str, Any
     return fields, key, signature
 
 
-def _verify(files: dict[str, bytes], report: Report, trusted: str | None, jobs: int) -> None:
+def _verify(files: dict[str, bytes], report: Report, trusted: str | None, jobs: int, options: LogOptions) -> None:
+    log = endorsement_log.split(files)
     manifest = _manifest(files, report)
     if manifest is None:
         return
-    _seal(files, manifest, report, trusted)
+    platform = _seal(files, manifest, report, trusted)
     _check_files(files, manifest["files"], report)
     context = _Context(files, manifest, report)
     endorsers: dict[str, str] = {}  # endorsement file -> its endorser id
@@ -242,6 +246,8 @@ def _verify(files: dict[str, bytes], report: Report, trusted: str | None, jobs: 
     standing_ids = [endorser for name, endorser in endorsers.items() if name not in withdrawn]
     report.check(len(standing_ids) == len(set(standing_ids)), "at most one standing endorsement per endorser")
     standing = len(standing_ids)
+    statements = {name: (files[name], files.get(name[:-5] + ".sig", b"")) for name in [*endorsers, *withdrawn.values()]}
+    endorsement_log.verify(log, statements, manifest, platform, report, options)
     if not report.failures:
         report.signatures_ok = standing
 

@@ -26,14 +26,16 @@ def _sha256(path: Path) -> str:
 @click.argument("slug")
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--in-background", is_flag=True, help="queue the export for a worker instead of writing it now")
-def export_endorsements_command(slug: str, path: Path, in_background: bool) -> None:
+@click.option("--with-log", is_flag=True,
+              help="add the transparency log's evidence (log/: the checkpoint, each statement's entry and proof)")
+def export_endorsements_command(slug: str, path: Path, in_background: bool, with_log: bool) -> None:
     """Write the endorsements of the frozen declaration SLUG, as a snapshot, to PATH (a .zip)."""
     try:
         if in_background:
-            endorsement_export.queue(slug, path.resolve())
+            endorsement_export.queue(slug, path.resolve(), with_log=with_log)
             click.echo(f"Queued: a worker will write {path.resolve()}.")
             return
-        summary = endorsement_export.export(slug, path)
+        summary = endorsement_export.export(slug, path, with_log=with_log)
     except ServiceError as exc:
         raise click.ClickException(exc.message) from exc
     click.echo(f"Wrote {path}: {summary.endorsements} endorsement(s), {summary.withdrawn} withdrawn, "

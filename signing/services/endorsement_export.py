@@ -20,10 +20,11 @@ from flask import Flask, current_app
 from sqlalchemy import select
 from sqlalchemy.orm import aliased
 
+from ..core import endorsement_log, log_entry, merkle, tiles
 from ..core.endorsement_export import Header, Item, Summary, Withdrawal, write_export
 from ..extensions import db
-from ..models import Bundle, Declaration, Endorsement, EndorserKey, utcnow
-from . import Conflict, declarations, outbox, platform_key, transactions
+from ..models import Bundle, Declaration, Endorsement, EndorserKey, LogEntry, utcnow
+from . import Conflict, declarations, outbox, platform_key, tlog, transactions, witness
 
 TASK = "export_endorsements"
 BATCH = 1000
@@ -68,10 +69,39 @@ def _items(declaration_id: int, batch: int) -> Iterator[Item]:
         after = rows[-1][0]
 
 
-def export(slug: str, path: Path, *, batch: int = BATCH) -> Summary:
+def _hidden_statements(declaration_id: int) -> set[str]:
+    """The SHA-256 of the statements (and withdrawals) of hidden endorsements: logged, but not exported."""
+    rows = db.session.execute(select(Endorsement.payload_sha256, Endorsement.withdrawal_payload).where(
+        Endorsement.declaration_id == declaration_id, Endorsement.hidden_at.is_not(None))).all()
+    return {sha for sha, _ in rows} | {hashlib.sha256(bytes(w)).hexdigest() for _, w in rows if w is not None}
+
+
+def _log(declaration: Declaration) -> Iterator[tuple[str, bytes]]:
+    """The ``log/`` files: the latest checkpoint, and the entry and inclusion proof of each exported statement
+    in it (read after the statements, in the same snapshot)."""
+    checkpoint = tlog.latest_checkpoint()
+    if checkpoint is None:
+        return
+    size, hidden = checkpoint.size, _hidden_statements(declaration.id)
+    hashes = tiles.TileHashes(size, tlog.TileStore().read)
+
+    def entries() -> Iterator[tuple[int, bytes, list[bytes]]]:
+        query = (select(LogEntry.index, LogEntry.entry).where(LogEntry.kind.in_(endorsement_log.KINDS),
+                                                               LogEntry.index < size)
+                 .order_by(LogEntry.index).execution_options(yield_per=BATCH))
+        for index, data in db.session.execute(query):
+            fields = log_entry.parse(bytes(data))
+            if fields.get("declaration") == declaration.slug and fields.get("payload_sha256") not in hidden:
+                yield index, bytes(data), merkle.inclusion_proof(hashes.stored, index, size)
+
+    yield from endorsement_log.log_files(witness.cosigned_note(checkpoint), entries())
+
+
+def export(slug: str, path: Path, *, batch: int = BATCH, with_log: bool = False) -> Summary:
     """Write the endorsement export of the frozen declaration ``slug`` to ``path``.
 
-    ``NotFound`` (no such declaration), ``Conflict`` (not frozen), ``ExportError`` (cannot write ``path``).
+    ``with_log``: add the transparency log's evidence (``core.endorsement_log``). ``NotFound`` (no such
+    declaration), ``Conflict`` (not frozen), ``ExportError`` (cannot write ``path``).
     """
     db.session.rollback()  # a fresh transaction, whose first statement fixes the snapshot
     if db.session.get_bind().dialect.name == "postgresql":
@@ -89,7 +119,8 @@ def export(slug: str, path: Path, *, batch: int = BATCH) -> Summary:
             raise ExportError(f"Cannot write in {folder}: {exc.strerror or exc}") from exc
         try:
             with os.fdopen(handle, "w+b") as output:
-                summary = write_export(output, header, _items(declaration.id, batch), key)
+                summary = write_export(output, header, _items(declaration.id, batch), key,
+                                       _log(declaration) if with_log else ())
                 output.flush()
                 os.fsync(output.fileno())
             os.chmod(temporary, 0o644)
@@ -104,17 +135,18 @@ def export(slug: str, path: Path, *, batch: int = BATCH) -> Summary:
     return summary
 
 
-def export_task(slug: str, path: str) -> None:
+def export_task(slug: str, path: str, with_log: bool = False) -> None:
     """The outbox task: ``export`` (idempotent: a second run writes a newer snapshot in the same place)."""
-    export(slug, Path(path))
+    export(slug, Path(path), with_log=with_log)
 
 
-def queue(slug: str, path: Path) -> None:
+def queue(slug: str, path: Path, *, with_log: bool = False) -> None:
     """Ask for an export, built by a worker (in the embedded default, in this process after the commit)."""
     declaration = declarations.get(slug)
     _bundle_manifest_sha256(declaration)
     moment = utcnow().isoformat()
-    outbox.queue_task(f"{TASK}:{declaration.id}:{moment}:{path}", TASK, slug=declaration.slug, path=str(path))
+    outbox.queue_task(f"{TASK}:{declaration.id}:{moment}:{path}", TASK, slug=declaration.slug, path=str(path),
+                      with_log=with_log)
     transactions.commit()
 
 

@@ -10,11 +10,15 @@ from pathlib import Path
 from flask import Flask
 
 from signing import verify as verify_cli
+from signing.core import endorsement_export
+from signing.core.bundle_log import LogOptions
+from signing.core.endorsement_verifier import verify_export
+from signing.core.verifier import read_archive
 from tests.conftest import BACKENDS, People
 from tests.endorsements.conftest import Holder, freeze_one, organisation, person
 from tests.freeze.conftest import make_network, open_for_signature, platform_fingerprint
 
-from .helpers import run_recipe, verify
+from .helpers import members, rezip, run_recipe, verify
 
 
 def _endorse(declaration: object, holder: Holder) -> object:
@@ -92,6 +96,40 @@ def test_the_outbox_task_writes_the_same_export(app: Flask, people: People, tmp_
     assert result.exit_code == 0, result.output
     db.session.expire_all()
     task = db.session.query(OutboxTask).filter_by(kind="export_endorsements").one()
-    assert (task.status, task.arguments) == ("done", {"slug": "decl", "path": str(path)})
+    assert (task.status, task.arguments) == ("done", {"slug": "decl", "path": str(path), "with_log": False})
     report = verify(path, pinned=platform_fingerprint(app))
     assert report.failures == 0 and report.signatures_ok == 2, report.lines
+
+
+def test_with_the_log_every_statement_is_proven_in_the_checkpoint(app: Flask, people: People, tmp_path: Path) -> None:
+    _endorsed(people)
+    path = tmp_path / "with-log.zip"
+    result = app.test_cli_runner().invoke(args=["export-endorsements", "decl", str(path), "--with-log"])
+    assert result.exit_code == 0, result.output
+    fingerprint = platform_fingerprint(app)
+    report = verify(path, pinned=fingerprint)
+    assert report.failures == 0 and report.signatures_ok == 2, report.lines
+    assert "OK    4 of 4 statement(s) are in the log's checkpoint" in report.lines
+    files = members(path.read_bytes())
+    entries = sorted(n for n in files if "/log/entries/" in n)
+    assert len(entries) == 4  # three endorsements and a withdrawal; the hidden endorsement is not exported
+    folder = endorsement_export.folder_name("decl")
+    assert run_recipe(_unpacked(path, tmp_path), fingerprint) == []  # the recipe leaves log/ to signing.verify
+
+    changed = dict(files)
+    changed[entries[0]] = changed[entries[0]].replace(b'"kind":"endorsement.', b'"kind":"endorsement.x')
+    lines = [line for line in verify(rezip(changed)).lines if line.startswith("FAIL")]
+    assert any("not in the log at index" in line for line in lines), lines
+    proof = f"{folder}/log/proofs/{entries[0].split('/')[-1][:-5]}"
+    dropped = {name: content for name, content in files.items() if name not in (entries[0], proof)}
+    assert not verify(rezip(dropped)).failures
+    strict, read = read_archive(rezip(dropped))  # the log required (one pinned witness): a missing entry fails
+    verify_export(read, strict, fingerprint, log_options=LogOptions(min_witnesses=1))
+    assert "FAIL  3 of 4 statement(s) are in the log's checkpoint; 1 not (accepted after it, or never logged)" \
+        in strict.lines
+
+
+def _unpacked(path: Path, tmp_path: Path) -> Path:
+    with zipfile.ZipFile(path) as archive:
+        archive.extractall(tmp_path / "unpacked-log")
+    return tmp_path / "unpacked-log" / "decl-endorsements"
