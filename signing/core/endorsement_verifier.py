@@ -38,6 +38,7 @@ WITHDRAWAL_FORMAT = "accord.endorsement-withdrawal/1"
 _STATEMENT = re.compile(r"(endorsements|withdrawals)/([0-9a-f]{64})\.(json|sig)")
 _KEY_FILE = re.compile(r"keys/[0-9a-f]{64}\.pem")
 _FIXED = frozenset((MANIFEST, MANIFEST_SIG, PLATFORM_KEY, VERIFY, SUMS))
+_STATEMENT_FOLDERS = (ENDORSEMENTS, WITHDRAWALS)
 _COUNTS = ("endorsements", "withdrawn", "standing")
 MAX_FAILURE_LINES = 200  # per kind of problem; the count of all is always reported
 
@@ -117,7 +118,9 @@ def _seal(files: dict[str, bytes], manifest: dict[str, Any], report: Report, tru
     return fastparse.public_key_from_pem(files[PLATFORM_KEY])
 
 
-def _check_files(files: dict[str, bytes], listed: dict[str, Any], report: Report) -> None:
+def _check_files(files: dict[str, bytes], listed: dict[str, Any], report: Report) -> _Problems:
+    """Extra and missing files, the hashes of every file but the statements and their signatures (the workers
+    hash those), SHA256SUMS, and files outside the layout. Returns the problems of changed files, still open."""
     expected = set(listed) | {MANIFEST, MANIFEST_SIG}
     extra, missing = _Problems(report), _Problems(report)
     for name in sorted(set(files) - expected):
@@ -126,14 +129,6 @@ def _check_files(files: dict[str, bytes], listed: dict[str, Any], report: Report
         missing.add(f"{name}: listed in the manifest but missing")
     extra.close()
     missing.close()
-    sha256, changed = hashlib.sha256, _Problems(report)
-    for name, digest in listed.items():
-        content = files.get(name)
-        if content is not None and sha256(content).hexdigest() != digest:
-            changed.add(f"{name}: SHA-256 differs from the manifest")
-    changed.close()
-    if not changed.count:
-        report.ok(f"SHA-256 of every listed file present ({len(files.keys() & listed.keys())}) matches the manifest")
     sums = files.get(SUMS, b"").decode("ascii", "replace")
     expected_sums = "".join([f"{digest}  {name}\n" for name, digest in sorted(listed.items()) if name != SUMS])
     report.check(sums == expected_sums, "SHA256SUMS agrees with the manifest")
@@ -141,68 +136,31 @@ def _check_files(files: dict[str, bytes], listed: dict[str, Any], report: Report
     for name in sorted(listed):
         if name not in _FIXED and not _STATEMENT.fullmatch(name) and not _KEY_FILE.fullmatch(name):
             strays.add(f"{name}: a file the export format does not have")
+        elif name.endswith(".sig") and name[:-4] + ".json" not in files:
+            strays.add(f"{name}: a signature file without its statement")
     strays.close()
+    sha256, changed = hashlib.sha256, _Problems(report)
+    for name, digest in listed.items():
+        content = files.get(name)
+        if content is not None and not name.startswith(_STATEMENT_FOLDERS) and sha256(content).hexdigest() != digest:
+            changed.add(f"{name}: SHA-256 differs from the manifest")
+    return changed
 
 
 class _Context:
-    """What every statement is checked against, and the raw keys read so far."""
+    """What every statement is checked against, and the problems found with statements."""
 
     def __init__(self, files: dict[str, bytes], manifest: dict[str, Any], report: Report) -> None:
         self.files, self.report = files, report
         self.slug, self.bundle = manifest["declaration_slug"], manifest["bundle_manifest_sha256"]
-        issuer = json.dumps(manifest["issuer"], ensure_ascii=False).encode("utf-8")
-        self.issuer_name = manifest["issuer"]
-        self.issuer = (b'"issuer":' + issuer + b",", b'"issuer":' + issuer + b"}")
-        self.raw_keys: dict[str, bytes | None] = {}
         self.problems = _Problems(report)
 
-    def raw_key(self, fingerprint: object) -> bytes | None:
-        """The raw key of ``keys/<fingerprint>.pem``, if that file holds exactly that key."""
-        if not isinstance(fingerprint, str) or not fingerprint.startswith("sha256:"):
-            return None
-        name = f"{KEYS}{fingerprint.removeprefix('sha256:')}.pem"
-        if name not in self.raw_keys:
-            raw = fastparse.public_key_from_pem(self.files.get(name, b""))
-            good = raw is not None and hashlib.sha256(raw).hexdigest() == fingerprint.removeprefix("sha256:")
-            self.raw_keys[name] = raw if good else None
-        return self.raw_keys[name]
 
-
-def _statement(context: _Context, name: str, wanted: str) -> tuple[dict[str, Any], bytes, bytes] | None:
-    """A statement's fields, key and signature after the checks that need no Ed25519; None if it failed one."""
-    data, signature = context.files[name], context.files.get(name[:-5] + ".sig")
-    if signature is None:
-        context.problems.add(f"{name}: its signature file is missing")
-        return None
-    if hashlib.sha256(data).hexdigest() != name[-69:-5]:
-        context.problems.add(f"{name}: not named by its SHA-256")
-        return None
-    try:
-        fields = fastparse.parse_payload(data)
-    except payload.PayloadError as exc:
-        context.problems.add(f"{name}: {exc}")
-        return None
-    wrong = []
-    if fields["format"] != wanted:
-        wrong.append(f"not an {wanted} statement")
-    if fields.get("declaration_slug") != context.slug:
-        wrong.append("names another declaration")
-    if fields.get("bundle_manifest_sha256") != context.bundle:
-        wrong.append("names another frozen bundle")
-    # The fast reader returns only the fields that tell formats apart; in canonical JSON the member
-    # "issuer" can only be the issuer field, followed by the next member or the end.
-    if (fields["issuer"] != context.issuer_name) if "issuer" in fields else \
-            (context.issuer[0] not in data and context.issuer[1] not in data):
-        wrong.append("issued by another platform")
-    key = context.raw_key(fields.get("key_fingerprint"))
-    if key is None:
-        wrong.append(f"no key file holds its key {fields.get('key_fingerprint')}")
-    if len(signature) != payload.SIGNATURE_BYTES:
-        wrong.append("the signature is not 64 bytes")
-    if wrong or key is None:
-        context.problems.add(f"{name}: " + "; ".join(wrong))
-        return None
-    return fields, key, signature
+def _fingerprint(data: bytes) -> str:
+    """The hex key fingerprint a statement names, read without parsing it (the workers parse it and check it
+    against the key file's key)."""
+    start = data.find(b'"key_fingerprint":"sha256:')
+    return "" if start < 0 else data[start + 26 : start + 90].decode("ascii", "replace")
 
 
 def _verify(files: dict[str, bytes], report: Report, trusted: str | None, jobs: int, options: LogOptions) -> None:
@@ -211,57 +169,71 @@ def _verify(files: dict[str, bytes], report: Report, trusted: str | None, jobs: 
     if manifest is None:
         return
     platform = _seal(files, manifest, report, trusted)
-    _check_files(files, manifest["files"], report)
+    listed: dict[str, Any] = manifest["files"]
+    changed = _check_files(files, listed, report)
     context = _Context(files, manifest, report)
+    facts = ed25519_pool.Facts(context.slug, context.bundle, manifest["issuer"], ENDORSEMENT_FORMAT,
+                               WITHDRAWAL_FORMAT)
+    names = [name for folder in (ENDORSEMENTS, WITHDRAWALS)
+             for name in sorted(n for n in files if n.startswith(folder) and n.endswith(".json"))]
+    with ed25519_pool.Pool(jobs, facts) as pool:
+        for name in names:
+            data, signature_name = files[name], name[:-5] + ".sig"
+            match = _STATEMENT.fullmatch(name)
+            pool.add(ed25519_pool.Statement(
+                data, files.get(signature_name), files.get(f"{KEYS}{_fingerprint(data)}.pem"),
+                bytes.fromhex(match.group(2)) if match else bytes(32), _digest(listed.get(name)),
+                _digest(listed.get(signature_name)), name.startswith(WITHDRAWALS)))
+        outcomes = pool.results()
     endorsers: dict[str, str] = {}  # endorsement file -> its endorser id
     withdrawn: dict[str, str] = {}  # endorsement file -> the withdrawal withdrawing it
-    checked: list[str] = []  # the statements sent to the Ed25519 checks, in order
-    batch: list[tuple[bytes, bytes, bytes]] = []
-    with ed25519_pool.Pool(jobs) as pool:
-        for folder, wanted in ((ENDORSEMENTS, ENDORSEMENT_FORMAT), (WITHDRAWALS, WITHDRAWAL_FORMAT)):
-            for name in sorted(n for n in files if n.startswith(folder) and n.endswith(".json")):
-                parsed = _statement(context, name, wanted)
-                if parsed is None:
-                    continue
-                fields, key, signature = parsed
-                if folder == ENDORSEMENTS:
-                    endorsers[name] = str(fields.get("endorser_id"))
-                elif not _withdrawal(context, name, fields, endorsers, withdrawn):
-                    continue
-                checked.append(name)
-                batch.append((key, signature, files[name]))
-                if len(batch) == ed25519_pool.CHUNK:
-                    pool.submit(batch)
-                    batch = []
-        pool.submit(batch)
-        outcomes = pool.results()
-    bad = [name for name, good in zip(checked, outcomes, strict=True) if not good]
-    for name in bad:
-        context.problems.add(f"{name}: Ed25519 signature does not verify with the key it names")
+    bad_signatures = 0
+    for name, (listing, problems, endorser, withdraws) in zip(names, outcomes, strict=True):
+        for suffix in listing:
+            changed.add(f"{name[:-5] + suffix if suffix else name}: SHA-256 differs from the manifest")
+        bad_signatures += any("Ed25519" in problem for problem in problems)
+        if problems:
+            context.problems.add(f"{name}: " + "; ".join(problems))
+        elif name.startswith(ENDORSEMENTS):
+            endorsers[name] = endorser
+        else:
+            _withdrawal(context, name, endorser, withdraws, endorsers, withdrawn)
+    changed.close()
+    if not changed.count:
+        report.ok(f"SHA-256 of every listed file present ({len(files.keys() & listed.keys())}) matches the manifest")
     context.problems.close()
-    report.check(not bad, f"{len(checked) - len(bad)} statement(s) signed by the keys they name")
+    report.check(not bad_signatures, f"{len(names) - bad_signatures} statement(s) signed by the keys they name")
     report.ok(f"{len(endorsers)} endorsement(s) of {context.slug} and {len(withdrawn)} withdrawal(s) read; "
               f"the frozen bundle's manifest SHA-256 is {context.bundle}")
     _counts(files, manifest, report)
     standing_ids = [endorser for name, endorser in endorsers.items() if name not in withdrawn]
     report.check(len(standing_ids) == len(set(standing_ids)), "at most one standing endorsement per endorser")
-    standing = len(standing_ids)
     statements = {name: (files[name], files.get(name[:-5] + ".sig", b"")) for name in [*endorsers, *withdrawn.values()]}
     endorsement_log.verify(log, statements, manifest, platform, report, options)
     if not report.failures:
-        report.signatures_ok = standing
+        report.signatures_ok = len(standing_ids)
 
 
-def _withdrawal(context: _Context, name: str, fields: dict[str, Any], endorsers: dict[str, str],
+def _digest(value: object) -> bytes | None:
+    """A manifest's hex SHA-256 as bytes (None if missing or malformed)."""
+    if not isinstance(value, str) or len(value) != 64:
+        return None
+    try:
+        return bytes.fromhex(value)
+    except ValueError:
+        return None
+
+
+def _withdrawal(context: _Context, name: str, endorser: str, withdraws: object, endorsers: dict[str, str],
                 withdrawn: dict[str, str]) -> bool:
-    target = f"{ENDORSEMENTS}{fields.get('withdraws_payload_sha256')}.json"
+    target = f"{ENDORSEMENTS}{withdraws}.json"
     if target not in endorsers:
         context.problems.add(f"{name}: withdraws no endorsement of this export")
         return False
     if target in withdrawn:
         context.problems.add(f"{name}: withdraws {target}, already withdrawn by {withdrawn[target]}")
         return False
-    if str(fields.get("endorser_id")) != endorsers[target]:
+    if endorser != endorsers[target]:
         context.problems.add(f"{name}: withdraws the endorsement of another endorser")
         return False
     withdrawn[target] = name
