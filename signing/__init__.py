@@ -28,6 +28,9 @@ def create_app(overrides: dict[str, Any] | None = None, instance_path: str | Pat
         admin,
         auth,
         declarations,
+        endorse,
+        endorse_admin,
+        endorse_json,
         errors,
         home,
         log,
@@ -62,7 +65,7 @@ def create_app(overrides: dict[str, Any] | None = None, instance_path: str | Pat
     security.init_app(app)
     errors.init_app(app)
     blueprints = (auth, account_security, passkeys, home, admin, declarations, review, public, log, api, signing,
-                  webhooks)
+                  webhooks, endorse, endorse_json, endorse_admin)
     for blueprint_module in blueprints:
         blueprint_module.init_app(app)
     commands.init_app(app)

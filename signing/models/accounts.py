@@ -17,6 +17,8 @@ class Role(enum.StrEnum):
     SECRETARIAT = "secretariat"
     DELEGATE = "delegate"
     OBSERVER = "observer"
+    # An organisation (or a city outside the network) verified to endorse frozen declarations; sees nothing else.
+    ENDORSER = "endorser"
 
 
 class City(db.Model):  # type: ignore[name-defined,misc]
@@ -76,6 +78,10 @@ class User(UserMixin, db.Model):  # type: ignore[name-defined,misc]
     @property
     def is_delegate(self) -> bool:
         return self.role == Role.DELEGATE
+
+    @property
+    def is_endorser(self) -> bool:
+        return self.role == Role.ENDORSER
 
     def __repr__(self) -> str:
         return f"<User {self.email} {self.role}>"

@@ -134,6 +134,9 @@ def accept(declaration: Declaration, payload_bytes: bytes, signature: bytes, pub
     sha256 = hashlib.sha256(payload_bytes).hexdigest()
     existing = db.session.scalar(select(Endorsement).where(Endorsement.payload_sha256 == sha256))
     if existing is not None:  # a replay: nothing changes
+        if existing.withdrawn_at is not None:
+            raise Conflict("This endorsement was withdrawn. To endorse again, sign a new statement.",
+                           code="withdrawn")
         return existing
     endorsed_at = _check_time(fields["endorsed_at"], utcnow())
     key = endorsers.key_for(named, public_key, register=endorser is not None)

@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from ..core import payload
 from ..extensions import db
 from ..models import Endorser, EndorserKey, EndorserKind, User, utcnow
-from . import Forbidden, ServiceError, audit
+from . import Forbidden, ServiceError, accounts, audit
 
 PUBLIC_ID = re.compile(r"^en_[a-z2-7]{26}$")
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
@@ -45,10 +45,11 @@ def clean_country(value: str) -> str:
 
 
 def clean_email(value: str) -> str:
+    """A valid address, lower-cased (syntax only, no DNS look-up); 400 otherwise."""
     email = (value or "").strip().lower()
     if len(email) > 254 or not _EMAIL.match(email):
         raise ServiceError("Enter a valid e-mail address.", code="bad_email")
-    return email
+    return accounts.normalise_email(email)
 
 
 def email_domain(email: str) -> str:

@@ -35,6 +35,8 @@ def test_accept_replay_second_standing_withdraw_and_again(frozen: Any) -> None:
     assert withdrawn.withdrawn_at is not None and bytes(withdrawn.withdrawal_payload or b"") == withdrawal.payload
     assert endorsements.withdraw(frozen, withdrawal.payload, withdrawal.signature, withdrawal.public_key).id == \
         record.id  # the same withdrawal again changes nothing
+    with pytest.raises(Conflict, match="withdrawn"):  # the withdrawn statement's bytes again
+        endorsements.accept(frozen, first.payload, first.signature, first.public_key)
     renewed = endorsements.accept(frozen, second.payload, second.signature, second.public_key)
     assert renewed.id != record.id and renewed.standing
     kinds = [*db.session.scalars(select(LogEntry.kind).order_by(LogEntry.index)),
