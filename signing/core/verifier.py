@@ -40,6 +40,7 @@ class Report:
     lines: list[str] = field(default_factory=list)
     failures: int = 0
     signatures_ok: int = 0
+    counted: str = "signature(s)"  # what ``signatures_ok`` counts, for the summary
 
     def ok(self, message: str) -> None:
         self.lines.append(f"OK    {message}")
@@ -63,7 +64,7 @@ class Report:
         self.lines[index] = f"{'OK   ' if condition else 'FAIL '} {message}"
 
 
-def _read_zip(source: Path | str | bytes, report: Report) -> dict[str, bytes]:
+def read_zip(source: Path | str | bytes, report: Report) -> dict[str, bytes]:
     """Every file of the archive, by its path inside the one top-level folder."""
     data = source if isinstance(source, bytes) else Path(source).read_bytes()
     try:
@@ -89,20 +90,31 @@ def verify_bundle(source: Path | str | bytes, trusted_platform_key: str | None =
     ``jobs``: threads for the Ed25519 checks (``cryptography`` releases the GIL while it verifies); the
     report is the same whatever the number.
     """
+    report, files = read_archive(source)
+    if files:
+        verify_files(files, report, trusted_platform_key, jobs=jobs, log_options=log_options)
+    return report
+
+
+def read_archive(source: Path | str | bytes) -> tuple[Report, dict[str, bytes]]:
+    """A new report and the archive's files by their path inside its one folder (none if it is unreadable)."""
     report = Report()
     try:
-        files = _read_zip(source, report)
+        return report, read_zip(source, report)
     # What ziputil (BadArchive, a ValueError) or zipfile raise for a damaged, encrypted or exotic archive.
     except (ValueError, struct.error, zipfile.BadZipFile, zlib.error, OSError, EOFError, NotImplementedError,
             RuntimeError) as exc:
         report.fail(f"cannot read the archive: {exc}")
-        return report
-    if files:
-        try:
-            _verify_files(files, trusted_platform_key, report, max(1, jobs), log_options or bundle_log.LogOptions())
-        except Exception as exc:  # a bug in the verifier must still never read as a verified bundle
-            report.fail(f"the verifier stopped on an unexpected error: {exc!r}")
-    return report
+        return report, {}
+
+
+def verify_files(files: dict[str, bytes], report: Report, trusted_platform_key: str | None = None, *,
+                 jobs: int = 1, log_options: bundle_log.LogOptions | None = None) -> None:
+    """``verify_bundle`` on the files ``read_archive`` read."""
+    try:
+        _verify_files(files, trusted_platform_key, report, max(1, jobs), log_options or bundle_log.LogOptions())
+    except Exception as exc:  # a bug in the verifier must still never read as a verified bundle
+        report.fail(f"the verifier stopped on an unexpected error: {exc!r}")
 
 
 def _verify_files(files: dict[str, bytes], trusted_platform_key: str | None, report: Report, jobs: int,
