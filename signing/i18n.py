@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from flask import Flask, g, request
+from flask import Flask, g, has_request_context, request
 from flask_babel import Babel
 
 # Locale code -> the language's own name, as the language switch shows it.
@@ -22,6 +22,8 @@ DEFAULT_LOCALE = "en"
 
 def select_locale() -> str:
     """The locale of this request: the user's choice, then ``Accept-Language``, then English."""
+    if not has_request_context():  # a command, a worker or a test calling a service: English
+        return DEFAULT_LOCALE
     chosen = getattr(g, "chosen_locale", None)
     if isinstance(chosen, str) and chosen in LANGUAGES:
         return chosen

@@ -47,9 +47,14 @@ def sample_fields(entry: statements.StatementFormat, **changes: Any) -> dict[str
             fields[field.name] = entry.name
         elif field.type_name == "integer":
             fields[field.name] = number
+        elif field.type_name == "boolean":
+            fields[field.name] = number % 2 == 0
+        elif field.type_name == "array":  # of strings (the formats' arrays)
+            fields[field.name] = [f"{field.name} n°{number} of İzmir", f"{field.name} n°{number + 1}"]
         elif field.name != "statement":
             fields[field.name] = f"{field.name} n°{number} of İzmir"
-    fields.update(changes)
+    # A change naming a field the entry does not have is ignored (the tests give one set of changes to every format).
+    fields.update({name: value for name, value in changes.items() if name in entry.field_names})
     if "versions" in entry.field_names:  # the rules of a format with language versions: consistent values
         defaults = {"text_sha256": TEXT_SHA, "authoritative_language": "en", "mandate_sha256": ""}
         fields.update({name: value for name, value in defaults.items() if name not in changes})

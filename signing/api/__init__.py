@@ -12,7 +12,17 @@ from __future__ import annotations
 from flask import Flask
 
 from ..extensions import csrf
-from . import bearer, browser, views_declarations, views_freeze, views_keys, views_log, views_meta, views_signing
+from . import (
+    bearer,
+    browser,
+    mandates_browser,
+    views_declarations,
+    views_freeze,
+    views_keys,
+    views_log,
+    views_meta,
+    views_signing,
+)
 from .core import API_PREFIX, bp, spec
 
 __all__ = ["API_PREFIX", "bearer", "bp", "browser", "init_app", "spec", "views_declarations", "views_freeze",
@@ -23,3 +33,4 @@ def init_app(app: Flask) -> None:
     csrf.exempt(bp)  # bearer tokens only: no cookie is ever read here, so there is nothing to forge
     app.register_blueprint(bp)
     browser.init_app(app)
+    mandates_browser.init_app(app)

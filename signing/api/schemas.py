@@ -184,6 +184,7 @@ class OpenSigning(_In):
     excluded_cities: Annotated[list[Annotated[Printable, Field(max_length=80)]], Field(max_length=1000)] = Field(
         default_factory=list, description="Short names of member cities not asked to sign."
     )
+    require_mandates: bool = Field(default=False, description="A signature needs a mayor's standing mandate.")
 
 
 # ---- keys ---------------------------------------------------------------------------------------------------

@@ -75,6 +75,6 @@ def open_signing(slug: str, json: schemas.OpenSigning) -> schemas.DeclarationDet
     quorum = json.rule.required if isinstance(json.rule, schemas.RuleQuorum) else None
     declarations.open_signing(
         declaration, json.revision, current_user(), excluded_city_ids=[known[s] for s in json.excluded_cities],
-        rule_kind=json.rule.kind, quorum=quorum, deadline=json.deadline,
+        rule_kind=json.rule.kind, quorum=quorum, deadline=json.deadline, require_mandates=json.require_mandates,
     )
     return present.declaration_detail(declaration)

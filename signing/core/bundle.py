@@ -18,19 +18,22 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from . import payload, statements
+from . import bundle_mandates, payload, statements
 
 BUNDLE_FORMAT = "accord.bundle/1"
 # Version 2: the PDF is PAdES-sealed and the bundle carries the seal's certificate (``seal.crt``), and a ``log/``
 # folder with the transparency log's evidence may stand next to the listed files (added when the bundle is
 # exported, ``core.bundle_log``). Version 1 bundles stay valid as they are.
 BUNDLE_FORMAT_V2 = "accord.bundle/2"
-# Version 3: version 2, plus every language version of the revision as ``declaration.<tag>.md``, listed in the
-# manifest's ``versions`` (tag, file, SHA-256, authoritative); ``declaration.md`` stays the authoritative text.
+# Version 3: version 2 plus, when the revision has them, every language version of the revision as
+# ``declaration.<tag>.md`` listed in the manifest's ``versions`` (tag, file, SHA-256, authoritative) and
+# ``authoritative_language`` (``declaration.md`` stays the authoritative text); and mayors' mandates
+# (``core.bundle_mandates``): whether the declaration required them (``require_mandates``) and the mandates its
+# signatures name (``mandates``), with their files.
 BUNDLE_FORMAT_V3 = "accord.bundle/3"
 BUNDLE_FORMATS = (BUNDLE_FORMAT, BUNDLE_FORMAT_V2, BUNDLE_FORMAT_V3)
-# The formats with a sealed PDF (``seal.crt``) and room for the log's evidence (``log/``).
-SEALED_FORMATS = (BUNDLE_FORMAT_V2, BUNDLE_FORMAT_V3)
+# The versions whose bundles may carry the transparency log's ``log/`` folder and a seal certificate.
+LOG_FORMATS = (BUNDLE_FORMAT_V2, BUNDLE_FORMAT_V3)
 SEAL_CERTIFICATE = "seal.crt"
 MANIFEST = "manifest.json"
 MANIFEST_SIG = "manifest.sig"
@@ -94,6 +97,9 @@ class BundleInput:
     withdrawals: list[WithdrawnItem] = field(default_factory=list)
     # Every language version (version 3, with ``seal_certificate``); empty for a bundle of versions 1 and 2.
     versions: list[BundleVersion] = field(default_factory=list)
+    # Format 3: the declaration required mayors' mandates; the mandates its signatures name.
+    require_mandates: bool = False
+    mandates: list[bundle_mandates.MandateItem] = field(default_factory=list)
 
 
 def folder_name(slug: str) -> str:
@@ -154,6 +160,7 @@ def build_bundle(data: BundleInput, pdf: bytes, platform_key: Ed25519PrivateKey,
                 "withdrawal_key_fingerprint": payload.fingerprint(withdrawn.public_key),
             }
         )
+    mandate_entries = bundle_mandates.lay_out(data.mandates, files, keys)
     for name, raw in keys.items():
         files[name] = payload.public_key_pem(raw)
     platform_public = platform_key.public_key().public_bytes(
@@ -161,7 +168,8 @@ def build_bundle(data: BundleInput, pdf: bytes, platform_key: Ed25519PrivateKey,
     )
     files[PLATFORM_KEY] = payload.public_key_pem(platform_public)
     instructions = verify_instructions(data, signature_entries, withdrawal_entries,
-                                       with_log=seal_certificate is not None, versions=version_entries)
+                                       with_log=seal_certificate is not None, versions=version_entries,
+                                       mandates=mandate_entries)
     if seal_certificate is not None:
         instructions += seal_instructions()
     files[VERIFY] = instructions.encode("utf-8")
@@ -189,9 +197,11 @@ def build_bundle(data: BundleInput, pdf: bytes, platform_key: Ed25519PrivateKey,
     }
     if seal_certificate is not None:
         manifest.update(format=BUNDLE_FORMAT_V2, seal_certificate_file=SEAL_CERTIFICATE)
+    if version_entries or data.require_mandates or data.mandates:
+        manifest.update(format=BUNDLE_FORMAT_V3, require_mandates=data.require_mandates, mandates=mandate_entries)
     if version_entries:
         main = next(entry["tag"] for entry in version_entries if entry["authoritative"])
-        manifest.update(format=BUNDLE_FORMAT_V3, versions=version_entries, authoritative_language=main)
+        manifest.update(versions=version_entries, authoritative_language=main)
     manifest_bytes = payload.canonical_json(manifest)
     files[MANIFEST] = manifest_bytes
     files[MANIFEST_SIG] = platform_key.sign(manifest_bytes)
@@ -215,7 +225,7 @@ def _signature_entry(item: SignedItem, name: str) -> dict[str, Any]:
 # The small per-signature files are stored, not deflated: a signature (64 random bytes) and a key
 # file do not compress, a ~700-byte payload would save ~330 bytes, and inflating them was a sizeable
 # share of the time ``signing.verify`` spends on a large bundle (bench/README.md, verify_bundle.py).
-STORED_FOLDERS = ("signatures/", "withdrawn/", "withdrawals/", "keys/")
+STORED_FOLDERS = ("signatures/", "withdrawn/", "withdrawals/", "keys/", bundle_mandates.FOLDER)
 
 
 def _zip(folder: str, files: dict[str, bytes], moment: datetime) -> bytes:
@@ -232,7 +242,8 @@ def _zip(folder: str, files: dict[str, bytes], moment: datetime) -> bytes:
 
 def verify_instructions(data: BundleInput, signatures: list[dict[str, Any]],
                         withdrawals: list[dict[str, Any]], *, with_log: bool = False,
-                        versions: list[dict[str, Any]] | None = None) -> str:
+                        versions: list[dict[str, Any]] | None = None,
+                        mandates: list[dict[str, Any]] | None = None) -> str:
     """VERIFY.txt: the stock openssl and sha256sum commands that check this bundle.
 
     ``with_log`` (versions 2 and 3): the ``log/`` folder, outside the manifest, is left out of the file-list check.
@@ -301,6 +312,10 @@ def verify_instructions(data: BundleInput, signatures: list[dict[str, Any]],
                 f" -in {entry['withdrawal_file']} -sigfile {entry['withdrawal_signature_file']}",
                 "",
             ]
+    if mandates:
+        payloads = {item.city_slug: item.payload for item in data.signatures}
+        lines += bundle_mandates.instructions(mandates, [(entry, payloads[entry["city_slug"]]) for entry in signatures],
+                                              data.mandates)
     lines += [
         "The same checks, with a per-signature report, in one command (Python 3 and the",
         "'cryptography' package), the published fingerprint included:",

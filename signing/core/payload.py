@@ -36,6 +36,33 @@ SIGNATURE_V2_FORMAT = statements.SIGNATURE_V2.name
 SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 # A BCP 47 tag as Accord writes them (``en``, ``tr``, ``sr-Latn``): letters, then subtags of letters and digits.
 LANGUAGE_TAG = re.compile(r"[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})*")
+MANDATE_FORMAT = statements.MANDATE.name
+MANDATE_REVOCATION_FORMAT = statements.MANDATE_REVOCATION.name
+NETWORK_SCOPE = "network"
+DECLARATION_SCOPE = "declaration:"
+
+
+def mandate_scope_covers(scope: str, declaration_slug: str) -> bool:
+    """Whether a mandate's ``scope`` ("network" or "declaration:<slug>") covers this declaration."""
+    return scope == NETWORK_SCOPE or scope == DECLARATION_SCOPE + declaration_slug
+
+
+def mandate_covers(fields: dict[str, Any], *, city_slug: str, delegate_id: int, key_fingerprint: str,
+                   declaration_slug: str, moment: datetime) -> bool:
+    """Whether the parsed ``accord.mandate/1`` ``fields`` authorise this signature (revocations aside).
+
+    The mandate names the city, the delegate, the key among its fingerprints, a scope covering the declaration,
+    and ``valid_from <= moment < valid_until``.
+    """
+    if fields.get("format") != MANDATE_FORMAT:
+        return False
+    try:
+        window = parse_timestamp(fields["valid_from"]) <= moment < parse_timestamp(fields["valid_until"])
+    except PayloadError:
+        return False
+    return (window and fields["city_slug"] == city_slug and fields["delegate_id"] == delegate_id
+            and key_fingerprint in fields["delegate_key_fingerprints"]
+            and mandate_scope_covers(fields["scope"], declaration_slug))
 
 
 class PayloadError(ValueError):

@@ -178,6 +178,82 @@ SIGNATURE_V2 = StatementFormat(
     ),
 )
 
+MAYOR = "the mayor of the city named by city_slug, with a key enrolled on the issuer"
+# A mandate: the mayor authorises one delegate's keys to sign for the city, within a scope and a validity window.
+# ``scope`` is "network" (every declaration of the issuer) or "declaration:<slug>".
+MANDATE_SENTENCE = "{mayor_name}, mayor of {city_name}, {verb} {delegate_name} to sign for {city_name} " \
+                   "(scope {scope}) from {valid_from} until {valid_until}."
+_MAYOR = _fields(
+    ("city_name", "string", "City"),
+    ("city_slug", "string", "City short name"),
+    ("mayor_name", "string", "Mayor"),
+    ("mayor_id", "integer", "Mayor account number"),
+    ("mayor_key_fingerprint", "string", "Mayor's key"),
+)
+_MANDATE_TAIL = _fields(
+    ("issuer", "string", "Issued by"),
+    ("issued_at", "string", "Issued (UTC)"),
+    ("nonce", "string", "Nonce"),
+    ("statement", "string", "Statement"),
+)
+MANDATE = StatementFormat(
+    name="accord.mandate/1", noun="mandate", verb="mandates", signed_by=MAYOR, template=MANDATE_SENTENCE,
+    fields=(
+        *_fields(("format", "string", "Format")), *_MAYOR,
+        *_fields(("delegate_name", "string", "Delegate"), ("delegate_id", "integer", "Delegate account number")),
+        Field("delegate_key_fingerprints", "array", "Delegate's keys", item_type="string"),
+        *_fields(("scope", "string", "Scope"), ("valid_from", "string", "Valid from (UTC)"),
+                 ("valid_until", "string", "Valid until (UTC)")),
+        *_MANDATE_TAIL,
+    ),
+)
+MANDATE_REVOCATION = StatementFormat(
+    name="accord.mandate-revocation/1", noun="mandate revocation", verb="revokes", signed_by=MAYOR,
+    template="{mayor_name}, mayor of {city_name}, {verb} the mandate with SHA-256 {revokes_mandate_sha256}.",
+    fields=(
+        *_fields(("format", "string", "Format")), *_MAYOR,
+        *_fields(("revokes_mandate_sha256", "string", "Revokes the mandate")),
+        *_MANDATE_TAIL,
+    ),
+)
+
+# Endorsements of a frozen declaration: signed by anyone who takes it up (a person, an organisation, a city),
+# over public facts only. The endorser is named by a random public id; no name or e-mail address is signed.
+ENDORSER = "an endorser named by endorser_id, with the key named by key_fingerprint"
+_ENDORSER_HEAD = _fields(
+    ("format", "string", "Format"),
+    ("declaration_title", "string", "Declaration"),
+    ("declaration_slug", "string", "Short name"),
+    ("bundle_manifest_sha256", "string", "SHA-256 of the frozen bundle's manifest"),
+    ("endorser_id", "string", "Endorser"),
+    ("endorser_kind", "string", "Endorser kind"),
+    ("country", "string", "Country"),
+    ("key_fingerprint", "string", "Key"),
+    ("issuer", "string", "Platform"),
+)
+ENDORSEMENT_KINDS = ("person", "organisation", "city")
+ENDORSEMENT = StatementFormat(
+    name="accord.endorsement/1", noun="endorsement", verb="endorses", signed_by=ENDORSER,
+    template="Endorser {endorser_id} ({endorser_kind}) {verb} \u201c{declaration_title}\u201d as frozen "
+             "(bundle manifest SHA-256 {bundle_manifest_sha256}).",
+    fields=(*_ENDORSER_HEAD, *_fields(
+        ("endorsed_at", "string", "Endorsed (UTC)"),
+        ("statement", "string", "Statement"),
+    )),
+)
+ENDORSEMENT_WITHDRAWAL = StatementFormat(
+    name="accord.endorsement-withdrawal/1", noun="endorsement withdrawal", verb="withdraws the endorsement of",
+    signed_by=ENDORSER,
+    template="Endorser {endorser_id} ({endorser_kind}) {verb} \u201c{declaration_title}\u201d "
+             "(bundle manifest SHA-256 {bundle_manifest_sha256}) made in the statement with SHA-256 "
+             "{withdraws_payload_sha256}.",
+    fields=(*_ENDORSER_HEAD, *_fields(
+        ("withdraws_payload_sha256", "string", "Withdraws the signed endorsement"),
+        ("withdrawn_at", "string", "Withdrawn (UTC)"),
+        ("statement", "string", "Statement"),
+    )),
+)
+
 
 def table(*entries: StatementFormat) -> Mapping[str, StatementFormat]:
     """A read-only table of these entries, keyed by name (how ``FORMATS`` is made; tests make others)."""
@@ -185,7 +261,8 @@ def table(*entries: StatementFormat) -> Mapping[str, StatementFormat]:
 
 
 # Format name -> entry. Readers look it up at call time (``statements.FORMATS``), never copy it.
-FORMATS = table(SIGNATURE, WITHDRAWAL, SIGNATURE_V2)
+FORMATS = table(SIGNATURE, WITHDRAWAL, SIGNATURE_V2, MANDATE, MANDATE_REVOCATION, ENDORSEMENT,
+                ENDORSEMENT_WITHDRAWAL)
 
 
 def lookup(name: object) -> StatementFormat | None:

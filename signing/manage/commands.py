@@ -56,6 +56,10 @@ def demo_command(if_empty: bool, complete: bool) -> None:
         except ServiceError as exc:
             _fail(exc)
             return
+        click.echo("\nMayors (each signed a mandate for their city's delegate; also saved):\n")
+        for login in logins:
+            if login.role == Role.MAYOR.value:
+                click.echo(f"  {login.role:<12} {login.email:<32} {login.password}  {login.city}".rstrip())
         _report_completed(declaration)
 
 
@@ -82,7 +86,7 @@ def _report_completed(declaration: Declaration) -> None:
 @click.argument("email")
 @click.option("--name", "display_name", required=True, help="Display name.")
 @click.option("--role", type=click.Choice([r.value for r in Role]), default=Role.SECRETARIAT.value)
-@click.option("--city", "city_slug", help="City short name (delegates only).")
+@click.option("--city", "city_slug", help="City short name (delegates and mayors).")
 @click.password_option(help="Password (asked for if not given).")
 def create_user_command(email: str, display_name: str, role: str, city_slug: str | None, password: str) -> None:
     """Create an account with a password (e.g. the first secretariat user)."""
@@ -99,7 +103,7 @@ def create_user_command(email: str, display_name: str, role: str, city_slug: str
 @click.argument("email")
 @click.option("--name", "display_name", required=True, help="Display name.")
 @click.option("--role", type=click.Choice([r.value for r in Role]), default=Role.DELEGATE.value)
-@click.option("--city", "city_slug", help="City short name (required for delegates).")
+@click.option("--city", "city_slug", help="City short name (required for delegates and mayors).")
 def invite_command(email: str, display_name: str, role: str, city_slug: str | None) -> None:
     """Invite someone by e-mail (a 7-day single-use link)."""
     try:
@@ -278,6 +282,7 @@ def platform_key_show() -> None:
 
 
 def init_app(app: Flask) -> None:
+    from .endorsement_commands import export_endorsements_command
     from .seal_commands import seal_group
     from .webhook_commands import webhooks_group
 
@@ -285,3 +290,4 @@ def init_app(app: Flask) -> None:
                     export_bundle_command, platform_key_group, seal_group, webhooks_group,
                     second_factor_reset_command):
         app.cli.add_command(command)
+    app.cli.add_command(export_endorsements_command)

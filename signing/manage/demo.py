@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 from dataclasses import dataclass
+from datetime import timedelta
 from importlib import resources
 from pathlib import Path
 
@@ -15,8 +16,8 @@ from sqlalchemy import func, select
 
 from ..core import payload
 from ..extensions import db
-from ..models import Declaration, Role, User
-from ..services import accounts, cities, declarations, keys, review, signatures
+from ..models import Declaration, Role, User, utcnow
+from ..services import accounts, cities, declarations, keys, mandates, review, signatures
 
 DEMO_CITIES: list[tuple[str, str]] = [
     ("İzmir", "Türkiye"),
@@ -132,8 +133,10 @@ DEMO_KEY_LABEL = "demo key (discarded after signing)"
 def complete_demo(logins: list[DemoLogin]) -> Declaration:
     """Open signing on the demo declaration's latest revision and sign it for every city.
 
-    Each delegate enrols a fresh Ed25519 key the way the offline CLI does (the key pair is
-    made here, only the public key reaches the server), asks for a payload, signs it and
+    Signing requires mayors' mandates. Each delegate enrols a fresh Ed25519 key the way the offline CLI
+    does (the key pair is made here, only the public key reaches the server); the city's mayor (created
+    here, added to ``logins`` and the saved logins) enrols a key the same way and signs a network mandate
+    for the delegate's key; the delegate asks for a payload (which names the mandate), signs it and
     submits it. The private keys exist only inside this function and are never stored.
     The last signature meets the rule (all cities), which freezes the declaration: in the
     embedded default at once, in production through the workers.
@@ -144,17 +147,42 @@ def complete_demo(logins: list[DemoLogin]) -> Declaration:
     declaration = declarations.get(DEMO_SLUG)
     delegates = [(_user(login.email), login.password) for login in logins if login.role == Role.DELEGATE.value]
     with witnesses(delegates) as run_witnesses_again:  # three cities witness the log (signing.offline.witness)
-        declarations.open_signing(declaration, declaration.latest.number, secretariat, rule_kind="all")
+        declarations.open_signing(declaration, declaration.latest.number, secretariat, rule_kind="all",
+                                  require_mandates=True)
         for delegate, password in delegates:
             private_key = Ed25519PrivateKey.generate()
-            public = private_key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-            key = keys.enrol(delegate, payload.b64encode(public), DEMO_KEY_LABEL, password, origin="cli")
+            key = keys.enrol(delegate, payload.b64encode(_raw(private_key)), DEMO_KEY_LABEL, password, origin="cli")
+            logins.append(_mandate_by_mayor(delegate))  # the city's mayor mandates the delegate's key
             issued = signatures.issue_signature_payload(declaration, delegate, key.fingerprint)
             data = bytes(issued.payload)
             signatures.submit_signature(declaration, delegate, data, private_key.sign(data))
         run_witnesses_again()  # each cosigns the checkpoint of the freeze, after a consistency proof
     db.session.refresh(declaration)
+    _save_logins(logins)
     return declaration
+
+
+def _raw(private_key: Ed25519PrivateKey) -> bytes:
+    return private_key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+
+MANDATE_DAYS = 365
+
+
+def _mandate_by_mayor(delegate: User) -> DemoLogin:
+    """The delegate's city gets a mayor, whose key (made here, discarded) signs a network mandate for the delegate."""
+    city = delegate.city
+    assert city is not None  # noqa: S101 - demo delegates belong to a city
+    password = secrets.token_urlsafe(12)
+    email = f"mayor.{city.slug}@{DEMO_DOMAIN}"
+    mayor = accounts.create_user(email, f"Mayor of {city.name}", Role.MAYOR, city=city, password=password)
+    private_key = Ed25519PrivateKey.generate()
+    key = keys.enrol(mayor, payload.b64encode(_raw(private_key)), DEMO_KEY_LABEL, password, origin="cli")
+    issued = mandates.issue_mandate(mayor, key.fingerprint, delegate.id, None, payload.NETWORK_SCOPE,
+                                    utcnow() + timedelta(days=MANDATE_DAYS))
+    data = bytes(issued.payload)
+    mandates.submit_mandate(mayor, data, private_key.sign(data))
+    return DemoLogin(email, password, Role.MAYOR.value, city.name)
 
 
 def _save_logins(logins: list[DemoLogin]) -> None:

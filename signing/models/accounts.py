@@ -6,7 +6,7 @@ import enum
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, func
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, func, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -17,6 +17,9 @@ class Role(enum.StrEnum):
     SECRETARIAT = "secretariat"
     DELEGATE = "delegate"
     OBSERVER = "observer"
+    MAYOR = "mayor"  # one per city: signs mandates for the city's delegates, signs no declaration
+    # An organisation (or a city outside the network) verified to endorse frozen declarations; sees nothing else.
+    ENDORSER = "endorser"
 
 
 class City(db.Model):  # type: ignore[name-defined,misc]
@@ -77,12 +80,23 @@ class User(UserMixin, db.Model):  # type: ignore[name-defined,misc]
     def is_delegate(self) -> bool:
         return self.role == Role.DELEGATE
 
+    @property
+    def is_mayor(self) -> bool:
+        return self.role == Role.MAYOR
+
+    @property
+    def is_endorser(self) -> bool:
+        return self.role == Role.ENDORSER
+
     def __repr__(self) -> str:
         return f"<User {self.email} {self.role}>"
 
 
 # Case-insensitive uniqueness, enforced by the database on every write path.
 Index("uq_users_email_lower", func.lower(User.email), unique=True)
+# One mayor per city, whatever the concurrency (the service checks first, with a clear message).
+Index("uq_users_one_mayor_per_city", User.city_id, unique=True,
+      sqlite_where=text("role = 'mayor'"), postgresql_where=text("role = 'mayor'"))
 
 
 class LinkPurpose(enum.StrEnum):

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -65,6 +65,8 @@ class Declaration(db.Model):  # type: ignore[name-defined,misc]
     signing_deadline: Mapped[datetime | None] = mapped_column(UTCDateTime)
     signing_opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     frozen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Chosen when signing opens, fixed while open: a signature needs a mayor's standing mandate.
+    require_mandates: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     revisions: Mapped[list[Revision]] = relationship(
         back_populates="declaration", order_by="Revision.number", foreign_keys="Revision.declaration_id"

@@ -6,6 +6,7 @@ import secrets
 
 from email_validator import EmailNotValidError, validate_email
 from flask import Flask, current_app
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from ..extensions import db
@@ -32,13 +33,21 @@ def find_by_email(email: str) -> User | None:
     return db.session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
 
 
+CITY_ROLES = frozenset({Role.DELEGATE.value, Role.MAYOR.value})
+
+
 def _check_role(role: str, city: City | None) -> None:
     if role not in {r.value for r in Role}:
         raise ServiceError(f"Unknown role {role!r}.")
-    if role == Role.DELEGATE and city is None:
-        raise ServiceError("A delegate must belong to a city.")
-    if role != Role.DELEGATE and city is not None:
-        raise ServiceError("Only delegates belong to a city.")
+    if role in CITY_ROLES and city is None:
+        raise ServiceError("A delegate or a mayor must belong to a city.")
+    if role not in CITY_ROLES and city is not None:
+        raise ServiceError("Only delegates and mayors belong to a city.")
+    if role == Role.MAYOR and city is not None:
+        mayor = db.session.scalar(select(User).where(User.city_id == city.id, User.role == Role.MAYOR.value))
+        if mayor is not None:
+            raise Conflict(_("%(city)s already has a mayor: %(name)s.", city=city.name, name=mayor.display_name),
+                           code="mayor_exists")
 
 
 def _new_user(email: str, display_name: str, role: str, city: City | None) -> User:

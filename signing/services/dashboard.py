@@ -23,6 +23,7 @@ from ..models import (
     SignatureStatus,
     User,
 )
+from . import mandate_rules
 from .review import latest_approvals
 
 
@@ -38,6 +39,8 @@ class CityRow:
     open_amendments: int
     signature: str  # filled in by the signing feature; "—" until signing opens
     signatory: bool
+    # When the declaration requires mandates: whether a standing mandate covering it names a delegate of the city.
+    mandate: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -120,6 +123,7 @@ def build(declaration: Declaration) -> Dashboard:
             .group_by(User.city_id)
         ).all()
     )
+    in_place = mandate_rules.cities_in_place(declaration) if declaration.require_mandates else {}
     rows = []
     for city in cities:
         approval = approvals.get(city.id)
@@ -135,6 +139,7 @@ def build(declaration: Declaration) -> Dashboard:
                 open_amendments=int(amendments.get(city.id, 0)),
                 signature=_signature_status(declaration, city.id, signatory_ids, signatures),
                 signatory=city.id in signatory_ids,
+                mandate=in_place.get(city.id, False) if declaration.require_mandates else None,
             )
         )
     return Dashboard(declaration=declaration, current=current, rows=rows)

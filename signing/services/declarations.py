@@ -243,8 +243,12 @@ def parse_rule(kind: str, required: int | None, city_count: int) -> dict[str, An
 def open_signing(
     declaration: Declaration, revision_number: int, actor: User, *, excluded_city_ids: Iterable[int] = (),
     rule_kind: str = "all", quorum: int | None = None, deadline: datetime | None = None,
+    require_mandates: bool = False,
 ) -> None:
-    """Lock the text and open one exact revision for signature by the chosen member cities."""
+    """Lock the text and open one exact revision for signature by the chosen member cities.
+
+    ``require_mandates``: a signature is then accepted only under a mayor's standing mandate (fixed while open).
+    """
     _lock(declaration)
     require(Action.OPEN_SIGNING, declaration, actor)
     revision = get_revision(declaration, revision_number)
@@ -265,9 +269,11 @@ def open_signing(
     declaration.signing_rule = rule
     declaration.signing_deadline = deadline
     declaration.signing_opened_at = utcnow()
+    declaration.require_mandates = bool(require_mandates)
     audit.record(
         "declaration.signing_opened", declaration, actor, revision=revision.number, sha256=revision.sha256,
-        rule=rule, deadline=deadline.isoformat() if deadline else None, cities=[c.slug for c in cities],
+        rule=rule, require_mandates=declaration.require_mandates,
+        deadline=deadline.isoformat() if deadline else None, cities=[c.slug for c in cities],
     )
     tlog.append(log_entry.SIGNING_OPENED, declaration=declaration.slug, revision=revision.number,
                 text_sha256=revision.sha256, rule=rule,

@@ -17,9 +17,10 @@ from sqlalchemy.exc import IntegrityError
 
 from ..core import languages, log_entry, payload, pdf
 from ..core.bundle import BundleInput, BundleVersion, SignedItem, WithdrawnItem, build_bundle
+from ..core.bundle_mandates import MandateItem, RevocationItem
 from ..extensions import db
 from ..models import Bundle, Declaration, Signatory, Signature, SignatureStatus, Status, User, Withdrawal, utcnow
-from . import Conflict, audit, outbox, platform_key, seal, tlog, transactions, webhooks
+from . import Conflict, audit, mandate_rules, outbox, platform_key, seal, tlog, transactions, webhooks
 from .workflow import Action, require
 
 log = logging.getLogger(__name__)
@@ -118,6 +119,25 @@ def _signed_item(record: Signature) -> SignedItem:
     )
 
 
+def _mandates(signed: list[SignedItem]) -> list[MandateItem]:
+    """The mandates the signatures name (format 2's ``mandate_sha256``), each with its revocation if any."""
+    named = {payload.parse(item.payload).get("mandate_sha256", "") for item in signed} - {""}
+    items = []
+    for mandate in mandate_rules.by_sha256(named):
+        if not payload.verify(mandate.mayor_key.public_key, mandate.signature, mandate.payload):
+            raise FreezeError(f"the mandate {mandate.payload_sha256} no longer verifies")
+        revoked = mandate.revocation
+        items.append(MandateItem(
+            city_slug=mandate.city.slug, payload=mandate.payload, signature=mandate.signature,
+            public_key=mandate.mayor_key.public_key,
+            revocation=RevocationItem(revoked.payload, revoked.signature, revoked.mayor_key.public_key,
+                                      revoked.revoked_at) if revoked is not None else None,
+        ))
+    if len(items) != len(named):
+        raise FreezeError("a signature names a mandate this server does not hold")
+    return items
+
+
 def freeze_declaration(declaration_id: int, reason: str = "") -> int | None:
     """Build and store the bundle and mark the declaration frozen. Returns the bundle id."""
     declaration = db.session.scalar(select(Declaration).where(Declaration.id == declaration_id).with_for_update())
@@ -171,6 +191,8 @@ def freeze_declaration(declaration_id: int, reason: str = "") -> int | None:
             frozen_at=frozen_at, issuer=current_app.config["PUBLIC_URL"],
             signatories=[s.city.slug for s in declaration.signatories], signatures=standing, withdrawals=withdrawn,
             versions=[BundleVersion(v.tag, v.text, v.authoritative) for v in revision.versions],
+            require_mandates=declaration.require_mandates,
+            mandates=_mandates([*standing, *(w.signed for w in withdrawn)]),
         ),
         document, key, credentials.certificate_pem,
     )

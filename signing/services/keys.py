@@ -44,9 +44,9 @@ def get_by_fingerprint(value: str) -> SigningKey:
 
 
 def enrol(user: User, public_key_b64: str, label: str, password: str, origin: str = "browser") -> SigningKey:
-    """Register a public key for a delegate, after re-checking their password."""
-    if user.role != Role.DELEGATE or user.city_id is None:
-        raise Forbidden("Only delegates of a member city enrol signing keys.")
+    """Register a public key for a delegate or a mayor (who signs mandates with it), after re-checking the password."""
+    if user.role not in (Role.DELEGATE, Role.MAYOR) or user.city_id is None:
+        raise Forbidden("Only delegates and mayors of a member city enrol signing keys.")
     throttle.check(user.email)
     if not verify_password(user.password_hash, password or ""):
         throttle.failed(user.email, user)

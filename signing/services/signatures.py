@@ -24,6 +24,7 @@ from ..extensions import db
 from ..models import (
     Declaration,
     IssuedPayload,
+    Mandate,
     PayloadKind,
     Revision,
     Role,
@@ -35,7 +36,19 @@ from ..models import (
     Withdrawal,
     utcnow,
 )
-from . import Conflict, Forbidden, NotFound, ServiceError, audit, freeze, outbox, tlog, transactions, webhooks
+from . import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    ServiceError,
+    audit,
+    freeze,
+    mandate_rules,
+    outbox,
+    tlog,
+    transactions,
+    webhooks,
+)
 from .workflow import Action, allowed, require
 
 log = logging.getLogger(__name__)
@@ -138,7 +151,7 @@ def _city_is_signatory(declaration: Declaration, user: User) -> bool:
 
 
 def _issue(declaration: Declaration, user: User, key: SigningKey, kind: PayloadKind,
-           withdraws: str | None = None) -> IssuedPayload:
+           withdraws: str | None = None, mandate: Mandate | None = None) -> IssuedPayload:
     revision = _open_revision(declaration)
     assert user.city is not None  # noqa: S101 - checked by require
     now = utcnow().replace(microsecond=0)
@@ -160,11 +173,11 @@ def _issue(declaration: Declaration, user: User, key: SigningKey, kind: PayloadK
     }
     if withdraws is not None:
         fields["withdraws_payload_sha256"] = withdraws
-    else:  # accord.signature/2: every language version of the revision, one signature for all of them
-        fields["versions"] = [{"tag": version.tag, "sha256": version.sha256, "authoritative": version.authoritative}
-                              for version in revision.versions]
-        fields["authoritative_language"] = revision.authoritative_language
-        fields["mandate_sha256"] = ""  # mandates (issue #13, part 2) fill this in
+    else:  # accord.signature/2: every language version of the revision (one signature for all), and the mandate
+        fields.update(mandate_sha256=mandate.payload_sha256 if mandate is not None else "",
+                      authoritative_language=revision.authoritative_language,
+                      versions=[{"tag": v.tag, "sha256": v.sha256, "authoritative": v.authoritative}
+                                for v in revision.versions])
     data = payload.build(fields)
     issued = IssuedPayload(
         kind=kind.value, nonce=fields["nonce"], payload=data, payload_sha256=hashlib.sha256(data).hexdigest(),
@@ -193,7 +206,8 @@ def issue_signature_payload(declaration: Declaration, user: User, key_fingerprin
     _check_key(user, key, is_signatory)
     if has_standing:
         raise Conflict("Your city has already signed this revision.", code="already_signed")
-    return _issue(declaration, user, key, PayloadKind.SIGNATURE)
+    mandate = mandate_rules.require(declaration, user, key)  # when the declaration requires mandates
+    return _issue(declaration, user, key, PayloadKind.SIGNATURE, mandate=mandate)
 
 
 def issue_withdrawal_payload(declaration: Declaration, user: User, key_fingerprint: str) -> IssuedPayload:
@@ -234,6 +248,8 @@ def _claim(declaration: Declaration, user: User, data: bytes, signature: bytes,
         raise Forbidden("You are no longer a delegate of the city this payload names.")
     if not payload.verify(key.public_key, signature, data):
         raise SignatureRejected("The signature does not verify with your enrolled key.")
+    if kind is PayloadKind.SIGNATURE:  # still covered by the mandate the statement names, at acceptance
+        mandate_rules.require_named(declaration, user, key, fields.get("mandate_sha256"))
     claimed = db.session.execute(
         update(IssuedPayload)
         .where(IssuedPayload.id == issued.id, IssuedPayload.used_at.is_(None))

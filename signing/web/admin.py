@@ -10,7 +10,7 @@ from sqlalchemy import select
 from ..extensions import db
 from ..models import AuditEvent, OutboxEmail, Role, User
 from ..services import ServiceError, accounts, cities
-from .forms import CityForm, ConfirmForm, InviteForm, InviteUserForm
+from .forms import CityForm, CityInviteForm, ConfirmForm, InviteUserForm
 from .guards import role_required
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -69,19 +69,19 @@ def city_edit(slug: str) -> ResponseReturnValue:
 @secretariat_only
 def city_detail(slug: str) -> ResponseReturnValue:
     city = cities.get_by_slug(slug)
-    return render_template("admin/city.html", city=city, form=InviteForm(), confirm=ConfirmForm())
+    return render_template("admin/city.html", city=city, form=CityInviteForm(), confirm=ConfirmForm())
 
 
 @bp.route("/cities/<slug>/invite", methods=["POST"])
 @secretariat_only
 def city_invite(slug: str) -> ResponseReturnValue:
     city = cities.get_by_slug(slug)
-    form = InviteForm()
+    form = CityInviteForm()
     if form.validate_on_submit():
+        role = Role.MAYOR if form.role.data == Role.MAYOR.value else Role.DELEGATE
         try:
-            user = accounts.invite(
-                form.email.data or "", form.display_name.data or "", Role.DELEGATE, city=city, actor=current_user
-            )
+            user = accounts.invite(form.email.data or "", form.display_name.data or "", role, city=city,
+                                   actor=current_user)
         except ServiceError as exc:
             form.email.errors = [exc.message]
             return render_template("admin/city.html", city=city, form=form, confirm=ConfirmForm()), exc.status

@@ -235,6 +235,7 @@ def open_signing(declaration: Declaration) -> ResponseReturnValue:
             declarations.open_signing(
                 declaration, form.revision.data or 0, current_user, excluded_city_ids=form.excluded.data or [],
                 rule_kind=form.rule.data or "all", quorum=form.quorum.data, deadline=deadline,
+                require_mandates=bool(form.require_mandates.data),
             )
         except ServiceError as exc:
             form.revision.errors = [exc.message]

@@ -8,6 +8,7 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
+    BooleanField,
     DateTimeLocalField,
     EmailField,
     HiddenField,
@@ -79,6 +80,14 @@ class InviteUserForm(InviteForm):
                                         SelectChoice("secretariat", "Secretariat")])
 
 
+class CityInviteForm(InviteForm):
+    """The secretariat invites a delegate or the city's mayor (one per city)."""
+
+    role = SelectField(_l("Role"), choices=[SelectChoice("delegate", _l("Delegate")),
+                                            SelectChoice("mayor", _l("Mayor (signs mandates; one per city)"))],
+                       default="delegate")
+
+
 class ConfirmForm(FlaskForm):
     """An empty form: a CSRF-protected button."""
 
@@ -131,6 +140,8 @@ class OpenSigningForm(FlaskForm):
     quorum = IntegerField("Quorum (cities needed)", validators=[Optional(), NumberRange(min=1, max=10_000)])
     deadline = DateTimeLocalField("Deadline (UTC, optional)", format="%Y-%m-%dT%H:%M", validators=[Optional()])
     excluded = SelectMultipleField("Leave out these cities", coerce=int, validators=[Optional()])
+    require_mandates = BooleanField(_l("Require mayors' mandates (a signature counts only under a mandate its "
+                                       "city's mayor signed; fixed while signing is open)"))
     submit = SubmitField("Open signing")
 
 

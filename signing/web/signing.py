@@ -21,7 +21,7 @@ from sqlalchemy import select
 from ..core import statements
 from ..extensions import db
 from ..models import City, Declaration, Role, Signature, SigningKey, User
-from ..services import ServiceError, declarations, keys, signatures, witness
+from ..services import ServiceError, declarations, keys, mandate_rules, signatures, witness
 from ..services.workflow import Action
 from ..text.render import render_paragraphs
 from .forms import ConfirmForm
@@ -62,14 +62,14 @@ def _signing_helpers() -> dict[str, object]:
 
 
 @bp.route("/account/keys")
-@role_required(Role.DELEGATE)
+@role_required(Role.DELEGATE, Role.MAYOR)
 def keys_page() -> ResponseReturnValue:
     return render_template("signing/keys.html", keys=keys.keys_of(current_user), confirm=ConfirmForm(),
                            witness_keys=witness.keys_of(current_user))
 
 
 @bp.route("/account/keys/<int:key_id>/revoke", methods=["POST"])
-@role_required(Role.DELEGATE, Role.SECRETARIAT)
+@role_required(Role.DELEGATE, Role.MAYOR, Role.SECRETARIAT)
 def revoke_key(key_id: int) -> ResponseReturnValue:
     key = db.session.get(SigningKey, key_id)
     if key is None:
@@ -128,8 +128,14 @@ def sign_page(slug: str) -> ResponseReturnValue:
         expected_versions=[{"tag": v.tag, "sha256": v.sha256, "authoritative": v.authoritative}
                            for v in revision.versions],
         mode="withdraw" if standing else "sign",
-        statement_format=(statements.WITHDRAWAL if standing else statements.SIGNATURE_V2).as_json(),
+        statement_format=_sign_format(declaration, standing is not None).as_json(),
+        mandate_missing=None if standing else mandate_rules.missing(declaration, current_user),
     )
+
+
+def _sign_format(declaration: Declaration, withdrawing: bool) -> statements.StatementFormat:
+    """What the page signs: a withdrawal, or a signature naming every language version (and the mandate, if any)."""
+    return statements.WITHDRAWAL if withdrawing else statements.SIGNATURE_V2
 
 
 @bp.route("/declarations/<slug>/signatures/<int:signature_id>/receipt.json")

@@ -259,6 +259,8 @@ def recipe(verify_txt: str, platform_fingerprint: str) -> list[Step]:
         elif command.startswith("openssl x509 -in seal.crt"):
             steps.append(Step("seal certificate fingerprint", [command],
                               lambda r: r[0].returncode == 0 and r[0].stdout.startswith("sha256 Fingerprint=")))
+        elif words[0] == "sha256sum" and len(words) == 2 and expect:  # format 3: a mandate's SHA-256
+            steps.append(Step(f"SHA-256 of {words[1]}", [command], _prints(expect)))
         elif command.startswith("grep -c"):
             steps.append(Step(f"{words[2][:30]}… in {words[-1]}", [command], _prints(expect)))
         else:

@@ -29,9 +29,10 @@ def test_demo_complete_then_export_bundle_gives_a_bundle_anyone_can_verify(app: 
     assert declaration.open_revision is not None
     assert declaration.open_revision.number == declaration.latest.number == 2
     keys = list(db.session.scalars(select(SigningKey)))
-    assert len(keys) == 12 and {k.origin for k in keys} == {"cli"}
-    # The delegates' private keys were never written anywhere: the only private keys on disk are the platform's
-    # (the Ed25519 key of the manifest, the ECDSA key of the PDF seal).
+    assert len(keys) == 24 and {k.origin for k in keys} == {"cli"}  # twelve delegates' and twelve mayors'
+    assert declaration.require_mandates and "Mayors (each signed a mandate" in result.output
+    # The delegates' and mayors' private keys were never written anywhere: the only private keys on disk are the
+    # platform's (the Ed25519 key of the manifest, the ECDSA key of the PDF seal).
     holders = [p.name for p in Path(app.instance_path).rglob("*") if p.is_file() and b"PRIVATE KEY" in p.read_bytes()]
     assert sorted(holders) == ["platform_key.pem", "seal_key.pem"]
 
@@ -42,6 +43,7 @@ def test_demo_complete_then_export_bundle_gives_a_bundle_anyone_can_verify(app: 
     verified = run_verify_cli(target)
     assert verified.returncode == 0, verified.stdout
     assert "CONSISTENT: 12 signature(s), every file intact" in verified.stdout  # no key pinned
+    assert verified.stdout.count("OK    mandate chain of signatures/") == 12
 
     shown = runner.invoke(args=["platform-key", "show"])
     assert shown.exit_code == 0, shown.output
@@ -65,7 +67,9 @@ def test_demo_complete_then_export_bundle_gives_a_bundle_anyone_can_verify(app: 
     steps = recipe((folder / "VERIFY.txt").read_text("utf-8"), fingerprint)
     outcomes = run_recipe(folder, steps)
     assert [name for name, ok in outcomes if not ok] == []
-    assert sum(name.startswith("signature ") for name, _ in outcomes) == 13  # the manifest and twelve cities
+    # The manifest, twelve cities' signatures and their twelve mayors' mandates.
+    assert sum(name.startswith("signature ") for name, _ in outcomes) == 25
+    assert sum(name.startswith("signature mandates/") for name, _ in outcomes) == 12
     script = run_doc_script(folder, fingerprint)
     assert script.returncode == 0, script.stdout + script.stderr
     assert script.stdout.count("\nOK signatures/") == 12
