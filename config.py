@@ -167,6 +167,14 @@ def load_config(instance_path: Path, overrides: dict[str, Any] | None = None) ->
         "REMINDER_DAYS": _env_days("REMINDER_DAYS", "7,3,1"),
         # Signing payloads are single-use and expire after this long.
         "SIGNING_PAYLOAD_TTL": timedelta(seconds=_env_int("SIGNING_PAYLOAD_TTL_SECONDS", 300)),
+        # Endorsements of frozen declarations: the endorser's clock may differ from ours by this much; a
+        # person's e-mail link works once, within this; links asked per e-mail address, per e-mail domain and
+        # per network address (Flask-Limiter syntax).
+        "ENDORSEMENT_CLOCK_SKEW": timedelta(minutes=10),
+        "ENDORSEMENT_LINK_TTL": timedelta(hours=_env_int("ENDORSEMENT_LINK_TTL_HOURS", 24)),
+        "ENDORSEMENT_LINK_LIMIT_EMAIL": os.environ.get("ENDORSEMENT_LINK_LIMIT_EMAIL", "3 per hour;10 per day"),
+        "ENDORSEMENT_LINK_LIMIT_DOMAIN": os.environ.get("ENDORSEMENT_LINK_LIMIT_DOMAIN", "100 per hour"),
+        "ENDORSEMENT_LINK_RATE_LIMIT": os.environ.get("ENDORSEMENT_LINK_RATE_LIMIT", "10 per minute;60 per hour"),
         # Cookies.
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
@@ -213,6 +221,9 @@ def celery_config(redis_url: str) -> dict[str, Any]:
             "drain-outbox": {"task": "workers.tasks.drain_outbox", "schedule": 60.0},
             # Hourly, on the hour: e-mail the cities that have not signed as a deadline nears.
             "send-reminders": {"task": "workers.tasks.send_reminders", "schedule": crontab(minute=0)},
+            # Daily at 06:00 UTC: yesterday's new endorsements, in one e-mail to each secretariat member.
+            "send-endorsement-digest": {"task": "workers.tasks.send_endorsement_digest",
+                                        "schedule": crontab(minute=0, hour=6)},
         },
     }
 

@@ -22,12 +22,15 @@ def create_app(overrides: dict[str, Any] | None = None, instance_path: str | Pat
 
     from . import api, database, i18n, task_queue
     from .manage import commands
-    from .services import accounts, freeze, outbox, tlog, transactions, webhook_delivery
+    from .services import accounts, endorsement_export, freeze, outbox, tlog, transactions, webhook_delivery
     from .web import (
         account_security,
         admin,
         auth,
         declarations,
+        endorse,
+        endorse_admin,
+        endorse_json,
         errors,
         home,
         log,
@@ -55,6 +58,7 @@ def create_app(overrides: dict[str, Any] | None = None, instance_path: str | Pat
     transactions.init_app(app)
     outbox.init_app(app)
     freeze.init_app(app)
+    endorsement_export.init_app(app)
     webhook_delivery.init_app(app)
     accounts.init_app(app)
     tlog.init_app(app)
@@ -62,7 +66,7 @@ def create_app(overrides: dict[str, Any] | None = None, instance_path: str | Pat
     security.init_app(app)
     errors.init_app(app)
     blueprints = (auth, account_security, passkeys, home, admin, declarations, review, public, log, api, signing,
-                  webhooks, mandates)
+                  webhooks, mandates, endorse, endorse_json, endorse_admin)
     for blueprint_module in blueprints:
         blueprint_module.init_app(app)
     commands.init_app(app)

@@ -107,3 +107,35 @@ def drop_frozen_guard(op: Any, table: str) -> None:
         return
     op.execute(f"DROP TRIGGER IF EXISTS {table}_frozen_no_update")
     op.execute(f"DROP TRIGGER IF EXISTS {table}_frozen_no_delete")
+
+
+def create_signed_columns_guard(op: Any, table: str, fixed: tuple[str, ...], once: tuple[str, ...],
+                                once_set: str) -> None:
+    """Rows of ``table`` are never deleted; ``fixed`` columns never change; ``once`` columns change only while
+    ``once_set`` is NULL (a withdrawal is written once). Other columns (moderation) may change."""
+    fixed_list, once_list = ", ".join(fixed), ", ".join(once)
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(PG_REJECT_FUNCTION)
+        op.execute(f"CREATE TRIGGER {table}_fixed BEFORE UPDATE OF {fixed_list} OR DELETE ON {table} "
+                   "FOR EACH ROW EXECUTE FUNCTION accord_reject_change()")
+        op.execute(f"CREATE TRIGGER {table}_once BEFORE UPDATE OF {once_list} ON {table} "
+                   f"FOR EACH ROW WHEN (OLD.{once_set} IS NOT NULL) EXECUTE FUNCTION accord_reject_change()")
+        op.execute(f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
+                   "FOR EACH STATEMENT EXECUTE FUNCTION accord_reject_change()")
+        return
+    op.execute(f"CREATE TRIGGER {table}_fixed BEFORE UPDATE OF {fixed_list} ON {table} "
+               f"BEGIN SELECT RAISE(ABORT, 'accord: the signed columns of {table} cannot change'); END")
+    op.execute(f"CREATE TRIGGER {table}_no_delete BEFORE DELETE ON {table} "
+               f"BEGIN SELECT RAISE(ABORT, 'accord: {table} is append-only (DELETE refused)'); END")
+    op.execute(f"CREATE TRIGGER {table}_once BEFORE UPDATE OF {once_list} ON {table} "
+               f"WHEN OLD.{once_set} IS NOT NULL "
+               f"BEGIN SELECT RAISE(ABORT, 'accord: the withdrawal of a row of {table} is written once'); END")
+
+
+def drop_signed_columns_guard(op: Any, table: str) -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        for name in ("fixed", "once", "no_truncate"):
+            op.execute(f"DROP TRIGGER IF EXISTS {table}_{name} ON {table}")
+        return
+    for name in ("fixed", "no_delete", "once"):
+        op.execute(f"DROP TRIGGER IF EXISTS {table}_{name}")

@@ -22,6 +22,7 @@ SEND_EMAILS = "workers.tasks.send_emails"
 RUN_TASK = "workers.tasks.run_task"
 DRAIN_OUTBOX = "workers.tasks.drain_outbox"
 SEND_REMINDERS = "workers.tasks.send_reminders"
+SEND_ENDORSEMENT_DIGEST = "workers.tasks.send_endorsement_digest"
 
 
 def celery_init_app(app: Flask) -> Celery:

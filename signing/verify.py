@@ -1,4 +1,4 @@
-"""``python -m signing.verify BUNDLE.zip``: the command that issued bundles name.
+"""``python -m signing.verify BUNDLE.zip``: the command that issued bundles name (and endorsement exports).
 
 The checks are ``core.verifier.verify_bundle``; this module is the command line around them: the platform-key
 pin (a fingerprint or a PEM file), the transparency log's options, and the summary that says what was proven.
@@ -18,8 +18,8 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from .core import bundle_log, note, payload
-from .core.verifier import Report, verify_bundle
+from .core import bundle_log, endorsement_verifier, note, payload
+from .core.verifier import Report, read_archive, verify_files
 
 _FINGERPRINT = re.compile(r"(?:sha256:)?([0-9a-f]{64})")
 
@@ -47,9 +47,9 @@ def summary(report: Report, pinned: str | None) -> str:
     if report.failures:
         return f"FAILED: {report.failures} problem(s). Do not trust this bundle."
     if pinned is not None:
-        return (f"VERIFIED: {report.signatures_ok} signature(s), every file intact, sealed by the pinned "
+        return (f"VERIFIED: {report.signatures_ok} {report.counted}, every file intact, sealed by the pinned "
                 f"platform key {pinned}.")
-    return (f"CONSISTENT: {report.signatures_ok} signature(s), every file intact, sealed by the platform key in "
+    return (f"CONSISTENT: {report.signatures_ok} {report.counted}, every file intact, sealed by the platform key in "
             "the bundle.\nOnly internal consistency is proven: the platform key was not pinned, so this does not "
             "show that the network's platform made the bundle (anyone can seal a bundle with a key of their own).\n"
             "Run again with --platform-key sha256:<fingerprint> (the one the network publishes) or --platform-key "
@@ -81,13 +81,15 @@ def log_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> bu
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m signing.verify", description="Verify a frozen declaration bundle.")
-    parser.add_argument("bundle", type=Path, help="the bundle .zip")
+    parser = argparse.ArgumentParser(prog="python -m signing.verify",
+                                     description="Verify a frozen declaration bundle or an endorsement export.")
+    parser.add_argument("bundle", type=Path, help="the bundle .zip, or an endorsement export .zip")
     parser.add_argument("--platform-key", metavar="FINGERPRINT_OR_PEM",
                         help="the platform key the network publishes: its sha256:<hex> fingerprint or a PEM file; "
                              "without it only the bundle's internal consistency is proven")
     parser.add_argument("--jobs", type=int, default=1, metavar="N",
-                        help="threads for the Ed25519 checks (default 1; 0: one per CPU); the report is the same")
+                        help="threads (a bundle) or processes (an endorsement export) for the Ed25519 checks "
+                             "(default 1; 0: one per CPU); the report is the same")
     bundle_log_arguments(parser)
     args = parser.parse_args(argv)
     if args.jobs < 0:
@@ -98,8 +100,12 @@ def main(argv: list[str] | None = None) -> int:
             pinned = platform_pin(args.platform_key)
         except ValueError as exc:
             parser.error(str(exc))
-    report = verify_bundle(args.bundle, pinned, jobs=args.jobs or os.cpu_count() or 1,
-                           log_options=log_options(parser, args))
+    options, jobs = log_options(parser, args), args.jobs or os.cpu_count() or 1
+    report, files = read_archive(args.bundle)
+    if files and endorsement_verifier.is_export(files):  # an endorsement export (core.endorsement_export)
+        endorsement_verifier.verify_export(files, report, pinned, jobs=jobs, log_options=options)
+    elif files:
+        verify_files(files, report, pinned, jobs=jobs, log_options=options)
     for line in report.lines:
         print(line)
     print("\n" + summary(report, pinned))

@@ -182,6 +182,30 @@ MATRIX: dict[tuple[str, str], dict[str, str]] = {
     ("mandates_json.mandate_submit", "POST"): {**members(FORBIDDEN), "anonymous": UNAUTHORIZED},
     ("mandates_json.revocation_payload", "POST"): {**members(FORBIDDEN), "anonymous": UNAUTHORIZED},
     ("mandates_json.revocation_submit", "POST"): {**members(FORBIDDEN), "anonymous": UNAUTHORIZED},
+    # Endorsements (signing/web/endorse*.py): public pages of a FROZEN declaration only, so here (a slug that is no
+    # frozen declaration) every one of them is 404 for everyone, the JSON ones included (tests/endorsements checks
+    # them on a frozen one). Anyone may ask for an endorser account. The secretariat's pages: no such endorser or
+    # endorsement exists here.
+    ("endorse.index", "GET"): everyone(NOT_FOUND),
+    ("endorse.count_json", "GET"): everyone(NOT_FOUND),
+    ("endorse.count_svg", "GET"): everyone(NOT_FOUND),
+    ("endorse.start", "GET"): everyone(NOT_FOUND),
+    ("endorse.start", "POST"): everyone(NOT_FOUND),
+    ("endorse.open_link", "GET"): everyone(NOT_FOUND),
+    ("endorse.open_link", "POST"): everyone(NOT_FOUND),
+    ("endorse.sign_page", "GET"): everyone(NOT_FOUND),
+    ("endorse.statement", "GET"): everyone(NOT_FOUND),
+    ("endorse.withdraw_page", "GET"): everyone(NOT_FOUND),
+    ("endorse.request_account", "GET"): everyone(OK),
+    ("endorse.request_account", "POST"): everyone(ALLOWED),
+    ("endorse_json.submit", "POST"): everyone(NOT_FOUND),
+    ("endorse_json.withdraw", "POST"): everyone(NOT_FOUND),
+    ("endorse_admin.endorsers_page", "GET"): secretariat(OK),
+    ("endorse_admin.verify", "POST"): secretariat(NOT_FOUND),
+    ("endorse_admin.erase_name", "POST"): secretariat(NOT_FOUND),
+    ("endorse_admin.moderation", "GET"): secretariat(OK),
+    ("endorse_admin.hide", "POST"): secretariat(NOT_FOUND),
+    ("endorse_admin.unhide", "POST"): secretariat(NOT_FOUND),
 }
 
 # The signing pages' JSON endpoints take JSON only (a form post is a 400 before any role is looked at): they get
@@ -199,6 +223,7 @@ JSON_BODIES: dict[str, dict[str, str]] = {
                                       "valid_until": "2030-01-01T00:00:00Z"},
     "mandates_json.revocation_payload": _NO_KEY,
     "mandates_json.mandate_submit": _JUNK, "mandates_json.revocation_submit": _JUNK,
+    "endorse_json.submit": _JUNK, "endorse_json.withdraw": _JUNK,
 }
 
 # Form data that would change something if the request got through (used by the CSRF test).
@@ -221,6 +246,9 @@ FORM_DATA: dict[str, dict[str, str]] = {
     "review.propose": {"paragraph": "1", "replacement": "Better.", "reason": "Because."},
     "review.accept": {"reason": "Fine."},
     "review.decline": {"reason": "No."},
+    "endorse.request_account": {"kind": "organisation", "name": "Civic Forum", "country": "RO",
+                                "email": "forum@example.org"},
+    "endorse_admin.hide": {"reason": "Spam."},
 }
 
 
@@ -281,6 +309,9 @@ def url_for_rule(app: Flask, rule: Any, targets: Targets) -> str:
         "passkey_id": 999_999,  # no such passkey
         "mandate_id": 999_999,  # no such mandate
         "tile": "0/000",
+        "sha256": "0" * 64,  # no such endorsement
+        "endorser_id": 999_999,  # no such endorser
+        "endorsement_id": 999_999,  # no such endorsement
     }
     needed = set(rule.arguments) - set(rule.defaults or {})  # a rule's defaults are its own, not the URL's
     unknown = needed - set(candidates)

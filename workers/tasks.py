@@ -10,7 +10,7 @@ from collections import Counter
 from celery import shared_task
 
 from signing import task_queue
-from signing.services import delivery, outbox, reminders
+from signing.services import delivery, endorsement_digest, outbox, reminders
 
 # A row that is still pending but that ``delivery.deliver`` skipped is locked by another transaction (a
 # duplicate delivery sending it, the sweep marking it): look again after a second, this many times at most.
@@ -77,3 +77,9 @@ def drain_outbox() -> dict[str, int]:
 def send_reminders() -> int:
     """Periodic: queue the signing reminders that are due (each is sent once); returns how many."""
     return reminders.send_due_reminders()
+
+
+@shared_task(name=task_queue.SEND_ENDORSEMENT_DIGEST)
+def send_endorsement_digest() -> int:
+    """Daily: the digest of yesterday's new endorsements to the secretariat (once per day and member)."""
+    return endorsement_digest.send_digest()

@@ -1,8 +1,7 @@
 """Language versions of a revision; the language of comments and amendments.
 
 ``revision_versions`` holds one row per language version of a revision (its BCP 47 tag, canonical text,
-SHA-256, whether it is the authoritative one, and a label such as "demonstration translation" that the
-pages show and no statement signs); it is append-only, like ``revisions``. A revision
+SHA-256 and whether it is the authoritative one); it is append-only, like ``revisions``. A revision
 without rows (every revision saved before this migration) is one authoritative version in English, its
 own ``text`` — the code reads it so, and no row is written for it, so nothing already signed changes.
 Comments and amendments name the language version they are about (``en`` for the existing ones).
@@ -33,7 +32,6 @@ def upgrade():
     sa.Column('text', sa.Text(), nullable=False),
     sa.Column('sha256', sa.String(length=64), nullable=False),
     sa.Column('authoritative', sa.Boolean(), nullable=False),
-    sa.Column('label', sa.String(length=100), nullable=False),
     sa.ForeignKeyConstraint(['revision_id'], ['revisions.id'], name=op.f('fk_revision_versions_revision_id_revisions'), ondelete='RESTRICT'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_revision_versions')),
     sa.UniqueConstraint('revision_id', 'tag', name='uq_revision_versions_revision_tag')

@@ -16,7 +16,7 @@ APPEND_ONLY = ('mandates', 'mandate_revocations')
 
 # revision identifiers, used by Alembic.
 revision = '0011'
-down_revision = '0010'  # after h13-lang's 0010_language_versions (the lead re-chains)
+down_revision = '0010'
 branch_labels = None
 depends_on = None
 

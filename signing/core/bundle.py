@@ -25,14 +25,15 @@ BUNDLE_FORMAT = "accord.bundle/1"
 # folder with the transparency log's evidence may stand next to the listed files (added when the bundle is
 # exported, ``core.bundle_log``). Version 1 bundles stay valid as they are.
 BUNDLE_FORMAT_V2 = "accord.bundle/2"
-# Version 3: version 2, plus every language version of the revision as ``declaration.<tag>.md``, listed in the
-# manifest's ``versions`` (tag, file, SHA-256, authoritative); ``declaration.md`` stays the authoritative text. When
-# the declaration required mayors' mandates (``core.bundle_mandates``), the manifest also says so
-# (``require_mandates``) and lists the mandates its signatures name (``mandates``), with their files.
+# Version 3: version 2 plus, when the revision has them, every language version of the revision as
+# ``declaration.<tag>.md`` listed in the manifest's ``versions`` (tag, file, SHA-256, authoritative) and
+# ``authoritative_language`` (``declaration.md`` stays the authoritative text); and mayors' mandates
+# (``core.bundle_mandates``): whether the declaration required them (``require_mandates``) and the mandates its
+# signatures name (``mandates``), with their files.
 BUNDLE_FORMAT_V3 = "accord.bundle/3"
 BUNDLE_FORMATS = (BUNDLE_FORMAT, BUNDLE_FORMAT_V2, BUNDLE_FORMAT_V3)
-# The formats with a sealed PDF (``seal.crt``) and room for the log's evidence (``log/``).
-SEALED_FORMATS = (BUNDLE_FORMAT_V2, BUNDLE_FORMAT_V3)
+# The versions whose bundles may carry the transparency log's ``log/`` folder and a seal certificate.
+LOG_FORMATS = (BUNDLE_FORMAT_V2, BUNDLE_FORMAT_V3)
 SEAL_CERTIFICATE = "seal.crt"
 MANIFEST = "manifest.json"
 MANIFEST_SIG = "manifest.sig"
@@ -96,7 +97,7 @@ class BundleInput:
     withdrawals: list[WithdrawnItem] = field(default_factory=list)
     # Every language version (version 3, with ``seal_certificate``); empty for a bundle of versions 1 and 2.
     versions: list[BundleVersion] = field(default_factory=list)
-    # Version 3: the declaration required mayors' mandates; the mandates its signatures name.
+    # Format 3: the declaration required mayors' mandates; the mandates its signatures name.
     require_mandates: bool = False
     mandates: list[bundle_mandates.MandateItem] = field(default_factory=list)
 
@@ -124,8 +125,8 @@ def build_bundle(data: BundleInput, pdf: bytes, platform_key: Ed25519PrivateKey,
     files: dict[str, bytes] = {TEXT: data.text.encode("utf-8"), PDF: pdf}
     if seal_certificate is not None:
         files[SEAL_CERTIFICATE] = seal_certificate
-    elif data.versions or data.mandates or data.require_mandates:
-        raise ValueError("a bundle of format 3 (language versions, mandates) carries the seal certificate")
+    elif data.versions:
+        raise ValueError("a bundle with language versions (format 3) carries the seal certificate")
     version_entries = []
     for version in sorted(data.versions, key=lambda v: v.tag):
         content = version.text.encode("utf-8")
@@ -196,11 +197,11 @@ def build_bundle(data: BundleInput, pdf: bytes, platform_key: Ed25519PrivateKey,
     }
     if seal_certificate is not None:
         manifest.update(format=BUNDLE_FORMAT_V2, seal_certificate_file=SEAL_CERTIFICATE)
+    if version_entries or data.require_mandates or data.mandates:
+        manifest.update(format=BUNDLE_FORMAT_V3, require_mandates=data.require_mandates, mandates=mandate_entries)
     if version_entries:
         main = next(entry["tag"] for entry in version_entries if entry["authoritative"])
-        manifest.update(format=BUNDLE_FORMAT_V3, versions=version_entries, authoritative_language=main)
-    if data.require_mandates or data.mandates:
-        manifest.update(format=BUNDLE_FORMAT_V3, require_mandates=data.require_mandates, mandates=mandate_entries)
+        manifest.update(versions=version_entries, authoritative_language=main)
     manifest_bytes = payload.canonical_json(manifest)
     files[MANIFEST] = manifest_bytes
     files[MANIFEST_SIG] = platform_key.sign(manifest_bytes)

@@ -25,6 +25,8 @@ KEY_REVOKED = "key.revoked"
 SIGNATURE_ACCEPTED = "signature.accepted"
 SIGNATURE_WITHDRAWN = "signature.withdrawn"
 DECLARATION_FROZEN = "declaration.frozen"
+ENDORSEMENT_ACCEPTED = "endorsement.accepted"
+ENDORSEMENT_WITHDRAWN = "endorsement.withdrawn"
 
 _DECLARATION = ("declaration", "revision", "text_sha256")
 FIELDS: dict[str, tuple[str, ...]] = {
@@ -38,6 +40,11 @@ FIELDS: dict[str, tuple[str, ...]] = {
     SIGNATURE_WITHDRAWN: ("declaration", "revision", "city", "key_fingerprint", "payload_sha256", "signature_sha256",
                           "withdraws_payload_sha256"),
     DECLARATION_FROZEN: ("declaration", "revision", "text_sha256", "manifest_sha256"),
+    # An endorser is named by its random public id only (no name, no e-mail address).
+    ENDORSEMENT_ACCEPTED: ("declaration", "endorser", "endorser_kind", "key_fingerprint", "payload_sha256",
+                           "signature_sha256"),
+    ENDORSEMENT_WITHDRAWN: ("declaration", "endorser", "endorser_kind", "key_fingerprint", "payload_sha256",
+                            "signature_sha256", "withdraws_payload_sha256"),
 }
 KEY_USES = ("signing", "witness")
 

@@ -217,6 +217,43 @@ MANDATE_REVOCATION = StatementFormat(
     ),
 )
 
+# Endorsements of a frozen declaration: signed by anyone who takes it up (a person, an organisation, a city),
+# over public facts only. The endorser is named by a random public id; no name or e-mail address is signed.
+ENDORSER = "an endorser named by endorser_id, with the key named by key_fingerprint"
+_ENDORSER_HEAD = _fields(
+    ("format", "string", "Format"),
+    ("declaration_title", "string", "Declaration"),
+    ("declaration_slug", "string", "Short name"),
+    ("bundle_manifest_sha256", "string", "SHA-256 of the frozen bundle's manifest"),
+    ("endorser_id", "string", "Endorser"),
+    ("endorser_kind", "string", "Endorser kind"),
+    ("country", "string", "Country"),
+    ("key_fingerprint", "string", "Key"),
+    ("issuer", "string", "Platform"),
+)
+ENDORSEMENT_KINDS = ("person", "organisation", "city")
+ENDORSEMENT = StatementFormat(
+    name="accord.endorsement/1", noun="endorsement", verb="endorses", signed_by=ENDORSER,
+    template="Endorser {endorser_id} ({endorser_kind}) {verb} \u201c{declaration_title}\u201d as frozen "
+             "(bundle manifest SHA-256 {bundle_manifest_sha256}).",
+    fields=(*_ENDORSER_HEAD, *_fields(
+        ("endorsed_at", "string", "Endorsed (UTC)"),
+        ("statement", "string", "Statement"),
+    )),
+)
+ENDORSEMENT_WITHDRAWAL = StatementFormat(
+    name="accord.endorsement-withdrawal/1", noun="endorsement withdrawal", verb="withdraws the endorsement of",
+    signed_by=ENDORSER,
+    template="Endorser {endorser_id} ({endorser_kind}) {verb} \u201c{declaration_title}\u201d "
+             "(bundle manifest SHA-256 {bundle_manifest_sha256}) made in the statement with SHA-256 "
+             "{withdraws_payload_sha256}.",
+    fields=(*_ENDORSER_HEAD, *_fields(
+        ("withdraws_payload_sha256", "string", "Withdraws the signed endorsement"),
+        ("withdrawn_at", "string", "Withdrawn (UTC)"),
+        ("statement", "string", "Statement"),
+    )),
+)
+
 
 def table(*entries: StatementFormat) -> Mapping[str, StatementFormat]:
     """A read-only table of these entries, keyed by name (how ``FORMATS`` is made; tests make others)."""
@@ -224,7 +261,8 @@ def table(*entries: StatementFormat) -> Mapping[str, StatementFormat]:
 
 
 # Format name -> entry. Readers look it up at call time (``statements.FORMATS``), never copy it.
-FORMATS = table(SIGNATURE, WITHDRAWAL, SIGNATURE_V2, MANDATE, MANDATE_REVOCATION)
+FORMATS = table(SIGNATURE, WITHDRAWAL, SIGNATURE_V2, MANDATE, MANDATE_REVOCATION, ENDORSEMENT,
+                ENDORSEMENT_WITHDRAWAL)
 
 
 def lookup(name: object) -> StatementFormat | None:

@@ -16,9 +16,11 @@ checking as it goes what ``zipfile`` checks and more:
   ``unzip`` would show).
 
 ``BadArchive`` means the archive is damaged or refused (encrypted, say); the verifier reports it
-as a failure. ``Unusual`` means an archive this reader leaves to ``zipfile``: zip64, data
-descriptors, compression methods other than stored and deflated, a comment, leading bytes,
-members out of order. ``read_with_zipfile`` then reads it, and raises what ``zipfile`` raises.
+as a failure. ``Unusual`` means an archive this reader leaves to ``zipfile``: zip64 sizes or
+offsets, data descriptors, compression methods other than stored and deflated, a comment, leading
+bytes, members out of order. ``read_with_zipfile`` then reads it, and raises what ``zipfile`` raises.
+A zip64 end record (more than 65,535 members: an endorsement export) is read here when it has the
+form ``zipfile`` writes.
 """
 
 from __future__ import annotations
@@ -36,6 +38,9 @@ _METHODS = frozenset((STORED, DEFLATED))
 _END = struct.Struct("<4s4H2LH")  # APPNOTE 4.3.16
 _END_MAGIC = b"PK\x05\x06"
 _ZIP64_LOCATOR_MAGIC = b"PK\x06\x07"
+_LOCATOR = struct.Struct("<4sLQL")  # APPNOTE 4.3.15
+_END64 = struct.Struct("<4sQ2H2L4Q")  # APPNOTE 4.3.14, without extensible data
+_END64_MAGIC = b"PK\x06\x06"
 # The central directory header (APPNOTE 4.3.12): signature, flags, method, CRC-32, sizes, lengths
 # of name, extra field and comment, and the local header's offset; bytes 6-30 (version needed to
 # extract … name length) must equal bytes 4-28 of the local header (4.3.7), whose extra field
@@ -69,7 +74,13 @@ def read_members(data: bytes, max_member_bytes: int) -> dict[str, bytes]:
             raise Unusual("an archive comment, or bytes after the archive")
         raise BadArchive("no end-of-central-directory record: not a zip file, or truncated")
     _, disk, cd_disk, disk_entries, entries, cd_size, cd_offset, comment = _END.unpack_from(data, end)
-    if end >= 20 and data[end - 20 : end - 16] == _ZIP64_LOCATOR_MAGIC or _MAX_32 in (cd_size, cd_offset):
+    if end >= _LOCATOR.size and data[end - _LOCATOR.size : end - 16] == _ZIP64_LOCATOR_MAGIC:
+        # Many members (more than 65,535): the counts and the directory's place are in the zip64 end record.
+        if disk or cd_disk or disk_entries != entries or comment:
+            raise BadArchive("a multi-disk archive, or a damaged end-of-central-directory record")
+        entries, cd_size, cd_offset, end = _zip64_end(data, end, entries, cd_size, cd_offset)
+        disk_entries = entries
+    elif _MAX_32 in (cd_size, cd_offset):
         raise Unusual("zip64")
     if disk or cd_disk or disk_entries != entries or comment:
         raise BadArchive("a multi-disk archive, or a damaged end-of-central-directory record")
@@ -82,6 +93,29 @@ def read_members(data: bytes, max_member_bytes: int) -> dict[str, bytes]:
         return _read_entries(data, entries, cd_offset, end, max_member_bytes)
     except struct.error as exc:  # a header cut short by the end of the archive
         raise BadArchive("the archive is truncated or its central directory is damaged") from exc
+
+
+def _zip64_end(data: bytes, end: int, entries: int, cd_size: int, cd_offset: int) -> tuple[int, int, int, int]:
+    """The entry count, directory size and offset of the zip64 end record, and where that record starts.
+
+    Only the form ``zipfile`` writes is read here: one disk, the record right before its locator, no
+    extensible data, and the 32-bit fields of the end record equal to the zip64 values or saturated.
+    Anything else is ``Unusual`` (left to ``zipfile``).
+    """
+    locator = end - _LOCATOR.size
+    _, locator_disk, record, disks = _LOCATOR.unpack_from(data, locator)
+    if locator_disk or disks != 1 or record != locator - _END64.size:
+        raise Unusual("a zip64 end record that is not where its locator is")
+    magic, size, _, _, disk, cd_disk, disk_entries64, entries64, cd_size64, cd_offset64 = \
+        _END64.unpack_from(data, record)
+    if magic != _END64_MAGIC or size != _END64.size - 12 or disk or cd_disk or disk_entries64 != entries64:
+        raise Unusual("a zip64 end record of another form")
+    if (entries not in (entries64, 0xFFFF) or cd_size not in (cd_size64, _MAX_32)
+            or cd_offset not in (cd_offset64, _MAX_32)):
+        raise BadArchive("the zip64 end record contradicts the end-of-central-directory record")
+    if cd_offset64 + cd_size64 != record:
+        raise BadArchive("the central directory does not end where the zip64 end record starts")
+    return entries64, cd_size64, cd_offset64, record
 
 
 def _read_entries(data: bytes, entries: int, cd_offset: int, end: int, max_member_bytes: int) -> dict[str, bytes]:

@@ -22,11 +22,11 @@ from . import bundle_log, fastparse, note, payload, statements, strict_zip, veri
 from .bundle import (
     BUNDLE_FORMAT_V3,
     BUNDLE_FORMATS,
+    LOG_FORMATS,
     MANIFEST,
     MANIFEST_SIG,
     PLATFORM_KEY,
     SEAL_CERTIFICATE,
-    SEALED_FORMATS,
     SUMS,
     TEXT,
     version_file,
@@ -41,6 +41,7 @@ class Report:
     lines: list[str] = field(default_factory=list)
     failures: int = 0
     signatures_ok: int = 0
+    counted: str = "signature(s)"  # what ``signatures_ok`` counts, for the summary
 
     def ok(self, message: str) -> None:
         self.lines.append(f"OK    {message}")
@@ -64,7 +65,7 @@ class Report:
         self.lines[index] = f"{'OK   ' if condition else 'FAIL '} {message}"
 
 
-def _read_zip(source: Path | str | bytes, report: Report) -> dict[str, bytes]:
+def read_zip(source: Path | str | bytes, report: Report) -> dict[str, bytes]:
     """Every file of the archive, by its path inside the one top-level folder."""
     data = source if isinstance(source, bytes) else Path(source).read_bytes()
     try:
@@ -90,20 +91,31 @@ def verify_bundle(source: Path | str | bytes, trusted_platform_key: str | None =
     ``jobs``: threads for the Ed25519 checks (``cryptography`` releases the GIL while it verifies); the
     report is the same whatever the number.
     """
+    report, files = read_archive(source)
+    if files:
+        verify_files(files, report, trusted_platform_key, jobs=jobs, log_options=log_options)
+    return report
+
+
+def read_archive(source: Path | str | bytes) -> tuple[Report, dict[str, bytes]]:
+    """A new report and the archive's files by their path inside its one folder (none if it is unreadable)."""
     report = Report()
     try:
-        files = _read_zip(source, report)
+        return report, read_zip(source, report)
     # What ziputil (BadArchive, a ValueError) or zipfile raise for a damaged, encrypted or exotic archive.
     except (ValueError, struct.error, zipfile.BadZipFile, zlib.error, OSError, EOFError, NotImplementedError,
             RuntimeError) as exc:
         report.fail(f"cannot read the archive: {exc}")
-        return report
-    if files:
-        try:
-            _verify_files(files, trusted_platform_key, report, max(1, jobs), log_options or bundle_log.LogOptions())
-        except Exception as exc:  # a bug in the verifier must still never read as a verified bundle
-            report.fail(f"the verifier stopped on an unexpected error: {exc!r}")
-    return report
+        return report, {}
+
+
+def verify_files(files: dict[str, bytes], report: Report, trusted_platform_key: str | None = None, *,
+                 jobs: int = 1, log_options: bundle_log.LogOptions | None = None) -> None:
+    """``verify_bundle`` on the files ``read_archive`` read."""
+    try:
+        _verify_files(files, trusted_platform_key, report, max(1, jobs), log_options or bundle_log.LogOptions())
+    except Exception as exc:  # a bug in the verifier must still never read as a verified bundle
+        report.fail(f"the verifier stopped on an unexpected error: {exc!r}")
 
 
 def _verify_files(files: dict[str, bytes], trusted_platform_key: str | None, report: Report, jobs: int,
@@ -111,7 +123,7 @@ def _verify_files(files: dict[str, bytes], trusted_platform_key: str | None, rep
     manifest = _check_manifest(files, report)
     if manifest is None:
         return
-    log_files = bundle_log.split(files) if manifest.get("format") in SEALED_FORMATS else None
+    log_files = bundle_log.split(files) if manifest.get("format") in LOG_FORMATS else None
     keys = fastparse.Keys(files)
     platform = keys.get(PLATFORM_KEY)
     if platform is None:
@@ -125,11 +137,12 @@ def _verify_files(files: dict[str, bytes], trusted_platform_key: str | None, rep
                      "manifest signature by the platform key")
 
     digests = _check_files(files, manifest["files"], report)
-    if manifest.get("format") in SEALED_FORMATS:
+    if manifest.get("format") in LOG_FORMATS:
         _check_seal_certificate(files, manifest, report)
     text_sha = digests.get(TEXT) or hashlib.sha256(b"").hexdigest()
     report.check(text_sha == manifest.get("text_sha256"), f"declaration.md SHA-256 {text_sha}")
-    versions = _check_versions(manifest, digests, report) if manifest.get("format") == BUNDLE_FORMAT_V3 else None
+    versions = (_check_versions(manifest, digests, report)
+                if manifest.get("format") == BUNDLE_FORMAT_V3 and "versions" in manifest else None)
 
     payload_files = {n for n in files if n.endswith(".json") and n.startswith(("signatures/", "withdrawn/",
                                                                                 "withdrawals/"))}
@@ -312,9 +325,7 @@ def _check_signature(bundle: _Bundle, entry: dict[str, Any], kind: str) -> str:
         return payload_file
     problems = []
     if fields["format"] == statements.SIGNATURE_V2.name:
-        if bundle.versions is None:
-            problems.append("names language versions, in a bundle without them")
-        elif fields["versions"] != bundle.versions:
+        if not _names_the_versions(fields, bundle):
             problems.append("names other language versions than the bundle's")
     elif fields["format"] != statements.SIGNATURE.name:
         problems.append(f"not a {statements.SIGNATURE.noun} payload")
@@ -330,6 +341,18 @@ def _check_signature(bundle: _Bundle, entry: dict[str, Any], kind: str) -> str:
                f"({text_sha256[:16]}…)")
     bundle.pending.append((report.reserve(), key, signature, data, problems, label, ok_line, kind == "signature"))
     return payload_file
+
+
+def _names_the_versions(fields: dict[str, Any], bundle: _Bundle) -> bool:
+    """An ``accord.signature/2`` payload names exactly the bundle's language versions.
+
+    A bundle without a ``versions`` member holds one text, ``declaration.md``: the payload must then name one
+    version, authoritative, with that text's SHA-256.
+    """
+    if bundle.versions is not None:
+        return bool(fields["versions"] == bundle.versions)
+    named = fields["versions"]
+    return len(named) == 1 and named[0]["authoritative"] is True and named[0]["sha256"] == bundle.text_sha256
 
 
 def _settle_signatures(bundle: _Bundle, jobs: int) -> None:

@@ -282,6 +282,7 @@ def platform_key_show() -> None:
 
 
 def init_app(app: Flask) -> None:
+    from .endorsement_commands import export_endorsements_command
     from .seal_commands import seal_group
     from .webhook_commands import webhooks_group
 
@@ -289,3 +290,4 @@ def init_app(app: Flask) -> None:
                     export_bundle_command, platform_key_group, seal_group, webhooks_group,
                     second_factor_reset_command):
         app.cli.add_command(command)
+    app.cli.add_command(export_endorsements_command)

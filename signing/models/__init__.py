@@ -16,6 +16,7 @@ from .declarations import (
     Signatory,
     Status,
 )
+from .endorsements import Endorsement, EndorsementLink, Endorser, EndorserKey, EndorserKind
 from .mandates import IssuedMandateStatement, Mandate, MandateRevocation, MandateStatementKind
 from .outbox import OutboxEmail, OutboxTask
 from .second_factor import Passkey, RecoveryCode, TotpSecret, WebAuthnChallenge
@@ -42,6 +43,11 @@ from .types import UTCDateTime, utcnow
 from .webhooks import WebhookAttempt, WebhookEndpoint, WebhookMessage
 
 __all__ = [
+    "Endorsement",
+    "EndorsementLink",
+    "Endorser",
+    "EndorserKey",
+    "EndorserKind",
     "LogCheckpoint",
     "LogCosignature",
     "LogForkReport",

@@ -18,6 +18,8 @@ class Role(enum.StrEnum):
     DELEGATE = "delegate"
     OBSERVER = "observer"
     MAYOR = "mayor"  # one per city: signs mandates for the city's delegates, signs no declaration
+    # An organisation (or a city outside the network) verified to endorse frozen declarations; sees nothing else.
+    ENDORSER = "endorser"
 
 
 class City(db.Model):  # type: ignore[name-defined,misc]
@@ -81,6 +83,10 @@ class User(UserMixin, db.Model):  # type: ignore[name-defined,misc]
     @property
     def is_mayor(self) -> bool:
         return self.role == Role.MAYOR
+
+    @property
+    def is_endorser(self) -> bool:
+        return self.role == Role.ENDORSER
 
     def __repr__(self) -> str:
         return f"<User {self.email} {self.role}>"

@@ -141,7 +141,8 @@ class RevisionVersion(db.Model):  # type: ignore[name-defined,misc]
     text: Mapped[str] = mapped_column(Text)  # canonical text (signing.text.canonical)
     sha256: Mapped[str] = mapped_column(String(64))
     authoritative: Mapped[bool] = mapped_column(Boolean, default=False)
-    label: Mapped[str] = mapped_column(String(MAX_LABEL), default="")  # e.g. "demonstration translation"
+    # Shown beside the language's name, e.g. "demonstration translation" (migration 0013; never signed).
+    label: Mapped[str] = mapped_column(String(MAX_LABEL), default="", server_default="")
 
     revision: Mapped[Revision] = relationship(back_populates="version_rows")
 

@@ -14,7 +14,7 @@ from datetime import timedelta
 from sqlalchemy import func, select
 
 from ..core import bundle_log, log_entry, merkle, tiles
-from ..core.bundle import SEALED_FORMATS
+from ..core.bundle import LOG_FORMATS
 from ..extensions import db
 from ..models import Bundle, LogCheckpoint, LogEntry, WitnessKey
 from . import tlog, witness
@@ -41,7 +41,7 @@ def export_archive(bundle: Bundle) -> bytes:
     """The bundle with its ``log/`` evidence (a version-1 bundle, or one the log lacks, is returned as stored)."""
     archive, manifest_bytes = bytes(bundle.archive), bytes(bundle.manifest)
     manifest = json.loads(manifest_bytes)
-    if manifest.get("format") not in SEALED_FORMATS:
+    if manifest.get("format") not in LOG_FORMATS:
         return archive
     entries = _bundle_entries(manifest, hashlib.sha256(manifest_bytes).hexdigest())
     frozen = [i for i, e in entries.items() if log_entry.parse(e)["kind"] == log_entry.DECLARATION_FROZEN]

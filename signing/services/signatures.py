@@ -173,12 +173,11 @@ def _issue(declaration: Declaration, user: User, key: SigningKey, kind: PayloadK
     }
     if withdraws is not None:
         fields["withdraws_payload_sha256"] = withdraws
-    else:  # accord.signature/2: every language version of the revision, one signature for all of them
-        fields["versions"] = [{"tag": version.tag, "sha256": version.sha256, "authoritative": version.authoritative}
-                              for version in revision.versions]
-        fields["authoritative_language"] = revision.authoritative_language
-        # The mandate that authorises this signature, when the declaration requires mandates.
-        fields["mandate_sha256"] = mandate.payload_sha256 if mandate is not None else ""
+    else:  # accord.signature/2: every language version of the revision (one signature for all), and the mandate
+        fields.update(mandate_sha256=mandate.payload_sha256 if mandate is not None else "",
+                      authoritative_language=revision.authoritative_language,
+                      versions=[{"tag": v.tag, "sha256": v.sha256, "authoritative": v.authoritative}
+                                for v in revision.versions])
     data = payload.build(fields)
     issued = IssuedPayload(
         kind=kind.value, nonce=fields["nonce"], payload=data, payload_sha256=hashlib.sha256(data).hexdigest(),

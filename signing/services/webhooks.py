@@ -27,9 +27,9 @@ EVENTS: dict[str, str] = {
     "signature.accepted": "A signature accepted",
     "signature.withdrawn": "A signature withdrawn",
     "declaration.frozen": "A declaration frozen",
-    # A city approved a revision for signature in consultation. (``endorsement.accepted`` is kept for the
-    # endorsements of frozen declarations, when they exist.)
+    # A city approved a revision for signature in consultation.
     "revision.approved": "A revision approved for signature",
+    "endorsement.accepted": "An endorsement of a frozen declaration accepted",
 }
 TEST_EVENT = "webhook.test"
 MAX_URL_LENGTH = 2000

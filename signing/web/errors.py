@@ -27,8 +27,9 @@ _TITLES = {
 
 CSRF_MESSAGE = "The form has expired or was not sent from this site. Go back, reload the page and try again."
 # Blueprints answered in JSON (``{"error": {"code", "message"}}``), whatever the error: the bearer-token API and
-# the same-origin JSON endpoints of the signing pages (``signing.api.browser``) and of passkeys (``web.passkeys``).
-JSON_BLUEPRINTS = frozenset({"api", "signing_json", "passkeys", "mandates_json"})
+# the same-origin JSON endpoints of the signing pages (``signing.api.browser``), of passkeys (``web.passkeys``),
+# of mandates (``web.mandates``) and of endorsements (``web.endorse_json``).
+JSON_BLUEPRINTS = frozenset({"api", "signing_json", "passkeys", "mandates_json", "endorse_json"})
 
 
 def _wants_json() -> bool:

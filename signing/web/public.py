@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..models import Bundle, Declaration, Status
-from ..services import log_evidence, seal
+from ..services import endorsement_queries, endorsers, log_evidence, seal
 
 bp = Blueprint("public", __name__, url_prefix="/public")
 
@@ -39,7 +39,8 @@ def declaration(slug: str) -> ResponseReturnValue:
     decl, bundle = _frozen(slug)
     manifest = json.loads(bundle.manifest)
     return render_template("public/declaration.html", declaration=decl, bundle=bundle, manifest=manifest,
-                           revision=bundle.revision)
+                           revision=bundle.revision, counts=endorsement_queries.counts(decl),
+                           page=endorsement_queries.page(decl, size=10), countries=endorsers.countries())
 
 
 def _download(body: bytes, mimetype: str, filename: str) -> Response:

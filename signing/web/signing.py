@@ -128,9 +128,14 @@ def sign_page(slug: str) -> ResponseReturnValue:
         expected_versions=[{"tag": v.tag, "sha256": v.sha256, "authoritative": v.authoritative}
                            for v in revision.versions],
         mode="withdraw" if standing else "sign",
-        statement_format=(statements.WITHDRAWAL if standing else statements.SIGNATURE_V2).as_json(),
+        statement_format=_sign_format(declaration, standing is not None).as_json(),
         mandate_missing=None if standing else mandate_rules.missing(declaration, current_user),
     )
+
+
+def _sign_format(declaration: Declaration, withdrawing: bool) -> statements.StatementFormat:
+    """What the page signs: a withdrawal, or a signature naming every language version (and the mandate, if any)."""
+    return statements.WITHDRAWAL if withdrawing else statements.SIGNATURE_V2
 
 
 @bp.route("/declarations/<slug>/signatures/<int:signature_id>/receipt.json")

@@ -95,8 +95,10 @@ def test_revisions(api: Api, scene: Scene) -> None:
     assert listing[0]["author"] == "Secretariat" and listing[0]["note"] == "First draft"
     datetime.fromisoformat(listing[0]["created_at"])
     one = api.get(f"declarations/{scene.slugs['open']}/revisions/1", "observer").get_json()
-    assert set(one) == {"number", "text", "sha256", "created_at", "note"}
+    assert set(one) == {"number", "text", "sha256", "created_at", "note", "authoritative_language", "versions"}
     assert one["text"] == TEXT + "\n" and one["sha256"] == listing[0]["sha256"]
+    assert one["authoritative_language"] == "en" and one["versions"] == [
+        {"tag": "en", "text": one["text"], "sha256": one["sha256"], "authoritative": True}]
 
 
 def test_keys_enrol_list_revoke(api: Api, people: People) -> None:

@@ -34,7 +34,8 @@ def hand_made(entry: statements.StatementFormat, fields: dict[str, Any]) -> byte
 
 def test_the_table_holds_the_formats_already_issued() -> None:
     assert list(statements.FORMATS) == ["accord.signature/1", "accord.withdrawal/1", "accord.signature/2",
-                                        "accord.mandate/1", "accord.mandate-revocation/1"]
+                                        "accord.mandate/1", "accord.mandate-revocation/1", "accord.endorsement/1",
+                                        "accord.endorsement-withdrawal/1"]
     signature, withdrawal = statements.SIGNATURE, statements.WITHDRAWAL
     assert (signature.name, withdrawal.name) == (payload.SIGNATURE_FORMAT, payload.WITHDRAWAL_FORMAT)
     assert sorted(signature.field_names) == [
@@ -80,10 +81,9 @@ def test_each_format_builds_the_bytes_it_parses(entry: statements.StatementForma
         assert payload.parse(data) == {**fields, "statement": entry.statement(fields)}
         assert payload.build({**fields, "statement": "any other sentence"}) == data  # always derived
         assert fastparse.parse_payload(data)["statement"] == entry.statement(fields)
+        assert f" {entry.verb} " in entry.statement(fields)
         if entry.template == statements.SENTENCE:
             assert f", {entry.verb} revision " in entry.statement(fields)
-        else:
-            assert f", {entry.verb} " in entry.statement(fields)
 
 
 @pytest.mark.parametrize("entry", ENTRIES, ids=lambda entry: entry.name)

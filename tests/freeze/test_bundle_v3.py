@@ -123,7 +123,7 @@ def test_the_recipe_alone_checks_every_version(bundle: tuple[bytes, str], tmp_pa
     assert {"hash of declaration.en.md", "hash of declaration.tr.md"} <= {name for name, _ in outcomes}
     script = run_doc_script(folder, fingerprint)
     assert script.returncode == 0, script.stdout + script.stderr
-    assert "OK declaration.tr.md" in script.stdout and script.stdout.count("\nOK signatures/") == 3
+    assert f"version declaration.tr.md: {sha(TR)}" in script.stdout and script.stdout.count("\nOK signatures/") == 3
 
     changed = unpack(archive, tmp_path / "changed")
     data = bytearray((changed / "declaration.tr.md").read_bytes())

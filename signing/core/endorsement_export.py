@@ -1,0 +1,314 @@
+"""The endorsement export (``accord.endorsements/1``): a zip of every endorsement of a frozen declaration.
+
+Built like the bundle (``core.bundle``), but streamed: the caller hands over the endorsements as an iterator
+(rows fetched in batches), each one's files are written to the zip on disk as it comes (``core.zip_stream``),
+and only 64 bytes per file (its name's hash and its content's SHA-256) are kept until the manifest, sealed by
+the platform key, closes the archive.
+The layout is specified in ``docs/endorsement-export.md``; ``signing.verify`` checks it
+(``core.endorsement_verifier``), and so does the ``openssl``/``sha256sum`` recipe of its ``VERIFY.txt``.
+
+Pure: the standard library, ``cryptography`` and ``signing.core`` only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, BinaryIO
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from . import payload
+from .zip_stream import ZipStream
+
+EXPORT_FORMAT = "accord.endorsements/1"
+MANIFEST = "manifest.json"
+MANIFEST_SIG = "manifest.sig"
+PLATFORM_KEY = "platform.pem"
+VERIFY = "VERIFY.txt"
+SUMS = "SHA256SUMS"
+ENDORSEMENTS = "endorsements/"
+WITHDRAWALS = "withdrawals/"
+KEYS = "keys/"
+# Statements, signatures and keys are stored (they hardly compress, as in the bundle); VERIFY.txt, SHA256SUMS
+# and the manifest are deflated.
+
+
+@dataclass(frozen=True)
+class Withdrawal:
+    """The signed statement withdrawing an endorsement."""
+
+    payload: bytes
+    signature: bytes
+    public_key: bytes  # raw 32 bytes
+
+
+@dataclass(frozen=True)
+class Item:
+    """One endorsement as stored: its exact bytes, signature and key, and its withdrawal if it was withdrawn."""
+
+    payload: bytes
+    signature: bytes
+    public_key: bytes  # raw 32 bytes
+    withdrawal: Withdrawal | None = None
+
+
+@dataclass(frozen=True)
+class Header:
+    """What the export is of, and when it was taken."""
+
+    issuer: str
+    declaration_slug: str
+    declaration_title: str
+    bundle_manifest_sha256: str  # hex SHA-256 of the frozen bundle's manifest.json
+    snapshot_at: datetime
+
+
+@dataclass(frozen=True)
+class Summary:
+    """What was written."""
+
+    endorsements: int
+    withdrawn: int
+    keys: int
+    manifest_sha256: str
+
+    @property
+    def standing(self) -> int:
+        return self.endorsements - self.withdrawn
+
+
+def folder_name(slug: str) -> str:
+    return f"{slug}-endorsements"
+
+
+def key_name(public_key: bytes) -> str:
+    return f"{KEYS}{payload.fingerprint(public_key).removeprefix('sha256:')}.pem"
+
+
+class _Folder:
+    """The files written in one folder, 64 bytes each: the 32-byte hash in the name, the content's SHA-256.
+
+    Statements are named by their own hash (``<hash>.json``, ``<hash>.sig``), keys by their fingerprint
+    (``<fingerprint>.pem``): the records are all the manifest needs, in a few megabytes for 100,000.
+    """
+
+    def __init__(self, prefix: str, suffixes: tuple[str, ...]) -> None:
+        self.prefix, self.suffixes = prefix, suffixes
+        self.records = bytearray()
+
+    def add(self, name_hash: bytes, *digests: bytes) -> None:
+        self.records += name_hash
+        for digest in digests:
+            self.records += digest
+
+    def lines(self) -> Iterator[tuple[str, str]]:
+        """``(path, hex SHA-256)`` of every file, in path order."""
+        width = 32 * (1 + len(self.suffixes))
+        records = sorted(bytes(self.records[i : i + width]) for i in range(0, len(self.records), width))
+        for record in records:
+            base = self.prefix + record[:32].hex()
+            for index, suffix in enumerate(self.suffixes):  # ".json" < ".sig": the order of the paths
+                yield base + suffix, record[32 * (index + 1) : 32 * (index + 2)].hex()
+
+
+def write_export(target: BinaryIO, header: Header, items: Iterable[Item], platform_key: Ed25519PrivateKey,
+                 log: Iterable[tuple[str, bytes]] = ()) -> Summary:
+    """Write the export zip to ``target`` (a seekable binary file, at its start), consuming ``items`` once.
+
+    Each item's statement is ``endorsements/<its SHA-256>.json`` (+ ``.sig``), its withdrawal
+    ``withdrawals/<its SHA-256>.json`` (+ ``.sig``), each key ``keys/<fingerprint>.pem`` once. Memory: 64 bytes
+    per file until the manifest, which is built (and signed) in memory. ``ValueError`` if a statement comes twice.
+    ``log``: the transparency log's evidence (``core.endorsement_log.log_files``), written after the manifest and
+    outside its list; read only once every item is written.
+    """
+    sha256 = hashlib.sha256
+    zip_file = ZipStream(target, header.snapshot_at)
+    root = folder_name(header.declaration_slug) + "/"
+    folders = {ENDORSEMENTS: _Folder(ENDORSEMENTS, (".json", ".sig")),
+               WITHDRAWALS: _Folder(WITHDRAWALS, (".json", ".sig")), KEYS: _Folder(KEYS, (".pem",))}
+    seen: set[bytes] = set()  # the statements' 32-byte hashes
+    seen_keys: set[bytes] = set()  # the keys' fingerprints (32 bytes)
+    keys = endorsements = withdrawn = 0
+
+    def statement(folder: str, data: bytes, signature: bytes, public_key: bytes) -> None:
+        nonlocal keys
+        digest = sha256(data).digest()
+        if digest in seen:
+            raise ValueError(f"the statement {digest.hex()} twice in the export")
+        seen.add(digest)
+        name = root + folder + digest.hex()
+        zip_file.add(name + ".json", data)
+        zip_file.add(name + ".sig", signature)
+        folders[folder].add(digest, digest, sha256(signature).digest())
+        fingerprint = sha256(public_key).digest()
+        if fingerprint not in seen_keys:
+            seen_keys.add(fingerprint)
+            pem = payload.public_key_pem(public_key)
+            zip_file.add(f"{root}{KEYS}{fingerprint.hex()}.pem", pem)
+            folders[KEYS].add(fingerprint, sha256(pem).digest())
+            keys += 1
+
+    for item in items:
+        statement(ENDORSEMENTS, item.payload, item.signature, item.public_key)
+        endorsements += 1
+        if item.withdrawal is not None:
+            withdrawal = item.withdrawal
+            statement(WITHDRAWALS, withdrawal.payload, withdrawal.signature, withdrawal.public_key)
+            withdrawn += 1
+    seen.clear()
+    platform_public = platform_key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    counts = {"endorsements": endorsements, "withdrawn": withdrawn, "standing": endorsements - withdrawn}
+    fixed = {PLATFORM_KEY: payload.public_key_pem(platform_public),
+             VERIFY: verify_instructions(header, counts).encode("utf-8")}
+    for name, content in fixed.items():
+        zip_file.add(root + name, content, compress=name == VERIFY)
+
+    def listed() -> Iterator[tuple[str, str]]:
+        """Every listed file but SHA256SUMS, in path order (upper case before lower: VERIFY.txt first)."""
+        yield VERIFY, sha256(fixed[VERIFY]).hexdigest()
+        yield from folders[ENDORSEMENTS].lines()
+        yield from folders[KEYS].lines()
+        yield PLATFORM_KEY, sha256(fixed[PLATFORM_KEY]).hexdigest()
+        yield from folders[WITHDRAWALS].lines()
+
+    sums_sha256 = zip_file.add_stream(root + SUMS, (f"{digest}  {name}\n".encode() for name, digest in listed()))
+    manifest = _manifest(header, counts, platform_public, listed(), sums_sha256)
+    view = memoryview(manifest)  # some 45 MB for 100,000 endorsements: deflated a megabyte at a time
+    zip_file.add_stream(root + MANIFEST, (bytes(view[i : i + (1 << 20)]) for i in range(0, len(view), 1 << 20)))
+    view.release()
+    zip_file.add(root + MANIFEST_SIG, platform_key.sign(manifest))
+    for name, content in log:
+        zip_file.add(root + name, content)
+    zip_file.close()
+    return Summary(endorsements, withdrawn, keys, sha256(manifest).hexdigest())
+
+
+def _manifest(header: Header, counts: dict[str, int], platform_public: bytes, files: Iterator[tuple[str, str]],
+              sums_sha256: str) -> bytes:
+    """RFC 8785 bytes of the manifest, its file list written straight from the records.
+
+    Its keys are ASCII and its values strings and integers, for which JCS is sorted keys, no whitespace and
+    minimal escaping: what ``json.dumps`` writes with these options (``payload.is_canonical`` relies on the
+    same). ``files`` are in path order, and SHA256SUMS takes its place among them.
+    """
+    members = {
+        "format": EXPORT_FORMAT,
+        "issuer": header.issuer,
+        "declaration_slug": header.declaration_slug,
+        "declaration_title": header.declaration_title,
+        "bundle_manifest_sha256": header.bundle_manifest_sha256,
+        "snapshot_at": payload.timestamp(header.snapshot_at),
+        **counts,
+        "platform_key_file": PLATFORM_KEY,
+        "platform_key_fingerprint": payload.fingerprint(platform_public),
+    }
+    before = manifest_bytes({name: value for name, value in members.items() if name < "files"})
+    after = manifest_bytes({name: value for name, value in members.items() if name > "files"})
+    out = io.BytesIO()
+    out.write(before[:-1] + b',"files":{')
+    separator, pending_sums = b"", True
+    for name, digest in files:
+        if pending_sums and name > SUMS:
+            out.write(separator + b'"' + SUMS.encode() + b'":"' + sums_sha256.encode() + b'"')
+            separator, pending_sums = b",", False
+        out.write(separator + b'"' + name.encode() + b'":"' + digest.encode() + b'"')
+        separator = b","
+    if pending_sums:
+        out.write(separator + b'"' + SUMS.encode() + b'":"' + sums_sha256.encode() + b'"')
+    out.write(b"}," + after[1:])
+    return out.getvalue()
+
+
+def manifest_bytes(manifest: dict[str, Any]) -> bytes:
+    """RFC 8785 bytes of a manifest of ASCII keys and string, integer or object values (see ``_manifest``)."""
+    return json.dumps(manifest, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def verify_instructions(header: Header, counts: dict[str, int]) -> str:
+    """VERIFY.txt: the stock openssl, sha256sum and bash commands that check this export.
+
+    Every command is one line, indented by three spaces, followed by what it must print.
+    """
+    folder, manifest_sha = folder_name(header.declaration_slug), header.bundle_manifest_sha256
+    statements = "find . -path './endorsements/*.json' -o -path './withdrawals/*.json'"
+    lines = [
+        f"How to verify the endorsements of “{header.declaration_title}”",
+        f"(a snapshot taken {payload.timestamp(header.snapshot_at)})",
+        "=" * 72,
+        "",
+        "You need only OpenSSL 3, sha256sum (coreutils) and bash. Run every command inside the",
+        f"unpacked folder {folder}/. Each must print what is said under it.",
+        "",
+        "1. The platform key is the network's: its fingerprint must be the one the network",
+        "   publishes (not one read from this export).",
+        "",
+        f"   openssl pkey -pubin -in {PLATFORM_KEY} -outform DER | tail -c 32 | sha256sum",
+        "      prints: the published fingerprint (without sha256:)",
+        "",
+        "2. The platform signed the manifest:",
+        "",
+        f"   openssl pkeyutl -verify -pubin -inkey {PLATFORM_KEY} -rawin -in {MANIFEST} -sigfile {MANIFEST_SIG}",
+        "      prints: Signature Verified Successfully",
+        "",
+        "3. Every file is the one the manifest names, and no file was added or removed (a log/ folder,",
+        "   the transparency log's evidence, stands outside the manifest and is checked by signing.verify):",
+        "",
+        f"   sha256sum --quiet -c {SUMS}",
+        "      prints: nothing",
+        f"   grep -c \"\\\"{SUMS}\\\":\\\"$(sha256sum {SUMS} | cut -c1-64)\\\"\" {MANIFEST}",
+        "      prints: 1",
+        f"   find . -type f ! -name {MANIFEST} ! -name {MANIFEST_SIG} ! -name {SUMS} ! -path './log/*'"
+        " | sed 's|^./||' | sort"
+        f" | diff - <(cut -c67- {SUMS} | sort)",
+        "      prints: nothing",
+        "",
+        "4. Every statement is about this declaration and its frozen bundle, whose manifest.json",
+        f"   has the SHA-256 {manifest_sha}:",
+        "",
+        f"   {statements} | xargs -r grep -L '\"bundle_manifest_sha256\":\"{manifest_sha}\"'",
+        "      prints: nothing",
+        f"   {statements} | xargs -r grep -L '\"declaration_slug\":{json.dumps(header.declaration_slug)}'",
+        "      prints: nothing",
+        "",
+        "5. Every key file holds the key its name says (the SHA-256 of the raw 32-byte key):",
+        "",
+        "   find . -path './keys/*.pem' | while read -r k; do [ \"$(openssl pkey -pubin -in \"$k\" -outform DER"
+        " | tail -c 32 | sha256sum | cut -c1-64)\" = \"$(basename \"$k\" .pem)\" ] || echo \"FAIL $k\"; done",
+        "      prints: nothing",
+        "",
+        "6. Every statement is signed by the key it names:",
+        "",
+        f"   {statements} | while read -r f; do k=$(grep -o '\"key_fingerprint\":\"sha256:[0-9a-f]*\"' \"$f\""
+        " | cut -c27-90); openssl pkeyutl -verify -pubin -inkey \"keys/$k.pem\" -rawin -in \"$f\""
+        " -sigfile \"${f%.json}.sig\" >/dev/null 2>&1 || echo \"FAIL $f\"; done",
+        "      prints: nothing",
+        "",
+        "7. Every withdrawal withdraws an endorsement of this export:",
+        "",
+        "   find . -path './withdrawals/*.json' | while read -r f; do h=$(grep -o"
+        " '\"withdraws_payload_sha256\":\"[0-9a-f]*\"' \"$f\" | cut -c29-92);"
+        " [ -n \"$h\" ] && [ -f \"./endorsements/$h.json\" ] || echo \"FAIL $f\"; done",
+        "      prints: nothing",
+        "",
+        f"8. The counts: {counts['endorsements']} endorsement(s), {counts['withdrawn']} withdrawn,"
+        f" {counts['standing']} standing:",
+        "",
+        "   find . -path './endorsements/*.json' | wc -l",
+        f"      prints: {counts['endorsements']}",
+        "   find . -path './withdrawals/*.json' | wc -l",
+        f"      prints: {counts['withdrawn']}",
+        f"   grep -o '\"standing\":[0-9]*' {MANIFEST}",
+        f"      prints: \"standing\":{counts['standing']}",
+        "",
+        "The same checks in one command (Python 3 and the 'cryptography' package), with the",
+        "published fingerprint:",
+        "python -m signing.verify ENDORSEMENTS.zip --platform-key sha256:<the published fingerprint> --jobs 2",
+        "",
+    ]
+    return "\n".join(lines)
