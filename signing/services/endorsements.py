@@ -333,15 +333,6 @@ def _bulk_problem(endorser: Endorser | None, fields: dict[str, Any], standing: s
     return None
 
 
-def sign_for_tests(fields: dict[str, Any], private_key: Any) -> Signed:
-    """Build and sign a statement with a ``cryptography`` Ed25519 private key (seeding and tests)."""
-    from cryptography.hazmat.primitives import serialization
-
-    data = payload.build(fields)
-    public = private_key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    return Signed(data, private_key.sign(data), public)
-
-
 def statement_fields(declaration: Declaration, endorser: Endorser, public_key: bytes, at: datetime,
                      withdraws: str | None = None) -> dict[str, Any]:
     """The fields of an endorsement (or, with ``withdraws``, of its withdrawal) — what the browser builds."""

@@ -158,7 +158,7 @@ def sign_page(slug: str) -> ResponseReturnValue:
     standing = endorsements.standing_of(declaration, endorser)
     return render_template(
         "endorse/sign.html", declaration=declaration, endorser=endorser, standing=standing,
-        facts=endorsements.facts(declaration, endorser),
+        facts=endorsements.facts(declaration, endorser), countries=endorsers.countries(),
         statement_format=(statements.ENDORSEMENT_WITHDRAWAL if standing else statements.ENDORSEMENT).as_json(),
     )
 
