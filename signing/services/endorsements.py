@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from ..core import log_entry, payload, statements
 from ..extensions import db
 from ..models import Bundle, Declaration, Endorsement, Endorser, EndorserKey, Status, utcnow
-from . import Conflict, NotFound, ServiceError, endorsers, outbox, tlog, transactions, webhooks
+from . import Conflict, NotFound, ServiceError, endorsement_queries, endorsers, outbox, tlog, transactions, webhooks
 
 
 class EndorsementRejected(ServiceError):
@@ -153,6 +153,7 @@ def accept(declaration: Declaration, payload_bytes: bytes, signature: bytes, pub
     _log(log_entry.ENDORSEMENT_ACCEPTED, declaration, named, key, payload_bytes, signature)
     _after_accept(declaration, named, record)
     transactions.commit(keep=(record, named, key, declaration))
+    endorsement_queries.forget(declaration.id)
     return record
 
 
@@ -207,6 +208,7 @@ def withdraw(declaration: Declaration, payload_bytes: bytes, signature: bytes, p
     _log(log_entry.ENDORSEMENT_WITHDRAWN, declaration, named, key, payload_bytes, signature,
          withdraws_payload_sha256=record.payload_sha256)
     transactions.commit(keep=(record, named, declaration))
+    endorsement_queries.forget(declaration.id)
     return record
 
 
@@ -318,6 +320,7 @@ def _accept_batch(declaration: Declaration, items: Sequence[Signed], expected: d
             _log(log_entry.ENDORSEMENT_ACCEPTED, declaration, endorser, keys[fingerprint], item.payload,
                  item.signature, queue=index == len(logged) - 1)
     transactions.commit()
+    endorsement_queries.forget(declaration.id)
     result.accepted += len(rows)
 
 

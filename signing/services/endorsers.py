@@ -36,6 +36,15 @@ def countries() -> dict[str, str]:
             if len(code) == 2 and code.isalpha() and code not in ("EU", "EZ", "UN", "QO", "XA", "XB", "ZZ")}
 
 
+def code_for(name: str) -> str:
+    """The alpha-2 code of a country named in English (a member city's ``country``), or ""."""
+    def norm(text: str) -> str:
+        return " ".join(text.replace("&", "and").lower().split())
+
+    wanted = norm(name or "")
+    return next((code for code, english in countries().items() if norm(english) == wanted), "")
+
+
 def clean_country(value: str) -> str:
     """An upper-case alpha-2 code, or "" for none; a clear 400 otherwise."""
     code = (value or "").strip().upper()
@@ -82,7 +91,8 @@ def for_city_delegate(user: User) -> Endorser:
     found = db.session.scalar(select(Endorser).where(Endorser.city_id == user.city.id))
     if found is not None:
         return found
-    city = Endorser(public_id=new_public_id(), kind=EndorserKind.CITY.value, country="", city_id=user.city.id,
+    city = Endorser(public_id=new_public_id(), kind=EndorserKind.CITY.value, country=code_for(user.city.country),
+                    city_id=user.city.id,
                     display_name=user.city.name, show_name=True, verified_at=utcnow())
     db.session.add(city)
     db.session.flush()
