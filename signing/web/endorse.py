@@ -186,6 +186,7 @@ def withdraw_page(slug: str, sha256: str) -> ResponseReturnValue:
 
 
 @bp.route("/endorsers/request", methods=["GET", "POST"])
+@limiter.limit(lambda: str(current_app.config["ENDORSEMENT_LINK_RATE_LIMIT"]), methods=["POST"])
 def request_account() -> ResponseReturnValue:
     """An organisation (or a city outside the network) asks for an account to endorse with."""
     form = AccountRequestForm()

@@ -125,3 +125,12 @@ def test_the_daily_digest_goes_once_per_day_to_the_secretariat(app: Flask, peopl
     assert subjects == [f"3 new endorsements on {today.isoformat()}"]
     assert db.session.scalar(select(func.count(OutboxEmail.id)).where(
         OutboxEmail.template == "endorsement_receipt")) == 0  # the bulk path sends no receipts
+
+
+def test_the_celery_task_and_the_daily_beat_entry(app: Flask, people: People, frozen: Any) -> None:
+    from workers.tasks import send_endorsement_digest
+
+    entry = app.extensions["celery"].conf.beat_schedule["send-endorsement-digest"]
+    assert entry["task"] == "workers.tasks.send_endorsement_digest" == send_endorsement_digest.name
+    assert entry["schedule"].remaining_estimate(utcnow()) <= timedelta(days=1)
+    assert send_endorsement_digest() == 0  # yesterday: nothing (the declaration froze today)
