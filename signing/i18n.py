@@ -21,8 +21,11 @@ DEFAULT_LOCALE = "en"
 
 
 def select_locale() -> str:
-    """The locale of this request: the user's choice, then ``Accept-Language``, then English."""
-    if not has_request_context():  # a command, a worker or a test calling a service: English
+    """The locale of this request: the user's choice, then ``Accept-Language``, then English.
+
+    Outside a request (an e-mail rendered by a worker, a command) it is English.
+    """
+    if not has_request_context():
         return DEFAULT_LOCALE
     chosen = getattr(g, "chosen_locale", None)
     if isinstance(chosen, str) and chosen in LANGUAGES:

@@ -15,7 +15,7 @@ from flask.testing import FlaskClient
 
 from signing.core import payload
 from signing.models import utcnow
-from tests.conftest import BACKENDS, csrf_token, seed_people
+from tests.conftest import BACKENDS, csrf_token, link_in, read_mail, seed_people
 from tests.endorsements.conftest import Holder, freeze_one, organisation, person
 from tests.smtp_sink import SmtpServer, smtp_servers
 
@@ -176,3 +176,24 @@ def test_keyset_pages_and_search_over_verified_names(app: Flask, frozen: Any) ->
     assert "Civic Forum Bucharest" in found and "Civic Shadow" not in found and "verified" in found
     assert client.get(f"/d/{frozen.slug}/endorsements?after=999999999999").status_code == 200
     del unverified
+
+
+def test_an_expired_or_unknown_link_is_a_clear_400_and_opens_nothing(app_factory: Callable[..., Flask]) -> None:
+    from signing.services import endorsement_links
+
+    app = app_factory(ENDORSEMENT_LINK_TTL=timedelta(seconds=-1))  # every link has expired when it arrives
+    with app.app_context():
+        frozen = freeze_one(seed_people())
+        client = app.test_client()
+        start = f"/d/{frozen.slug}/endorse"
+        assert client.post(start, data={"csrf_token": csrf_token(client, start),
+                                        "email": "late@example.org"}).status_code == 200
+        mail = [m for m in read_mail(app.config["MAIL_FILE_DIR"]) if m["To"] == "late@example.org"]
+        link = link_in(mail[-1], f"/d/{frozen.slug}/endorse/link/")
+        expired = client.post(link, data={"csrf_token": csrf_token(client, link)})
+        assert expired.status_code == 400 and "expired" in expired.get_data(as_text=True)
+        unknown = f"/d/{frozen.slug}/endorse/link/{'x' * 43}"
+        assert client.post(unknown, data={"csrf_token": csrf_token(client, unknown)}).status_code == 400
+        assert client.get(f"/d/{frozen.slug}/endorse/sign").status_code == 302  # still no endorsement step
+        with pytest.raises(endorsement_links.BadLink):
+            endorsement_links.consume(frozen, "short")
