@@ -48,11 +48,13 @@ from bench import endorsement_setup as setup  # noqa: E402
 from bench.harness import (  # noqa: E402
     Client,
     Run,
+    cpu_delta,
     create_database,
     drive,
     drop_database,
     flush_redis,
     free_port,
+    server_cpu,
     start_gunicorn,
     stop,
 )
@@ -151,6 +153,11 @@ def endorse(client: Client, job: tuple[Session, tuple[bytes, bytes, bytes]]) -> 
     return (public, data, signature) if status == 201 else f"submit: HTTP {status} {answer}"
 
 
+def _per(seconds: float | None, requests: int) -> str:
+    """Server CPU time per request (the gunicorn processes; PostgreSQL and Redis not included)."""
+    return f"{seconds / requests * 1000:.1f} ms/request" if seconds is not None and requests else "n/a"
+
+
 def stored(url: str) -> int:
     from sqlalchemy import create_engine, text
 
@@ -206,12 +213,17 @@ def main() -> int:
 
         half = ceiling_requests // 2
         ceiling_jobs = [(public, data, sig) for data, sig, public in stand_in]
+        master = server.pid
+        cpu = server_cpu(master)
         before = drive(port, [ceiling_jobs[i % len(ceiling_jobs)] for i in range(half)], args.clients,
                        verify_and_insert)
+        cpu_before, cpu = cpu_delta(cpu, server_cpu(master)), server_cpu(master)
         intake = drive(port, measured, args.clients, endorse)
+        cpu_intake, cpu = cpu_delta(cpu, server_cpu(master)), server_cpu(master)
         signed = intake.signed or ceiling_jobs
         after = drive(port, [signed[i % len(signed)] for i in range(ceiling_requests - half)], args.clients,
                       verify_and_insert)
+        cpu_ceiling = cpu_delta(cpu_before, cpu_delta(cpu, server_cpu(master)), add=True)
         ceiling: Run = before.merged(after)
         stop(server)
         server = None
@@ -223,9 +235,10 @@ def main() -> int:
               f"TASK_MODE=celery (Redis), {args.clients} clients, loopback")
         print(f"  ceiling:      {ceiling.rate():7.1f} requests/s ({ceiling.done}; before {before.rate():.1f}/s, after "
               f"{after.rate():.1f}/s), p50 {ceiling.percentile(50) * 1000:.0f} ms, "
-              f"p99 {ceiling.percentile(99) * 1000:.0f} ms")
+              f"p99 {ceiling.percentile(99) * 1000:.0f} ms, server CPU {_per(cpu_ceiling, ceiling.done)}")
         print(f"  endorsements: {intake.rate():7.1f} /s ({intake.done} in {intake.elapsed:.2f} s), "
-              f"p50 {intake.percentile(50) * 1000:.0f} ms, p99 {intake.percentile(99) * 1000:.0f} ms")
+              f"p50 {intake.percentile(50) * 1000:.0f} ms, p99 {intake.percentile(99) * 1000:.0f} ms, "
+              f"server CPU {_per(cpu_intake, intake.done)}")
         print(f"  rate ratio {ratio:.2f} (target >= {TARGET_RATIO}: {'met' if ratio >= TARGET_RATIO else 'NOT met'}); "
               f"p99 ratio {p99_ratio:.2f} (target <= {TARGET_P99}: {'met' if p99_ratio <= TARGET_P99 else 'NOT met'})")
         expected = args.endorsements + warm_run.done
