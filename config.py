@@ -175,6 +175,8 @@ def load_config(instance_path: Path, overrides: dict[str, Any] | None = None) ->
         "ENDORSEMENT_LINK_LIMIT_EMAIL": os.environ.get("ENDORSEMENT_LINK_LIMIT_EMAIL", "3 per hour;10 per day"),
         "ENDORSEMENT_LINK_LIMIT_DOMAIN": os.environ.get("ENDORSEMENT_LINK_LIMIT_DOMAIN", "100 per hour"),
         "ENDORSEMENT_LINK_RATE_LIMIT": os.environ.get("ENDORSEMENT_LINK_RATE_LIMIT", "10 per minute;60 per hour"),
+        # The public counts are kept this long per process (a change made in the process shows at once).
+        "ENDORSEMENT_COUNT_CACHE_SECONDS": _env_int("ENDORSEMENT_COUNT_CACHE_SECONDS", 5),
         # Cookies.
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from flask import Flask, g, request
+from flask import Flask, g, has_request_context, request
 from flask_babel import Babel
 
 # Locale code -> the language's own name, as the language switch shows it.
@@ -21,7 +21,12 @@ DEFAULT_LOCALE = "en"
 
 
 def select_locale() -> str:
-    """The locale of this request: the user's choice, then ``Accept-Language``, then English."""
+    """The locale of this request: the user's choice, then ``Accept-Language``, then English.
+
+    Outside a request (an e-mail rendered by a worker, a command) it is English.
+    """
+    if not has_request_context():
+        return DEFAULT_LOCALE
     chosen = getattr(g, "chosen_locale", None)
     if isinstance(chosen, str) and chosen in LANGUAGES:
         return chosen

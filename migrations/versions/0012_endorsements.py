@@ -57,6 +57,7 @@ def upgrade():
     )
     with op.batch_alter_table('endorsers', schema=None) as batch_op:
         batch_op.create_index('uq_endorsers_person_email', [sa.literal_column('lower(email)')], unique=True, sqlite_where=sa.text("kind = 'person'"), postgresql_where=sa.text("kind = 'person'"))
+        batch_op.create_index('ix_endorsers_verified', ['id'], unique=False, sqlite_where=sa.text("verified_at IS NOT NULL AND kind <> 'person'"), postgresql_where=sa.text("verified_at IS NOT NULL AND kind <> 'person'"))
 
     op.create_table('endorsement_links',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -147,6 +148,7 @@ def downgrade():
 
     op.drop_table('endorsement_links')
     with op.batch_alter_table('endorsers', schema=None) as batch_op:
+        batch_op.drop_index('ix_endorsers_verified')
         batch_op.drop_index('uq_endorsers_person_email', sqlite_where=sa.text("kind = 'person'"), postgresql_where=sa.text("kind = 'person'"))
 
     op.drop_table('endorsers')

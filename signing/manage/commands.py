@@ -68,6 +68,10 @@ def _report_completed(declaration: Declaration) -> None:
         click.echo("Freezing is queued: the workers build the bundle (or run `flask --app wsgi outbox drain`).")
         return
     click.echo(f"“{declaration.title}” is frozen; bundle SHA-256 {bundle.archive_sha256}.")
+    from .demo_endorsements import endorse_demo
+
+    click.echo(f"{endorse_demo(declaration)} endorsements added (verified organisations and people), shown on "
+               f"/public/declarations/{declaration.slug}.")
     click.echo(f"Export it with: flask --app wsgi export-bundle {declaration.slug} {declaration.slug}-bundle.zip")
     from ..services import witness
 
@@ -197,6 +201,20 @@ def reminders_send() -> None:
     click.echo(f"{count} reminder(s) queued.")
 
 
+endorsements_group = AppGroup("endorsements", help="Endorsements of frozen declarations.")
+
+
+@endorsements_group.command("digest")
+@click.option("--day", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="The UTC day to report (default: yesterday).")
+def endorsements_digest(day: datetime | None) -> None:
+    """E-mail the secretariat the digest of a day's new endorsements (once per day and member)."""
+    from ..services import endorsement_digest
+
+    count = endorsement_digest.send_digest(day.date() if day else None)
+    click.echo(f"Digest queued for {count} secretariat member(s)." if count else "No new endorsements that day.")
+
+
 @click.command("export-bundle")
 @click.argument("slug")
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path, allow_dash=True))
@@ -283,7 +301,7 @@ def init_app(app: Flask) -> None:
     from .webhook_commands import webhooks_group
 
     for command in (demo_command, create_user_command, invite_command, outbox_group, tokens_group, reminders_group,
-                    export_bundle_command, platform_key_group, seal_group, webhooks_group,
+                    endorsements_group, export_bundle_command, platform_key_group, seal_group, webhooks_group,
                     second_factor_reset_command):
         app.cli.add_command(command)
     app.cli.add_command(export_endorsements_command)

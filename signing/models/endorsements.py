@@ -66,6 +66,12 @@ Index("uq_endorsers_person_email", func.lower(Endorser.email), unique=True,
       sqlite_where=text("kind = 'person'"), postgresql_where=text("kind = 'person'"))
 
 
+# The verified organisations and cities, which the public list searches by name.
+Index("ix_endorsers_verified", Endorser.id,
+      sqlite_where=text("verified_at IS NOT NULL AND kind <> 'person'"),
+      postgresql_where=text("verified_at IS NOT NULL AND kind <> 'person'"))
+
+
 class EndorserKey(db.Model):  # type: ignore[name-defined,misc]
     """An endorser's Ed25519 public key (made in the browser, or by the seeding command)."""
 

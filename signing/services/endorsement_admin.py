@@ -13,7 +13,18 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..models import Endorsement, Endorser, EndorserKind, Role, User, utcnow
-from . import Conflict, NotFound, ServiceError, accounts, audit, endorsers, outbox, refuse_bidi, transactions
+from . import (
+    Conflict,
+    NotFound,
+    ServiceError,
+    accounts,
+    audit,
+    endorsement_queries,
+    endorsers,
+    outbox,
+    refuse_bidi,
+    transactions,
+)
 
 REQUEST_KINDS = (EndorserKind.ORGANISATION.value, EndorserKind.CITY.value)
 _SECRETARIAT = select(User.id, User.email).where(User.role == Role.SECRETARIAT.value, User.active.is_(True))
@@ -105,7 +116,8 @@ def hide(record: Endorsement, reason: str, actor: User) -> None:
         raise Conflict(_("This endorsement is already hidden."))
     record.hidden_at, record.hidden_reason, record.hidden_by_id = utcnow(), cleaned, actor.id
     audit.record("endorsement.hidden", record, actor, reason=cleaned, payload_sha256=record.payload_sha256)
-    transactions.commit()
+    transactions.commit(keep=(record,))
+    endorsement_queries.forget(record.declaration_id)
 
 
 def unhide(record: Endorsement, actor: User) -> None:
@@ -114,7 +126,8 @@ def unhide(record: Endorsement, actor: User) -> None:
     audit.record("endorsement.shown", record, actor, previous_reason=record.hidden_reason,
                  payload_sha256=record.payload_sha256)
     record.hidden_at, record.hidden_reason, record.hidden_by_id = None, None, None
-    transactions.commit()
+    transactions.commit(keep=(record,))
+    endorsement_queries.forget(record.declaration_id)
 
 
 def recent(declaration_id: int | None = None, *, before: int | None = None, size: int = 50) -> list[Endorsement]:

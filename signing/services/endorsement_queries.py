@@ -2,14 +2,18 @@
 
 Only standing endorsements that moderation has not hidden are public. The list is ordered by id, newest
 first, and paged with ``after`` (the last id shown): each page is one index range scan on
-(declaration_id, id), never an OFFSET. Search looks at verified organisations and cities by name.
+(declaration_id, id), never an OFFSET. Search looks at verified organisations and cities by name. The counts are
+kept a few seconds per process (``ENDORSEMENT_COUNT_CACHE_SECONDS``); the changes made in the process forget them
+at once, another process's show after at most that long (the public count is served with ``max-age=60`` anyway).
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import datetime
 
+from flask import current_app
 from sqlalchemy import ColumnElement, func, select
 
 from ..extensions import db
@@ -49,8 +53,30 @@ def _visible(declaration_id: int) -> tuple[ColumnElement[bool], ...]:
             Endorsement.hidden_at.is_(None))
 
 
+# (database, declaration id) -> (monotonic time, counts): the counts are read far more often than they change.
+_CACHE: dict[tuple[str, int], tuple[float, Counts]] = {}
+
+
+def forget(declaration_id: int) -> None:
+    """Drop this process's cached counts of a declaration (after an endorsement, a withdrawal, moderation)."""
+    _CACHE.pop((str(db.engine.url), declaration_id), None)
+
+
 def counts(declaration: Declaration) -> Counts:
-    """One grouped query over the partial index ``ix_endorsements_counts``."""
+    """The counts, kept ``ENDORSEMENT_COUNT_CACHE_SECONDS`` in this process (changes made here forget them)."""
+    key = (str(db.engine.url), declaration.id)
+    ttl = float(current_app.config["ENDORSEMENT_COUNT_CACHE_SECONDS"])
+    cached = _CACHE.get(key)
+    now = time.monotonic()
+    if cached is not None and now - cached[0] < ttl:
+        return cached[1]
+    fresh = _count(declaration)
+    _CACHE[key] = (now, fresh)
+    return fresh
+
+
+def _count(declaration: Declaration) -> Counts:
+    """One grouped query over the partial index ``ix_endorsements_counts`` (an index-only scan)."""
     rows = db.session.execute(
         select(Endorsement.endorser_kind, Endorsement.country, func.count())
         .where(*_visible(declaration.id)).group_by(Endorsement.endorser_kind, Endorsement.country)
@@ -65,8 +91,7 @@ def counts(declaration: Declaration) -> Counts:
 
 
 def total(declaration: Declaration) -> int:
-    return int(db.session.scalar(select(func.count()).select_from(Endorsement).where(
-        *_visible(declaration.id))) or 0)
+    return counts(declaration).total
 
 
 def page(declaration: Declaration, *, after: int | None = None, search: str = "", size: int = PAGE_SIZE) -> Page:
@@ -85,9 +110,11 @@ def page(declaration: Declaration, *, after: int | None = None, search: str = ""
     term = " ".join((search or "").split())[:MAX_SEARCH]
     if term:
         escaped = term.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        query = query.where(Endorser.verified_at.is_not(None), Endorser.show_name.is_(True),
-                            Endorser.erased_at.is_(None), Endorsement.endorser_kind != "person",
-                            func.lower(Endorser.display_name).like(f"%{escaped}%", escape="\\"))
+        # The few verified organisations and cities first (a partial index), then their endorsements.
+        named = select(Endorser.id).where(
+            Endorser.verified_at.is_not(None), Endorser.kind != "person", Endorser.show_name.is_(True),
+            Endorser.erased_at.is_(None), func.lower(Endorser.display_name).like(f"%{escaped}%", escape="\\"))
+        query = query.where(Endorsement.endorser_id.in_(named))
     found = db.session.execute(query).all()
     rows = [Row(id=r[0], endorser_id=r[1], kind=r[2], country=r[3],
                 name=r[4] if r[5] and r[6] is None else None, verified=r[7] is not None,

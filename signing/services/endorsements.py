@@ -17,13 +17,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
 from ..core import log_entry, payload, statements
 from ..extensions import db
 from ..models import Bundle, Declaration, Endorsement, Endorser, EndorserKey, Status, utcnow
-from . import Conflict, NotFound, ServiceError, endorsers, outbox, tlog, transactions, webhooks
+from . import Conflict, NotFound, ServiceError, endorsement_queries, endorsers, outbox, tlog, transactions, webhooks
 
 
 class EndorsementRejected(ServiceError):
@@ -46,13 +47,13 @@ _MANIFESTS: dict[tuple[str, int], str] = {}  # (database, declaration id) -> man
 def manifest_sha256(declaration: Declaration) -> str:
     """Hex SHA-256 of the frozen bundle's ``manifest.json``; 409 if the declaration is not frozen."""
     if declaration.status != Status.FROZEN.value:
-        raise Conflict("Only a frozen declaration can be endorsed.", code="not_frozen")
+        raise Conflict(_("Only a frozen declaration can be endorsed."), code="not_frozen")
     key = (str(db.engine.url), declaration.id)
     cached = _MANIFESTS.get(key)
     if cached is None:
         manifest = db.session.scalar(select(Bundle.manifest).where(Bundle.declaration_id == declaration.id))
         if manifest is None:
-            raise Conflict("This declaration's bundle is not ready yet.", code="not_frozen")
+            raise Conflict(_("This declaration's bundle is not ready yet."), code="not_frozen")
         cached = _MANIFESTS[key] = hashlib.sha256(manifest).hexdigest()
     return cached
 
@@ -74,9 +75,9 @@ def _read(data: bytes, entry: statements.StatementFormat) -> dict[str, Any]:
     try:
         fields = payload.parse(data)
     except payload.PayloadError as exc:
-        raise EndorsementRejected(f"The statement is not valid: {exc}.") from exc
+        raise EndorsementRejected(_("The statement is not valid: %(why)s.", why=str(exc))) from exc
     if fields["format"] != entry.name:
-        raise EndorsementRejected(f"This is not an {entry.name} statement.")
+        raise EndorsementRejected(_("This is not an %(format)s statement.", format=entry.name))
     return fields
 
 
@@ -85,21 +86,22 @@ def _check_facts(declaration: Declaration, fields: dict[str, Any], public_key: b
     """The statement names this declaration as frozen, this platform, its endorser as they are, and this key."""
     named = endorsers.by_public_id(fields["endorser_id"])
     if named is None:
-        raise NotFound("No endorser has this id.")
+        raise NotFound(_("No endorser has this id."))
     if endorser is not None and named.id != endorser.id:
-        raise EndorsementRejected("The statement names another endorser.")
+        raise EndorsementRejected(_("The statement names another endorser."))
     expected = facts(declaration, named)
     wrong = sorted(name for name, value in expected.items() if fields[name] != value)
     if wrong:
-        raise EndorsementRejected(f"The statement does not match the public facts: {', '.join(wrong)}.")
+        raise EndorsementRejected(_("The statement does not match the public facts: %(fields)s.",
+                                                 fields=", ".join(wrong)))
     if named.kind != "person" and named.verified_at is None:
-        raise EndorsementRejected("This endorser is not verified yet.", code="not_verified")
+        raise EndorsementRejected(_("This endorser is not verified yet."), code="not_verified")
     try:
         fingerprint = payload.fingerprint(public_key)
     except payload.PayloadError as exc:
-        raise EndorsementRejected(f"The public key is not valid: {exc}.") from exc
+        raise EndorsementRejected(_("The public key is not valid: %(why)s.", why=str(exc))) from exc
     if fields["key_fingerprint"] != fingerprint:
-        raise EndorsementRejected("The statement names another key.")
+        raise EndorsementRejected(_("The statement names another key."))
     return named
 
 
@@ -107,17 +109,17 @@ def _check_time(value: str, now: datetime) -> datetime:
     try:
         moment = payload.parse_timestamp(value)
     except payload.PayloadError as exc:
-        raise EndorsementRejected("The statement's time is not RFC 3339 UTC to the second.") from exc
+        raise EndorsementRejected(_("The statement's time is not RFC 3339 UTC to the second.")) from exc
     skew: timedelta = current_app.config["ENDORSEMENT_CLOCK_SKEW"]
     if abs(moment - now) > skew:
-        raise EndorsementRejected("The statement's time is too far from ours. Check your device's clock.",
+        raise EndorsementRejected(_("The statement's time is too far from ours. Check your device's clock."),
                                   code="clock_skew")
     return moment
 
 
 def _verify(signed: Signed) -> None:
     if not payload.verify(signed.public_key, signed.signature, signed.payload):
-        raise EndorsementRejected("The signature does not verify with this key.", code="bad_signature")
+        raise EndorsementRejected(_("The signature does not verify with this key."), code="bad_signature")
 
 
 def accept(declaration: Declaration, payload_bytes: bytes, signature: bytes, public_key: bytes,
@@ -135,7 +137,7 @@ def accept(declaration: Declaration, payload_bytes: bytes, signature: bytes, pub
     existing = db.session.scalar(select(Endorsement).where(Endorsement.payload_sha256 == sha256))
     if existing is not None:  # a replay: nothing changes
         if existing.withdrawn_at is not None:
-            raise Conflict("This endorsement was withdrawn. To endorse again, sign a new statement.",
+            raise Conflict(_("This endorsement was withdrawn. To endorse again, sign a new statement."),
                            code="withdrawn")
         return existing
     endorsed_at = _check_time(fields["endorsed_at"], utcnow())
@@ -148,11 +150,12 @@ def accept(declaration: Declaration, payload_bytes: bytes, signature: bytes, pub
         db.session.flush()
     except IntegrityError as exc:
         transactions.rollback()
-        raise Conflict("This endorser already has a standing endorsement of this declaration. Withdraw it first.",
+        raise Conflict(_("This endorser already has a standing endorsement of this declaration. Withdraw it first."),
                        code="already_endorsed") from exc
     _log(log_entry.ENDORSEMENT_ACCEPTED, declaration, named, key, payload_bytes, signature)
     _after_accept(declaration, named, record)
     transactions.commit(keep=(record, named, key, declaration))
+    endorsement_queries.forget(declaration.id)
     return record
 
 
@@ -193,11 +196,11 @@ def withdraw(declaration: Declaration, payload_bytes: bytes, signature: bytes, p
         Endorsement.payload_sha256 == fields["withdraws_payload_sha256"],
         Endorsement.declaration_id == declaration.id, Endorsement.endorser_id == named.id))
     if record is None:
-        raise NotFound("No endorsement of this declaration by this endorser has that SHA-256.")
+        raise NotFound(_("No endorsement of this declaration by this endorser has that SHA-256."))
     if record.withdrawn_at is not None:
         if record.withdrawal_payload == payload_bytes:
             return record  # a replay
-        raise Conflict("This endorsement has already been withdrawn.", code="already_withdrawn")
+        raise Conflict(_("This endorsement has already been withdrawn."), code="already_withdrawn")
     withdrawn_at = _check_time(fields["withdrawn_at"], utcnow())
     key = endorsers.key_for(named, public_key, register=endorser is not None)
     record.withdrawn_at = max(withdrawn_at, record.accepted_at)
@@ -207,6 +210,7 @@ def withdraw(declaration: Declaration, payload_bytes: bytes, signature: bytes, p
     _log(log_entry.ENDORSEMENT_WITHDRAWN, declaration, named, key, payload_bytes, signature,
          withdraws_payload_sha256=record.payload_sha256)
     transactions.commit(keep=(record, named, declaration))
+    endorsement_queries.forget(declaration.id)
     return record
 
 
@@ -220,7 +224,7 @@ def by_sha256(declaration: Declaration, sha256: str) -> Endorsement:
     record = db.session.scalar(select(Endorsement).where(
         Endorsement.declaration_id == declaration.id, Endorsement.payload_sha256 == sha256))
     if record is None:
-        raise NotFound("No such endorsement.")
+        raise NotFound(_("No such endorsement."))
     return record
 
 
@@ -262,7 +266,7 @@ def _accept_batch(declaration: Declaration, items: Sequence[Signed], expected: d
             wrong = [name for name in ("issuer", "declaration_slug", "declaration_title", "bundle_manifest_sha256")
                      if fields[name] != expected[name]]
             if wrong or fields["key_fingerprint"] != payload.fingerprint(item.public_key):
-                raise EndorsementRejected("the statement does not match the public facts or its key")
+                raise EndorsementRejected(_("the statement does not match the public facts or its key"))
             if check_time:
                 _check_time(fields["endorsed_at"], now)
             _verify(item)
@@ -271,14 +275,14 @@ def _accept_batch(declaration: Declaration, items: Sequence[Signed], expected: d
             result.errors.append(str(exc))
             continue
         parsed.append((item, fields, hashlib.sha256(item.payload).hexdigest()))
-    ids = {fields["endorser_id"] for _, fields, _ in parsed}
+    ids = {fields["endorser_id"] for _item, fields, _sha in parsed}
     named = {e.public_id: e for e in db.session.scalars(select(Endorser).where(Endorser.public_id.in_(ids)))}
     known = set(db.session.scalars(select(Endorsement.payload_sha256).where(
-        Endorsement.payload_sha256.in_([sha for _, _, sha in parsed]))))
+        Endorsement.payload_sha256.in_([sha for _item, _fields, sha in parsed]))))
     standing = set(db.session.scalars(select(Endorsement.endorser_id).where(
         Endorsement.declaration_id == declaration.id, Endorsement.withdrawn_at.is_(None),
         Endorsement.endorser_id.in_([e.id for e in named.values()]))))
-    fingerprints = {payload.fingerprint(item.public_key) for item, _, _ in parsed}
+    fingerprints = {payload.fingerprint(item.public_key) for item, _fields, _sha in parsed}
     keys = {k.fingerprint: k for k in db.session.scalars(select(EndorserKey).where(
         EndorserKey.fingerprint.in_(fingerprints)))}
     rows: list[dict[str, Any]] = []
@@ -318,6 +322,7 @@ def _accept_batch(declaration: Declaration, items: Sequence[Signed], expected: d
             _log(log_entry.ENDORSEMENT_ACCEPTED, declaration, endorser, keys[fingerprint], item.payload,
                  item.signature, queue=index == len(logged) - 1)
     transactions.commit()
+    endorsement_queries.forget(declaration.id)
     result.accepted += len(rows)
 
 
@@ -331,15 +336,6 @@ def _bulk_problem(endorser: Endorser | None, fields: dict[str, Any], standing: s
     if endorser.id in standing:
         return "the endorser already has a standing endorsement"
     return None
-
-
-def sign_for_tests(fields: dict[str, Any], private_key: Any) -> Signed:
-    """Build and sign a statement with a ``cryptography`` Ed25519 private key (seeding and tests)."""
-    from cryptography.hazmat.primitives import serialization
-
-    data = payload.build(fields)
-    public = private_key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    return Signed(data, private_key.sign(data), public)
 
 
 def statement_fields(declaration: Declaration, endorser: Endorser, public_key: bytes, at: datetime,

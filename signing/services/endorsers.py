@@ -12,6 +12,7 @@ import secrets
 from functools import cache
 
 from babel import Locale
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from ..core import payload
@@ -36,11 +37,20 @@ def countries() -> dict[str, str]:
             if len(code) == 2 and code.isalpha() and code not in ("EU", "EZ", "UN", "QO", "XA", "XB", "ZZ")}
 
 
+def code_for(name: str) -> str:
+    """The alpha-2 code of a country named in English (a member city's ``country``), or ""."""
+    def norm(text: str) -> str:
+        return " ".join(text.replace("&", "and").lower().split())
+
+    wanted = norm(name or "")
+    return next((code for code, english in countries().items() if norm(english) == wanted), "")
+
+
 def clean_country(value: str) -> str:
     """An upper-case alpha-2 code, or "" for none; a clear 400 otherwise."""
     code = (value or "").strip().upper()
     if code and code not in countries():
-        raise ServiceError("Choose a country from the list (or none).", code="bad_country")
+        raise ServiceError(_("Choose a country from the list (or none)."), code="bad_country")
     return code
 
 
@@ -48,7 +58,7 @@ def clean_email(value: str) -> str:
     """A valid address, lower-cased (syntax only, no DNS look-up); 400 otherwise."""
     email = (value or "").strip().lower()
     if len(email) > 254 or not _EMAIL.match(email):
-        raise ServiceError("Enter a valid e-mail address.", code="bad_email")
+        raise ServiceError(_("Enter a valid e-mail address."), code="bad_email")
     return accounts.normalise_email(email)
 
 
@@ -78,11 +88,12 @@ def person_for_email(email: str) -> Endorser:
 def for_city_delegate(user: User) -> Endorser:
     """The ``city`` endorser of a member city's delegate (one per city, verified by membership; caller commits)."""
     if not user.is_delegate or user.city is None:
-        raise Forbidden("Only a member city's delegate endorses for a city.")
+        raise Forbidden(_("Only a member city's delegate endorses for a city."))
     found = db.session.scalar(select(Endorser).where(Endorser.city_id == user.city.id))
     if found is not None:
         return found
-    city = Endorser(public_id=new_public_id(), kind=EndorserKind.CITY.value, country="", city_id=user.city.id,
+    city = Endorser(public_id=new_public_id(), kind=EndorserKind.CITY.value, country=code_for(user.city.country),
+                    city_id=user.city.id,
                     display_name=user.city.name, show_name=True, verified_at=utcnow())
     db.session.add(city)
     db.session.flush()
@@ -103,15 +114,15 @@ def key_for(endorser: Endorser, public_key: bytes, *, register: bool) -> Endorse
     A key of another endorser, a weak key or an unknown key without ``register`` is refused (403/400).
     """
     if payload.is_weak_public_key(public_key):
-        raise ServiceError("This public key is not a usable Ed25519 key.", code="bad_key")
+        raise ServiceError(_("This public key is not a usable Ed25519 key."), code="bad_key")
     fingerprint = payload.fingerprint(public_key)
     key = db.session.scalar(select(EndorserKey).where(EndorserKey.fingerprint == fingerprint))
     if key is not None:
         if key.endorser_id != endorser.id or bytes(key.public_key) != public_key:
-            raise Forbidden("This key belongs to another endorser.")
+            raise Forbidden(_("This key belongs to another endorser."))
         return key
     if not register:
-        raise Forbidden("This key is not registered for this endorser. Open a new link from your e-mail.")
+        raise Forbidden(_("This key is not registered for this endorser. Open a new link from your e-mail."))
     key = EndorserKey(endorser_id=endorser.id, public_key=public_key, fingerprint=fingerprint)
     db.session.add(key)
     db.session.flush()

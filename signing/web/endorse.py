@@ -158,7 +158,7 @@ def sign_page(slug: str) -> ResponseReturnValue:
     standing = endorsements.standing_of(declaration, endorser)
     return render_template(
         "endorse/sign.html", declaration=declaration, endorser=endorser, standing=standing,
-        facts=endorsements.facts(declaration, endorser),
+        facts=endorsements.facts(declaration, endorser), countries=endorsers.countries(),
         statement_format=(statements.ENDORSEMENT_WITHDRAWAL if standing else statements.ENDORSEMENT).as_json(),
     )
 
@@ -186,6 +186,7 @@ def withdraw_page(slug: str, sha256: str) -> ResponseReturnValue:
 
 
 @bp.route("/endorsers/request", methods=["GET", "POST"])
+@limiter.limit(lambda: str(current_app.config["ENDORSEMENT_LINK_RATE_LIMIT"]), methods=["POST"])
 def request_account() -> ResponseReturnValue:
     """An organisation (or a city outside the network) asks for an account to endorse with."""
     form = AccountRequestForm()

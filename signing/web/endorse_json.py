@@ -59,6 +59,8 @@ def submit(slug: str) -> tuple[dict[str, Any], int]:
     if endorser is None:
         raise LoginRequired(_("Open the link from your e-mail again (or log in), then endorse."))
     data, signature, public_key = _signed(body)
+    if endorser.kind == "person" and isinstance(body.get("country"), str):
+        endorser.country = endorsers.clean_country(body["country"])  # a person says where they are from
     record = endorsements.accept(declaration, data, signature, public_key, endorser=endorser)
     if endorser.kind == "person" and isinstance(body.get("name"), str):
         endorsers.set_name(endorser, body["name"], bool(body.get("show_name")))

@@ -98,6 +98,8 @@ async function run() {
   }
   const raw = new Uint8Array(await crypto.subtle.exportKey("raw", record.keyPair.publicKey));
   const fields = { ...facts, format: format.name, key_fingerprint: await fingerprintOf(raw) };
+  const countryInput = document.getElementById("endorser-country");
+  if (countryInput && !withdrawing) fields.country = countryInput.value;  // a person says where they are from
   if (withdrawing) {
     fields.withdraws_payload_sha256 = section.dataset.withdraws;
     fields.withdrawn_at = nowSeconds();
@@ -118,6 +120,7 @@ async function run() {
   if (nameInput && !withdrawing) {
     body.name = nameInput.value;
     body.show_name = document.getElementById("show-name").checked;
+    if (countryInput) body.country = countryInput.value;
   }
   button.disabled = true;
   const result = await postJSON(section.dataset.submitUrl, body);

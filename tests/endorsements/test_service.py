@@ -113,6 +113,62 @@ def test_the_signed_columns_never_change_and_rows_are_never_deleted(frozen: Any)
         db.session.rollback()
     db.session.execute(text("UPDATE endorsements SET hidden_reason = 'spam' WHERE id = :id"), {"id": record_id})
     db.session.commit()
+    withdrawal = ana.signed(frozen, withdraws=signed_sha256(signed.payload))
+    endorsements.withdraw(frozen, withdrawal.payload, withdrawal.signature, withdrawal.public_key)
+    with pytest.raises(DatabaseError):  # a withdrawal is written once
+        db.session.execute(text("UPDATE endorsements SET withdrawal_payload = :x WHERE id = :id"),
+                           {"x": b"{}", "id": record_id})
+    db.session.rollback()
+
+
+def signed_sha256(data: bytes) -> str:
+    import hashlib
+
+    return hashlib.sha256(data).hexdigest()
+
+
+def test_of_concurrent_endorsements_by_one_endorser_one_stands(app: Any, frozen: Any) -> None:
+    """Two requests at once (two threads, two connections): the partial unique index lets exactly one in."""
+    import threading
+
+    ana = person()
+    first, second = ana.signed(frozen), ana.signed(frozen, at=utcnow() - timedelta(seconds=2))
+    endorsements.accept(frozen, first.payload, first.signature, first.public_key, endorser=ana.endorser)
+    endorsements.withdraw(frozen, *_withdrawal(ana, frozen, first.payload))
+    third = ana.signed(frozen, at=utcnow() - timedelta(seconds=4))
+    outcomes: list[str] = []
+    barrier = threading.Barrier(2)
+    frozen_id, endorser_id = frozen.id, ana.endorser.id
+
+    def post(item: Any) -> None:
+        from signing.models import Declaration, Endorser
+
+        with app.app_context():
+            declaration = db.session.get(Declaration, frozen_id)
+            endorser = db.session.get(Endorser, endorser_id)
+            barrier.wait()
+            try:
+                endorsements.accept(declaration, item.payload, item.signature, item.public_key, endorser=endorser)
+                outcomes.append("ok")
+            except Conflict as exc:
+                outcomes.append(exc.code)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=post, args=(item,)) for item in (second, third)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(outcomes) == ["already_endorsed", "ok"]
+    db.session.expire_all()
+    standing = db.session.scalar(select(func.count(Endorsement.id)).where(Endorsement.withdrawn_at.is_(None)))
+    assert standing == 1
+
+
+def _withdrawal(holder: Any, declaration: Any, data: bytes) -> tuple[bytes, bytes, bytes]:
+    signed = holder.signed(declaration, withdraws=signed_sha256(data))
+    return signed.payload, signed.signature, signed.public_key
 
 
 def test_the_bulk_path_verifies_and_inserts_in_batches(frozen: Any) -> None:

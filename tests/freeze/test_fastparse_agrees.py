@@ -50,8 +50,9 @@ def test_the_fast_payload_check_agrees_with_payload_parse(entry: statements.Stat
                                                           flips: list[tuple[int, int]]) -> None:
     with made_up_format_installed():
         integers = {field.name: number for field in entry.fields if field.type_name == "integer"}
-        fields = sample_fields(entry, declaration_title=title, text_sha256=TEXT_SHA, city_slug=city, city_name=city,
-                               signer_name=signer, **integers)
+        changes = {"declaration_title": title, "text_sha256": TEXT_SHA, "city_slug": city, "city_name": city,
+                   "signer_name": signer, "endorser_id": signer, "country": city, **integers}
+        fields = sample_fields(entry, **{name: value for name, value in changes.items() if name in entry.field_names})
         body = {**fields, "statement": entry.statement(fields)}
         data = bytearray(json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode())
         if number < 2**53:  # JCS's integers; beyond, only the readers are compared
