@@ -82,8 +82,17 @@ def freeze_declaration() -> Any:
     return frozen
 
 
-def insert_endorsers(count: int, prefix: str = "") -> list[tuple[str, str, str]]:
-    """``count`` endorsers, inserted in bulk: two persons (with an address) for one verified organisation."""
+def now_stamp() -> str:
+    from signing.core import payload
+    from signing.models import utcnow
+
+    return payload.timestamp(utcnow())
+
+
+def insert_endorsers(count: int, prefix: str = "",
+                     kinds: tuple[str, ...] = ("person", "person", "organisation")) -> list[tuple[str, str, str]]:
+    """``count`` endorsers, inserted in bulk, of ``kinds`` in turn: a person has an address, an organisation is
+    verified."""
     from sqlalchemy import insert
 
     from signing.extensions import db
@@ -94,7 +103,7 @@ def insert_endorsers(count: int, prefix: str = "") -> list[tuple[str, str, str]]
     now = utcnow()
     for index in range(count):
         public_id, country = endorsers.new_public_id(), COUNTRIES[index % len(COUNTRIES)]
-        kind = "organisation" if index % 3 == 2 else "person"
+        kind = kinds[index % len(kinds)]
         rows.append({"public_id": public_id, "kind": kind, "country": country, "created_at": now,
                      "email": f"{prefix}endorser{index}@bench.example" if kind == "person" else None,
                      "display_name": f"Organisation {index}" if kind == "organisation" else None,

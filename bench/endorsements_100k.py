@@ -9,7 +9,9 @@
    verified, one transaction per 1,000), and prints its rate.
 3. Serves Accord with gunicorn (``bench/accord_wsgi.py``, 4 workers × 8 threads, ``TASK_MODE=celery`` with a
    dedicated Redis database as in production) and times, from ``--clients`` keep-alive clients, ``--requests``
-   GETs of each: the public endorsement page, the list's last page and the count endpoint. Target: p99 < 50 ms.
+   GETs of each: the public endorsement page (``/d/<slug>/endorsements``: counts by kind and country and the newest
+   page), the list's last page (``?after=`` the keyset of the oldest page, ``endorsement_queries.oldest_after``)
+   and the count endpoint (``/d/<slug>/endorsements/count.json``). Target: p99 < 50 ms.
 4. Runs ``flask --app bench.accord_wsgi export-endorsements SLUG PATH`` as a child process and reads its wall time
    and peak resident memory (``os.wait4``). Targets: < 60 s and < 300 MB.
 5. Verifies the export with ``python -m signing.verify PATH --jobs 2`` (a child process: the real command,
@@ -49,14 +51,14 @@ DEFAULT_REDIS = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
 PAGE_P99_MS, EXPORT_SECONDS, EXPORT_MB, VERIFY_RATIO = 50.0, 60.0, 300.0, 0.8
 
 
-def load(url: str, instance: Path, secret: str, count: int) -> tuple[list[tuple[bytes, bytes, bytes]], str]:
-    """The frozen declaration and ``count`` endorsements loaded through ``accept_many``; the statements and
-    the platform key's fingerprint."""
+def load(url: str, instance: Path, secret: str, count: int) -> tuple[list[tuple[bytes, bytes, bytes]], str, int | None]:
+    """The frozen declaration and ``count`` endorsements loaded through ``accept_many``; the statements, the
+    platform key's fingerprint and the ``after`` of the list's last page."""
     from flask_migrate import upgrade
 
     from signing import create_app
     from signing.extensions import db
-    from signing.services import endorsements, platform_key
+    from signing.services import endorsement_queries, endorsements, platform_key
 
     app = create_app(setup.app_config(url, instance, secret), instance_path=instance)
     with app.app_context():
@@ -75,9 +77,10 @@ def load(url: str, instance: Path, secret: str, count: int) -> tuple[list[tuple[
         if result.accepted != count:
             raise RuntimeError(f"accept_many accepted {result.accepted} of {count}: {(result.errors or [])[:3]}")
         fingerprint = platform_key.fingerprint(platform_key.load())
+        last_after = endorsement_queries.oldest_after(declaration)
         db.session.remove()
         db.engine.dispose()
-    return statements, fingerprint
+    return statements, fingerprint, last_after
 
 
 def server_env(url: str, secret: str, instance: Path, redis: str) -> dict[str, str]:
@@ -147,9 +150,8 @@ def main() -> int:
     parser.add_argument("--postgres", default=DEFAULT_POSTGRES)
     parser.add_argument("--redis", default=DEFAULT_REDIS, help="a dedicated Redis database: emptied before and after")
     parser.add_argument("--page", default="/d/{slug}/endorsements", help="the public endorsement page")
-    parser.add_argument("--last-page", default="/d/{slug}/endorsements?page={last}", help="the list's last page")
-    parser.add_argument("--per-page", type=int, default=50, help="entries per list page (to compute the last)")
-    parser.add_argument("--count", default="/api/v1/declarations/{slug}/endorsements/count", help="the count endpoint")
+    parser.add_argument("--last-page", default="/d/{slug}/endorsements?after={last}", help="the list's last page")
+    parser.add_argument("--count", default="/d/{slug}/endorsements/count.json", help="the count endpoint")
     args = parser.parse_args()
 
     load_before = os.getloadavg()
@@ -160,12 +162,12 @@ def main() -> int:
     server = None
     failed = False
     try:
-        statements, fingerprint = load(url, instance, secret, args.endorsements)
+        statements, fingerprint, last_after = load(url, instance, secret, args.endorsements)
         env = server_env(url, secret, instance, args.redis)
         flush_redis(args.redis)
         port = free_port()
         server = start_gunicorn("bench.accord_wsgi:app", port, env, work / "gunicorn.log", workers=4, threads=8)
-        last = max(1, -(-args.endorsements // args.per_page))
+        last = "" if last_after is None else str(last_after)  # keyset: the page of the oldest endorsements
         paths = {label: template.format(slug=setup.SLUG, last=last) for label, template in
                  (("public page", args.page), ("list, last page", args.last_page), ("count endpoint", args.count))}
         figures = pages(port, paths, args.requests, args.clients)

@@ -2,10 +2,10 @@
 
 Built like the bundle (``core.bundle``), but streamed: the caller hands over the endorsements as an iterator
 (rows fetched in batches), each one's files are written to the zip on disk as it comes (``core.zip_stream``),
-and only 64 bytes per file (its name's hash and its content's SHA-256) are kept until the manifest, sealed by
-the platform key, closes the archive.
-The layout is specified in ``docs/endorsement-export.md``; ``signing.verify`` checks it
-(``core.endorsement_verifier``), and so does the ``openssl``/``sha256sum`` recipe of its ``VERIFY.txt``.
+and only some 32 bytes per file (its content's SHA-256, and the hash in its name) are kept until the manifest,
+sealed by the platform key, closes the archive. The layout is specified in ``docs/endorsement-export.md``;
+``signing.verify`` checks it (``core.endorsement_verifier``), and so does the ``openssl``/``sha256sum`` recipe of
+its ``VERIFY.txt``.
 
 Pure: the standard library, ``cryptography`` and ``signing.core`` only.
 """
@@ -92,14 +92,14 @@ def key_name(public_key: bytes) -> str:
 
 
 class _Folder:
-    """The files written in one folder, 64 bytes each: the 32-byte hash in the name, the content's SHA-256.
+    """The files written in one folder: 32 bytes per file, and the 32-byte hash their names share.
 
-    Statements are named by their own hash (``<hash>.json``, ``<hash>.sig``), keys by their fingerprint
-    (``<fingerprint>.pem``): the records are all the manifest needs, in a few megabytes for 100,000.
+    Statements are named by their own hash (``<hash>.json``, its SHA-256, and ``<hash>.sig``), keys by their
+    fingerprint (``<fingerprint>.pem``): the records are all the manifest needs, a few megabytes for 100,000.
     """
 
-    def __init__(self, prefix: str, suffixes: tuple[str, ...]) -> None:
-        self.prefix, self.suffixes = prefix, suffixes
+    def __init__(self, prefix: str, suffixes: tuple[str, ...], self_named: bool) -> None:
+        self.prefix, self.suffixes, self.self_named = prefix, suffixes, self_named
         self.records = bytearray()
 
     def add(self, name_hash: bytes, *digests: bytes) -> None:
@@ -109,12 +109,13 @@ class _Folder:
 
     def lines(self) -> Iterator[tuple[str, str]]:
         """``(path, hex SHA-256)`` of every file, in path order."""
-        width = 32 * (1 + len(self.suffixes))
+        width = 32 * (1 + len(self.suffixes) - self.self_named)
         records = sorted(bytes(self.records[i : i + width]) for i in range(0, len(self.records), width))
         for record in records:
-            base = self.prefix + record[:32].hex()
+            name = record[:32].hex()
+            digests = record if self.self_named else record[32:]  # a statement's first digest is its name
             for index, suffix in enumerate(self.suffixes):  # ".json" < ".sig": the order of the paths
-                yield base + suffix, record[32 * (index + 1) : 32 * (index + 2)].hex()
+                yield self.prefix + name + suffix, digests[32 * index : 32 * (index + 1)].hex()
 
 
 def write_export(target: BinaryIO, header: Header, items: Iterable[Item], platform_key: Ed25519PrivateKey,
@@ -122,7 +123,7 @@ def write_export(target: BinaryIO, header: Header, items: Iterable[Item], platfo
     """Write the export zip to ``target`` (a seekable binary file, at its start), consuming ``items`` once.
 
     Each item's statement is ``endorsements/<its SHA-256>.json`` (+ ``.sig``), its withdrawal
-    ``withdrawals/<its SHA-256>.json`` (+ ``.sig``), each key ``keys/<fingerprint>.pem`` once. Memory: 64 bytes
+    ``withdrawals/<its SHA-256>.json`` (+ ``.sig``), each key ``keys/<fingerprint>.pem`` once. Memory: 32 bytes
     per file until the manifest, which is built (and signed) in memory. ``ValueError`` if a statement comes twice.
     ``log``: the transparency log's evidence (``core.endorsement_log.log_files``), written after the manifest and
     outside its list; read only once every item is written.
@@ -130,8 +131,9 @@ def write_export(target: BinaryIO, header: Header, items: Iterable[Item], platfo
     sha256 = hashlib.sha256
     zip_file = ZipStream(target, header.snapshot_at)
     root = folder_name(header.declaration_slug) + "/"
-    folders = {ENDORSEMENTS: _Folder(ENDORSEMENTS, (".json", ".sig")),
-               WITHDRAWALS: _Folder(WITHDRAWALS, (".json", ".sig")), KEYS: _Folder(KEYS, (".pem",))}
+    folders = {ENDORSEMENTS: _Folder(ENDORSEMENTS, (".json", ".sig"), self_named=True),
+               WITHDRAWALS: _Folder(WITHDRAWALS, (".json", ".sig"), self_named=True),
+               KEYS: _Folder(KEYS, (".pem",), self_named=False)}
     seen: set[bytes] = set()  # the statements' 32-byte hashes
     seen_keys: set[bytes] = set()  # the keys' fingerprints (32 bytes)
     keys = endorsements = withdrawn = 0
@@ -145,7 +147,7 @@ def write_export(target: BinaryIO, header: Header, items: Iterable[Item], platfo
         name = root + folder + digest.hex()
         zip_file.add(name + ".json", data)
         zip_file.add(name + ".sig", signature)
-        folders[folder].add(digest, digest, sha256(signature).digest())
+        folders[folder].add(digest, sha256(signature).digest())
         fingerprint = sha256(public_key).digest()
         if fingerprint not in seen_keys:
             seen_keys.add(fingerprint)
@@ -162,6 +164,7 @@ def write_export(target: BinaryIO, header: Header, items: Iterable[Item], platfo
             statement(WITHDRAWALS, withdrawal.payload, withdrawal.signature, withdrawal.public_key)
             withdrawn += 1
     seen.clear()
+    seen_keys.clear()
     platform_public = platform_key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     counts = {"endorsements": endorsements, "withdrawn": withdrawn, "standing": endorsements - withdrawn}
     fixed = {PLATFORM_KEY: payload.public_key_pem(platform_public),
@@ -177,52 +180,69 @@ def write_export(target: BinaryIO, header: Header, items: Iterable[Item], platfo
         yield PLATFORM_KEY, sha256(fixed[PLATFORM_KEY]).hexdigest()
         yield from folders[WITHDRAWALS].lines()
 
-    sums_sha256 = zip_file.add_stream(root + SUMS, (f"{digest}  {name}\n".encode() for name, digest in listed()))
-    manifest = _manifest(header, counts, platform_public, listed(), sums_sha256)
-    view = memoryview(manifest)  # some 45 MB for 100,000 endorsements: deflated a megabyte at a time
+    # One pass over the records writes SHA256SUMS (streamed into the zip) and the manifest's file list, in
+    # which "SHA256SUMS" comes first (upper-case S sorts before every other name): its hash is filled in after.
+    manifest = _Manifest(header, counts, platform_public)
+    sums_sha256 = zip_file.add_stream(root + SUMS, manifest.sums_chunks(listed()))
+    data = manifest.close(sums_sha256)
+    view = memoryview(data)  # some 45 MB for 100,000 endorsements: deflated a megabyte at a time
     zip_file.add_stream(root + MANIFEST, (bytes(view[i : i + (1 << 20)]) for i in range(0, len(view), 1 << 20)))
     view.release()
-    zip_file.add(root + MANIFEST_SIG, platform_key.sign(manifest))
+    zip_file.add(root + MANIFEST_SIG, platform_key.sign(data))
     for name, content in log:
         zip_file.add(root + name, content)
     zip_file.close()
-    return Summary(endorsements, withdrawn, keys, sha256(manifest).hexdigest())
+    return Summary(endorsements, withdrawn, keys, sha256(data).hexdigest())
 
 
-def _manifest(header: Header, counts: dict[str, int], platform_public: bytes, files: Iterator[tuple[str, str]],
-              sums_sha256: str) -> bytes:
+class _Manifest:
     """RFC 8785 bytes of the manifest, its file list written straight from the records.
 
     Its keys are ASCII and its values strings and integers, for which JCS is sorted keys, no whitespace and
     minimal escaping: what ``json.dumps`` writes with these options (``payload.is_canonical`` relies on the
-    same). ``files`` are in path order, and SHA256SUMS takes its place among them.
+    same).
     """
-    members = {
-        "format": EXPORT_FORMAT,
-        "issuer": header.issuer,
-        "declaration_slug": header.declaration_slug,
-        "declaration_title": header.declaration_title,
-        "bundle_manifest_sha256": header.bundle_manifest_sha256,
-        "snapshot_at": payload.timestamp(header.snapshot_at),
-        **counts,
-        "platform_key_file": PLATFORM_KEY,
-        "platform_key_fingerprint": payload.fingerprint(platform_public),
-    }
-    before = manifest_bytes({name: value for name, value in members.items() if name < "files"})
-    after = manifest_bytes({name: value for name, value in members.items() if name > "files"})
-    out = io.BytesIO()
-    out.write(before[:-1] + b',"files":{')
-    separator, pending_sums = b"", True
-    for name, digest in files:
-        if pending_sums and name > SUMS:
-            out.write(separator + b'"' + SUMS.encode() + b'":"' + sums_sha256.encode() + b'"')
-            separator, pending_sums = b",", False
-        out.write(separator + b'"' + name.encode() + b'":"' + digest.encode() + b'"')
-        separator = b","
-    if pending_sums:
-        out.write(separator + b'"' + SUMS.encode() + b'":"' + sums_sha256.encode() + b'"')
-    out.write(b"}," + after[1:])
-    return out.getvalue()
+
+    def __init__(self, header: Header, counts: dict[str, int], platform_public: bytes) -> None:
+        members = {
+            "format": EXPORT_FORMAT,
+            "issuer": header.issuer,
+            "declaration_slug": header.declaration_slug,
+            "declaration_title": header.declaration_title,
+            "bundle_manifest_sha256": header.bundle_manifest_sha256,
+            "snapshot_at": payload.timestamp(header.snapshot_at),
+            **counts,
+            "platform_key_file": PLATFORM_KEY,
+            "platform_key_fingerprint": payload.fingerprint(platform_public),
+        }
+        before = manifest_bytes({name: value for name, value in members.items() if name < "files"})
+        self.after = manifest_bytes({name: value for name, value in members.items() if name > "files"})
+        self.out = io.BytesIO()
+        self.out.write(before[:-1] + b',"files":{"' + SUMS.encode() + b'":"')
+        self.sums_at = self.out.tell()
+        self.out.write(b"0" * 64 + b'"')
+
+    def sums_chunks(self, files: Iterator[tuple[str, str]]) -> Iterator[bytes]:
+        """SHA256SUMS in chunks of about 64 KiB, each file also added to the manifest's list."""
+        lines: list[bytes] = []
+        size = 0
+        write = self.out.write
+        for name, digest in files:
+            write(b',"' + name.encode() + b'":"' + digest.encode() + b'"')
+            line = f"{digest}  {name}\n".encode()
+            lines.append(line)
+            size += len(line)
+            if size >= 1 << 16:
+                yield b"".join(lines)
+                lines, size = [], 0
+        if lines:
+            yield b"".join(lines)
+
+    def close(self, sums_sha256: str) -> bytes:
+        self.out.write(b"}," + self.after[1:])
+        self.out.seek(self.sums_at)
+        self.out.write(sums_sha256.encode())
+        return self.out.getvalue()
 
 
 def manifest_bytes(manifest: dict[str, Any]) -> bytes:
