@@ -117,5 +117,6 @@ def downgrade():
     op.drop_table('mandates')
     op.drop_table('issued_mandate_statements')
     op.drop_index('uq_users_one_mayor_per_city', table_name='users')
-    with op.batch_alter_table('declarations', schema=None) as batch_op:
-        batch_op.drop_column('require_mandates')
+    # A plain ALTER TABLE DROP COLUMN (SQLite >= 3.35 has it): a batch copy would drop and recreate the
+    # declarations table, which other tables' foreign keys refer to, and lose its triggers.
+    op.execute('ALTER TABLE declarations DROP COLUMN require_mandates')
