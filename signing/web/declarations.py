@@ -6,6 +6,7 @@ from datetime import UTC
 
 from flask import Blueprint, Flask, Response, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
 from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy import select
@@ -13,7 +14,7 @@ from wtforms import SelectChoice
 
 from ..extensions import db
 from ..models import City, Declaration, Role
-from ..services import ServiceError, dashboard, declarations, freeze, review, workflow
+from ..services import Conflict, ServiceError, dashboard, declarations, freeze, progress, review, workflow
 from ..services.workflow import Action
 from ..text import bidi
 from ..text.canonical import canonicalize
@@ -39,7 +40,7 @@ def _workflow_helpers() -> dict[str, object]:
 
     # show_bidi: plain text with bidirectional-override characters shown as marked placeholders.
     return {"can": can, "render_markdown": render_markdown, "redline": redline, "show_bidi": bidi.visible,
-            "bidi_found": bidi.found}
+            "bidi_found": bidi.found, "signing_progress": progress.build}
 
 
 @bp.route("/")
@@ -78,7 +79,10 @@ def _changed_since(declaration: Declaration) -> list[tuple[str, int]]:
     return notes
 
 
-def _revision_page(declaration: Declaration, number: int) -> ResponseReturnValue:
+def revision_page(declaration: Declaration, number: int, failed: dict[str, object] | None = None,
+                  status: int = 200) -> ResponseReturnValue:
+    """The revision page. ``failed``: a refused review form to show again, open, with its input and the reason
+    (``{"form": "comment-3" | "reply-12" | "amend-3" | "decline-7", "values": {...}, "error": str}``)."""
     revision = declarations.get_revision(declaration, number)
     changed = _changed_since(declaration)
     declarations.mark_viewed(current_user, revision)
@@ -92,14 +96,14 @@ def _revision_page(declaration: Declaration, number: int) -> ResponseReturnValue
         "declarations/revision.html", declaration=declaration, revision=revision,
         paragraphs=render_paragraphs(revision.text), paragraph_sources=review.paragraphs(revision),
         comments=by_paragraph, amendments=amendments,
-        changed=changed, approved=approved, confirm=ConfirmForm(),
-    )
+        changed=changed, approved=approved, confirm=ConfirmForm(), failed=failed or {},
+    ), status
 
 
 @bp.route("/<slug>")
 @declaration_action(Action.VIEW)
 def show(declaration: Declaration) -> ResponseReturnValue:
-    return _revision_page(declaration, declaration.latest.number)
+    return revision_page(declaration, declaration.latest.number)
 
 
 @bp.route("/<slug>/revisions")
@@ -112,7 +116,7 @@ def revisions(declaration: Declaration) -> ResponseReturnValue:
 @bp.route("/<slug>/revisions/<int:number>")
 @declaration_action(Action.VIEW)
 def revision(declaration: Declaration, number: int) -> ResponseReturnValue:
-    return _revision_page(declaration, number)
+    return revision_page(declaration, number)
 
 
 @bp.route("/<slug>/revisions/<int:number>.md")
@@ -214,15 +218,23 @@ def return_to_consultation(declaration: Declaration) -> ResponseReturnValue:
 @declaration_action(Action.FREEZE)
 def freeze_now(declaration: Declaration) -> ResponseReturnValue:
     form = ConfirmForm()
-    if form.validate_on_submit():
-        freeze.request(declaration, current_user)
-        flash("Freezing requested: the bundle is being built and everyone will be notified.", "success")
-        return redirect(url_for("declarations.show", slug=declaration.slug))
+    state = progress.build(declaration)
+    # Offered only when the rule allows it; otherwise the page says when it will (never a confirm, then a 409).
+    blocked = None if state.can_freeze else state.freeze_hint()
+    if blocked is None and form.validate_on_submit():
+        try:
+            freeze.request(declaration, current_user)
+        except Conflict as exc:
+            blocked = exc.message
+        else:
+            flash(_("Freezing requested: the bundle is being built and everyone will be notified."), "success")
+            return redirect(url_for("declarations.show", slug=declaration.slug))
+    status = 409 if blocked and request.method == "POST" else _form_status()
     return render_template(
-        "declarations/confirm.html", declaration=declaration, form=form,
-        question="Freeze the declaration now with the signatures it has? This cannot be undone.",
+        "declarations/confirm.html", declaration=declaration, form=form, blocked=blocked, progress=state,
+        question=_("Freeze the declaration now with the signatures it has? This cannot be undone."),
         action=url_for("declarations.freeze_now", slug=declaration.slug),
-    ), _form_status()
+    ), status
 
 
 @bp.route("/<slug>/dashboard")

@@ -2,14 +2,29 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from flask import Blueprint, Flask, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
+from markupsafe import Markup, escape
 
 from ..services import cities
 from .guards import city_access_required
 
 bp = Blueprint("home", __name__)
+
+
+@bp.app_template_global("when")
+def when(value: datetime | None) -> Markup:
+    """One time format on every page: ``<time>`` in UTC, shown in the reader's time zone by ``static/js/app.js``
+    (the UTC time stays in the ``title``, on hover). Documents (PDF, e-mails, receipts) keep UTC."""
+    if value is None:
+        return Markup("")
+    utc = value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+    iso = utc.strftime("%Y-%m-%dT%H:%M:%SZ")
+    text = utc.strftime("%Y-%m-%d %H:%M UTC")
+    return Markup('<time datetime="{}" title="{}">{}</time>').format(escape(iso), escape(text), escape(text))
 
 
 @bp.route("/")

@@ -21,9 +21,10 @@ from sqlalchemy import select
 from ..core import statements
 from ..extensions import db
 from ..models import City, Declaration, Role, Signature, SigningKey, User
-from ..services import ServiceError, declarations, keys, signatures, witness
+from ..services import Conflict, ServiceError, declarations, keys, signatures, witness
 from ..services.workflow import Action
 from ..text.render import render_paragraphs
+from .conflicts import conflict_page
 from .forms import ConfirmForm
 from .guards import declaration_action, role_required
 
@@ -115,7 +116,10 @@ def admin_keys() -> ResponseReturnValue:
 @login_required
 def sign_page(slug: str) -> ResponseReturnValue:
     declaration = declarations.get(slug)
-    signatures.require_signer(declaration, current_user)
+    try:
+        signatures.require_signer(declaration, current_user)
+    except Conflict as exc:  # e.g. reloaded after signing closed: say so, and the way forward
+        return conflict_page(declaration, exc.message, exc.status)
     revision = declaration.open_revision
     if revision is None:  # open for signature always names a revision; be safe anyway
         raise ServiceError("This declaration is not open for signature.", status=409, code="conflict")

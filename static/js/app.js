@@ -9,3 +9,38 @@ document.addEventListener("submit", (event) => {
     event.preventDefault();
   }
 });
+
+// Character counters (templates/_forms.html, counted_textarea): the count is always visible, and over the
+// limit the text is refused with the reason (never cut silently, as maxlength would cut a paste).
+function formatCount(n) {
+  return new Intl.NumberFormat(document.documentElement.lang || undefined).format(n);
+}
+
+function updateCounter(area) {
+  const max = Number(area.dataset.maxlength);
+  const counter = document.getElementById(`${area.id}-count`);
+  if (!counter || !max) return;
+  const length = area.value.length;
+  const over = length - max;
+  const template = over > 0 ? counter.dataset.over : counter.dataset.count;
+  const text = (template || "{n} / {max}")
+    .replace("{n}", formatCount(length)).replace("{max}", formatCount(max)).replace("{over}", formatCount(over));
+  counter.textContent = text;
+  counter.classList.toggle("over", over > 0);
+  area.setCustomValidity(over > 0 ? text : "");
+}
+
+for (const area of document.querySelectorAll("textarea[data-maxlength]")) {
+  updateCounter(area);
+  area.addEventListener("input", () => updateCounter(area));
+}
+
+// Times (the Jinja global `when`, signing/web/home.py): shown in the reader's time zone and language,
+// with the UTC time kept in the title (on hover).
+for (const node of document.querySelectorAll("time[datetime]")) {
+  const date = new Date(node.getAttribute("datetime"));
+  if (Number.isNaN(date.getTime())) continue;
+  node.textContent = new Intl.DateTimeFormat(document.documentElement.lang || undefined, {
+    dateStyle: "medium", timeStyle: "short",
+  }).format(date);
+}
