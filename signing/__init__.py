@@ -31,6 +31,7 @@ def create_app(overrides: dict[str, Any] | None = None, instance_path: str | Pat
         errors,
         home,
         log,
+        nudges,
         passkeys,
         public,
         review,
@@ -61,7 +62,7 @@ def create_app(overrides: dict[str, Any] | None = None, instance_path: str | Pat
     security.init_app(app)
     errors.init_app(app)
     blueprints = (auth, account_security, passkeys, home, admin, declarations, review, public, log, api, signing,
-                  webhooks)
+                  webhooks, nudges)
     for blueprint_module in blueprints:
         blueprint_module.init_app(app)
     commands.init_app(app)

@@ -14,7 +14,18 @@ from wtforms import SelectChoice
 
 from ..extensions import db
 from ..models import City, Declaration, Role
-from ..services import Conflict, ServiceError, dashboard, declarations, freeze, progress, review, workflow
+from ..services import (
+    Conflict,
+    ServiceError,
+    dashboard,
+    declarations,
+    declines,
+    freeze,
+    inbox,
+    progress,
+    review,
+    workflow,
+)
 from ..services.workflow import Action
 from ..text import bidi
 from ..text.canonical import canonicalize
@@ -40,13 +51,33 @@ def _workflow_helpers() -> dict[str, object]:
 
     # show_bidi: plain text with bidirectional-override characters shown as marked placeholders.
     return {"can": can, "render_markdown": render_markdown, "redline": redline, "show_bidi": bidi.visible,
-            "bidi_found": bidi.found, "signing_progress": progress.build}
+            "bidi_found": bidi.found, "signing_progress": progress.build, "step_url": step_url,
+            "inbox_ask": lambda declaration: inbox.ask(declaration, current_user)}
+
+
+def step_url(item: inbox.Ask) -> str:
+    """Where the one button of an inbox item leads (the page that does the step)."""
+    slug = item.declaration.slug
+    if item.kind in (inbox.Kind.SIGN, inbox.Kind.SIGN_AGAIN, inbox.Kind.SIGNED, inbox.Kind.DECLINED):
+        return url_for("signing.sign_page", slug=slug)
+    if item.kind is inbox.Kind.APPROVE:
+        return url_for("declarations.show", slug=slug) + "#approve"
+    return url_for("declarations.show", slug=slug)
 
 
 @bp.route("/")
 @role_required(Role.SECRETARIAT, Role.DELEGATE, Role.OBSERVER)
 def index() -> ResponseReturnValue:
-    return render_template("declarations/index.html", items=declarations.visible_to(current_user))
+    items = declarations.visible_to(current_user)
+    asks = {d.id: inbox.ask(d, current_user) for d in items} if current_user.role == Role.DELEGATE else {}
+    return render_template("declarations/index.html", items=items, asks=asks)
+
+
+@bp.route("/<slug>/next-step")
+@declaration_action(Action.VIEW)
+def next_step(declaration: Declaration) -> ResponseReturnValue:
+    """The link in every e-mail: through the log-in if needed (``next=`` kept), to what is asked now."""
+    return redirect(step_url(inbox.ask(declaration, current_user)))
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -240,7 +271,13 @@ def freeze_now(declaration: Declaration) -> ResponseReturnValue:
 @bp.route("/<slug>/dashboard")
 @declaration_action(Action.DASHBOARD)
 def board(declaration: Declaration) -> ResponseReturnValue:
-    return render_template("declarations/dashboard.html", board=dashboard.build(declaration))
+    return dashboard_page(declaration)
+
+
+def dashboard_page(declaration: Declaration, error: str | None = None, status: int = 200) -> tuple[str, int]:
+    """The dashboard; ``error``: a refused nudge (``web/nudges.py``), said here, where it happened."""
+    return render_template("declarations/dashboard.html", board=dashboard.build(declaration), error=error,
+                           declines=declines.of_declaration(declaration), confirm=ConfirmForm()), status
 
 
 @bp.route("/<slug>/dashboard.csv")

@@ -9,7 +9,7 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 from markupsafe import Markup, escape
 
-from ..services import cities
+from ..services import cities, inbox
 from .guards import city_access_required
 
 bp = Blueprint("home", __name__)
@@ -30,7 +30,7 @@ def when(value: datetime | None) -> Markup:
 @bp.route("/")
 @login_required
 def home() -> ResponseReturnValue:
-    return render_template("home.html", user=current_user)
+    return render_template("home.html", user=current_user, asks=inbox.asks_for(current_user))
 
 
 @bp.route("/cities/<slug>")
