@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from flask import Flask, g, request
+from flask import Flask, g, has_request_context, request
 from flask_babel import Babel
 
 # Locale code -> the language's own name, as the language switch shows it.
@@ -25,6 +25,8 @@ def select_locale() -> str:
     chosen = getattr(g, "chosen_locale", None)
     if isinstance(chosen, str) and chosen in LANGUAGES:
         return chosen
+    if not has_request_context():  # e-mails rendered by a worker or a command: no Accept-Language to read
+        return DEFAULT_LOCALE
     best = request.accept_languages.best_match(list(LANGUAGES))
     return best or DEFAULT_LOCALE
 
