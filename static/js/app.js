@@ -44,3 +44,29 @@ for (const node of document.querySelectorAll("time[datetime]")) {
     dateStyle: "medium", timeStyle: "short",
   }).format(date);
 }
+
+// Phones: the header navigation collapses behind the "Menu" button (CSS in static/css/app.css).
+document.documentElement.classList.add("js");
+const navToggle = document.querySelector(".nav-toggle");
+const siteNav = document.getElementById("site-nav");
+if (navToggle && siteNav) {
+  navToggle.hidden = false;
+  navToggle.addEventListener("click", () => {
+    const open = siteNav.classList.toggle("open");
+    navToggle.setAttribute("aria-expanded", String(open));
+  });
+}
+
+// Wide tables scroll inside their own container, never the page (a region, focusable for keyboard users).
+for (const table of document.querySelectorAll("main table")) {
+  if (table.parentElement && table.parentElement.classList.contains("table-scroll")) continue;
+  const box = document.createElement("div");
+  box.className = "table-scroll";
+  box.tabIndex = 0;
+  box.setAttribute("role", "region");
+  const caption = table.querySelector("caption");
+  const heading = table.closest("section")?.querySelector("h2, h3");
+  box.setAttribute("aria-label", (caption || heading)?.textContent?.trim() || document.title);
+  table.replaceWith(box);
+  box.append(table);
+}
