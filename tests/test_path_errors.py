@@ -4,6 +4,7 @@ on the page where it happened, with the way forward; freeze is offered only when
 from __future__ import annotations
 
 import html
+import re
 from typing import Any
 
 import pytest
@@ -164,7 +165,7 @@ def test_freeze_offered_only_when_the_rule_allows(app: Flask, people: People) ->
     confirm = client.get(f"/declarations/{declaration.slug}/freeze")
     assert confirm.status_code == 200
     assert "Freezing becomes possible" in confirm.get_data(as_text=True)
-    assert 'type="submit"' not in confirm.get_data(as_text=True).split("<main>")[1]
+    assert 'type="submit"' not in confirm.get_data(as_text=True).split('<main id="main"')[1]
     token = csrf_token(client, f"/declarations/{declaration.slug}")
     refused = client.post(f"/declarations/{declaration.slug}/freeze", data={"csrf_token": token})
     assert refused.status_code == 409
@@ -184,3 +185,29 @@ def test_progress_is_shown_to_every_role(app: Flask, people: People) -> None:
         signed = body[body.index('class="cities-signed"'):]
         assert "İzmir" in signed.split("</ul>")[0]
         assert "Athens" in body[body.index('class="cities-not-signed"'):].split("</ul>")[0]
+
+
+@BACKENDS
+def test_public_page_states_the_outcome_and_one_time_format(app: Flask, people: People) -> None:
+    from signing.models import Role
+    from signing.services import accounts, cities, declarations, freeze
+
+    sofia = cities.create_city("Sofia", "Bulgaria", None)
+    accounts.create_user("sofia@b40.example", "Sofia delegate", Role.DELEGATE, city=sofia, password="x" * 20)
+    key = Ed25519PrivateKey.generate()
+    enrol(people.delegate, key)
+    from signing.manage.demo import declaration_text
+
+    declaration = declarations.create("Quorum declaration", declaration_text(), people.secretariat, slug="quorum")
+    declarations.open_consultation(declaration, people.secretariat)
+    declarations.open_signing(declaration, 1, people.secretariat, rule_kind="quorum", quorum=1)
+    sign_with_service(declaration, people.delegate, key)  # the quorum of one is met: frozen
+    assert freeze.bundle_of(declaration) is not None
+    body = app.test_client().get("/public/declarations/quorum").get_data(as_text=True)
+    assert "Rule: a quorum of 1 of the 3 cities asked." in body
+    not_signed = body[body.index('class="cities-not-signed"'):].split("</p>")[0]
+    assert "Athens" in not_signed and "Sofia" in not_signed and "İzmir" not in not_signed
+    assert "1 of 3 cities signed" in body
+    # Times: one format, a <time> element with the UTC instant (shown in the reader's zone by the page's script).
+    assert '<time datetime="' in body
+    assert not re.search(r"<td>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ</td>", body)

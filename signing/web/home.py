@@ -16,11 +16,17 @@ bp = Blueprint("home", __name__)
 
 
 @bp.app_template_global("when")
-def when(value: datetime | None) -> Markup:
+def when(value: datetime | str | None) -> Markup:
     """One time format on every page: ``<time>`` in UTC, shown in the reader's time zone by ``static/js/app.js``
-    (the UTC time stays in the ``title``, on hover). Documents (PDF, e-mails, receipts) keep UTC."""
-    if value is None:
+    (the UTC time stays in the ``title``, on hover). Documents (PDF, e-mails, receipts) keep UTC.
+    ``value`` may be an ISO 8601 string, as bundle manifests hold them."""
+    if value is None or value == "":
         return Markup("")
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return Markup("{}").format(value)
     utc = value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
     iso = utc.strftime("%Y-%m-%dT%H:%M:%SZ")
     text = utc.strftime("%Y-%m-%d %H:%M UTC")
