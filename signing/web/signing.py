@@ -25,6 +25,7 @@ from ..models import City, Declaration, Role, Signature, SigningKey, User
 from ..services import Conflict, ServiceError, declarations, declines, inbox, keys, signatures, witness
 from ..services.workflow import Action
 from ..text.render import render_paragraphs
+from . import redirects
 from .conflicts import conflict_page
 from .forms import ConfirmForm
 from .guards import declaration_action, role_required
@@ -66,8 +67,11 @@ def _signing_helpers() -> dict[str, object]:
 @bp.route("/account/keys")
 @role_required(Role.DELEGATE)
 def keys_page() -> ResponseReturnValue:
+    # ``back``: the Sign page that sent a delegate here without a key in this browser (a path on this site only).
+    back = redirects.same_site_path(request.args.get("back"))
+    back = back if back and back.startswith("/declarations/") else None
     return render_template("signing/keys.html", keys=keys.keys_of(current_user), confirm=ConfirmForm(),
-                           witness_keys=witness.keys_of(current_user))
+                           witness_keys=witness.keys_of(current_user), back=back)
 
 
 @bp.route("/account/keys/<int:key_id>/revoke", methods=["POST"])

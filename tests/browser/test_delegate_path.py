@@ -151,7 +151,7 @@ def test_new_delegate_from_invitation_to_signed_revision_on_a_phone(
     expect(missing).to_be_visible()
     checks.page(page, "sign page, no key")
     missing.locator("a").first.click()
-    expect(page).to_have_url(f"{base}/account/keys")
+    expect(page).to_have_url(f"{base}/account/keys?back=/declarations/{SLUG}/sign")
     checks.page(page, "keys page")
     page.locator("#key-label").fill("My phone")
     page.locator("#key-password").fill(NEW_PASSWORD)
@@ -160,9 +160,9 @@ def test_new_delegate_from_invitation_to_signed_revision_on_a_phone(
     expect(page.locator("#keys-table td.key-here")).to_have_count(1)  # the key held on this device is marked
     checks.page(page, "keys page, enrolled")
 
-    # 4. Back through the inbox to the Sign page: read, prepare, confirm, sign.
-    page.goto(f"{base}/")
-    page.locator('.ask[data-kind="sign"] .ask-button').click()
+    # 4. Back to the Sign page (the keys page offers the way back): read, prepare, confirm, sign.
+    page.locator(".back-to-signing a").click()
+    expect(page).to_have_url(f"{base}/declarations/{SLUG}/sign")
     expect(page.locator("#signing")).to_have_attribute("data-ready", "true")
     expect(page.locator("#key-missing")).to_be_hidden()
     # On a phone the first screen leads to the action.
