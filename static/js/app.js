@@ -37,13 +37,20 @@ for (const area of document.querySelectorAll("textarea[data-maxlength]")) {
 
 // Times (the Jinja global `when`, signing/web/home.py): shown in the reader's time zone and language,
 // with the UTC time kept in the title (on hover).
-for (const node of document.querySelectorAll("time[datetime]")) {
-  const date = new Date(node.getAttribute("datetime"));
-  if (Number.isNaN(date.getTime())) continue;
-  node.textContent = new Intl.DateTimeFormat(document.documentElement.lang || undefined, {
-    dateStyle: "medium", timeStyle: "short",
-  }).format(date);
+function localiseTimes(root) {
+  for (const node of root.querySelectorAll("time[datetime]")) {
+    const date = new Date(node.getAttribute("datetime"));
+    if (Number.isNaN(date.getTime())) continue;
+    node.textContent = new Intl.DateTimeFormat(document.documentElement.lang || undefined, {
+      dateStyle: "medium", timeStyle: "short",
+    }).format(date);
+  }
 }
+localiseTimes(document);
+// Content a page's script inserts later (e.g. the progress after signing, static/js/sign.js) announces itself.
+document.addEventListener("accord:content", (event) => {
+  if (event.target instanceof Element) localiseTimes(event.target);
+});
 
 // Phones: the header navigation collapses behind the "Menu" button (CSS in static/css/app.css).
 document.documentElement.classList.add("js");

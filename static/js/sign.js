@@ -240,6 +240,15 @@ async function prepare() {
   }
 }
 
+/** A time from the server (ISO 8601, UTC) in the reader's time zone, as every page shows times (app.js). */
+function localTime(iso) {
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return String(iso);
+  return new Intl.DateTimeFormat(document.documentElement.lang || undefined, {
+    dateStyle: "medium", timeStyle: "short",
+  }).format(date);
+}
+
 /** Where signing stands now, from the declaration page (its #signing-progress section), into the completion. */
 async function showProgressAfter() {
   const target = document.getElementById("progress-after");
@@ -264,6 +273,7 @@ async function showProgressAfter() {
       heading.replaceWith(h4);
     }
     target.replaceChildren(document.importNode(progress, true));
+    target.dispatchEvent(new CustomEvent("accord:content", { bubbles: true }));  // times shown locally (app.js)
   } catch (error) {
     // The progress is a courtesy: the signature itself is done and shown.
   }
@@ -285,12 +295,12 @@ function finished(data) {
   if (section.dataset.doneTitle) document.title = section.dataset.doneTitle;
   if (withdrawing) {
     statusText.textContent = `Withdrawn. The signature of ${data.city_name} on revision ${data.revision} is withdrawn `
-      + `(${data.withdrawn_at}). The receipt now shows it as withdrawn.`;
+      + `(${localTime(data.withdrawn_at)}). The receipt now shows it as withdrawn.`;
     const standing = document.getElementById("standing-signature");
     if (standing) standing.hidden = true;
   } else {
-    statusText.textContent = `Signed. Revision ${data.revision} is signed for ${data.city_name} at ${data.signed_at} `
-      + `with the key ${data.key_fingerprint}.`;
+    statusText.textContent = `Signed. Revision ${data.revision} is signed for ${data.city_name} at `
+      + `${localTime(data.signed_at)} with the key ${data.key_fingerprint}.`;
   }
   receiptLink.href = section.dataset.receiptUrl.replace("{id}", String(data.signature_id));
   statusBox.hidden = false;
