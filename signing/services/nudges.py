@@ -45,7 +45,7 @@ def _subject(declaration: Declaration, city: City) -> _Subject:
 
 
 def _interval() -> timedelta:
-    return timedelta(minutes=int(current_app.config.get("NUDGE_INTERVAL_MINUTES", 60)))
+    return timedelta(minutes=int(current_app.config["NUDGE_INTERVAL_MINUTES"]))
 
 
 def _check_rate(action: str, declaration: Declaration, city: City) -> None:
