@@ -35,6 +35,7 @@ def create_app(overrides: dict[str, Any] | None = None, instance_path: str | Pat
         home,
         log,
         mandates,
+        nudges,
         passkeys,
         public,
         review,
@@ -66,7 +67,7 @@ def create_app(overrides: dict[str, Any] | None = None, instance_path: str | Pat
     security.init_app(app)
     errors.init_app(app)
     blueprints = (auth, account_security, passkeys, home, admin, declarations, review, public, log, api, signing,
-                  webhooks, mandates, endorse, endorse_json, endorse_admin)
+                  webhooks, mandates, endorse, endorse_json, endorse_admin, nudges)
     for blueprint_module in blueprints:
         blueprint_module.init_app(app)
     commands.init_app(app)

@@ -30,6 +30,8 @@ def select_locale() -> str:
     chosen = getattr(g, "chosen_locale", None)
     if isinstance(chosen, str) and chosen in LANGUAGES:
         return chosen
+    if not has_request_context():  # e-mails rendered by a worker or a command: no Accept-Language to read
+        return DEFAULT_LOCALE
     best = request.accept_languages.best_match(list(LANGUAGES))
     return best or DEFAULT_LOCALE
 

@@ -26,6 +26,7 @@ from .signatures import (
     PayloadKind,
     Signature,
     SignatureStatus,
+    SigningDecline,
     SigningKey,
     Withdrawal,
 )
@@ -71,6 +72,7 @@ __all__ = [
     "PayloadKind",
     "Signature",
     "SignatureStatus",
+    "SigningDecline",
     "SigningKey",
     "Withdrawal",
     "AccountLink",

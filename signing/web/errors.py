@@ -32,12 +32,12 @@ CSRF_MESSAGE = "The form has expired or was not sent from this site. Go back, re
 JSON_BLUEPRINTS = frozenset({"api", "signing_json", "passkeys", "mandates_json", "endorse_json"})
 
 
-def _wants_json() -> bool:
+def wants_json() -> bool:
     return request.path.startswith("/api/") or request.blueprint in JSON_BLUEPRINTS
 
 
 def error_response(status: int, message: str, code: str | None = None) -> ResponseReturnValue:
-    if _wants_json():
+    if wants_json():
         return jsonify(error={"code": code or _TITLES.get(status, "error").lower().replace(" ", "_"),
                               "message": message}), status
     return render_template("error.html", status=status, title=_TITLES.get(status, "Error"), message=message), status

@@ -294,7 +294,8 @@ async function prepare() {
     }
     const result = await postJSON(section.dataset.payloadUrl, { key_fingerprint: fingerprint });
     if (!result.ok) {
-      showError(errorMessage(result));
+      const code = result.data && result.data.error ? result.data.error.code : "";
+      showError(result.status === 409 && code === "conflict" ? section.dataset.closedMessage : errorMessage(result));
       return;
     }
     const bytes = base64ToBytes(result.data.payload);
@@ -318,8 +319,8 @@ async function prepare() {
       return;
     }
     hashCheck.className = "hash-check ok";
-    hashCheck.textContent = `✓ The statement names SHA-256 ${fields.text_sha256}, which this browser also computed `
-      + "for the text shown below."
+    // The SHA-256 itself is in the statement's fields (a disclosure) and in the page's details: not repeated here.
+    hashCheck.textContent = "✓ The statement names the SHA-256 this browser computed for the text above."
       + (Array.isArray(fields.versions) && fields.versions.length > 1
         ? ` It names ${fields.versions.length} language versions (${fields.versions.map((v) => v.tag).join(", ")}), `
           + "each hashed by this browser." : "");
@@ -333,22 +334,82 @@ async function prepare() {
   }
 }
 
+/** A time from the server (ISO 8601, UTC) in the reader's time zone, as every page shows times (app.js). */
+function localTime(iso) {
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return String(iso);
+  return new Intl.DateTimeFormat(document.documentElement.lang || undefined, {
+    dateStyle: "medium", timeStyle: "short",
+  }).format(date);
+}
+
+/** Where signing stands now, from the declaration page (its #signing-progress section), into the completion. */
+async function showProgressAfter() {
+  const target = document.getElementById("progress-after");
+  if (!target || !section.dataset.declarationUrl) return;
+  try {
+    const response = await fetch(section.dataset.declarationUrl, { credentials: "same-origin", redirect: "error" });
+    if (!response.ok) return;
+    const doc = new DOMParser().parseFromString(await response.text(), "text/html");
+    const progress = doc.getElementById("signing-progress");
+    if (!progress) return;
+    progress.id = "signing-progress-after";
+    for (const node of progress.querySelectorAll("[id]")) node.id = `${node.id}-after`;
+    for (const node of progress.querySelectorAll("[aria-labelledby]")) {
+      node.setAttribute("aria-labelledby", `${node.getAttribute("aria-labelledby")}-after`);
+    }
+    progress.setAttribute("aria-labelledby", "progress-heading-after");
+    const heading = progress.querySelector("h2");
+    if (heading) {
+      const h4 = document.createElement("h4");
+      h4.id = heading.id;
+      h4.textContent = heading.textContent;
+      heading.replaceWith(h4);
+    }
+    target.replaceChildren(document.importNode(progress, true));
+    target.dispatchEvent(new CustomEvent("accord:content", { bubbles: true }));  // times shown locally (app.js)
+  } catch (error) {
+    // The progress is a courtesy: the signature itself is done and shown.
+  }
+}
+
 /** The answer to the submission is the API's receipt body (signing/api/schemas.py). */
 function finished(data) {
   resetPrepared();
+  // The completion state: the steps before it are gone, the tab says so, focus moves to the result.
   prepareButton.hidden = true;
   select.disabled = true;
+  for (const step of section.querySelectorAll(":scope > :not(#signing-status):not(#signing-error)")) {
+    step.hidden = true;
+  }
+  const facts = document.querySelector(".signing-facts");
+  if (facts) facts.hidden = true;
+  const jump = document.querySelector(".jump-to-sign");
+  if (jump) jump.hidden = true;
+  if (section.dataset.doneTitle) document.title = section.dataset.doneTitle;
   if (withdrawing) {
     statusText.textContent = `Withdrawn. The signature of ${data.city_name} on revision ${data.revision} is withdrawn `
-      + `(${data.withdrawn_at}). The receipt now shows it as withdrawn.`;
+      + `(${localTime(data.withdrawn_at)}). The receipt now shows it as withdrawn.`;
     const standing = document.getElementById("standing-signature");
     if (standing) standing.hidden = true;
   } else {
-    statusText.textContent = `Signed. Revision ${data.revision} is signed for ${data.city_name} at ${data.signed_at} `
-      + `with the key ${data.key_fingerprint}.`;
+    statusText.textContent = `Signed. Revision ${data.revision} is signed for ${data.city_name} at `
+      + `${localTime(data.signed_at)} with the key ${data.key_fingerprint}.`;
   }
   receiptLink.href = section.dataset.receiptUrl.replace("{id}", String(data.signature_id));
   statusBox.hidden = false;
+  const heading = document.getElementById("signing-done-heading");
+  if (heading) heading.focus();
+  showProgressAfter();
+}
+
+/** A refusal: "try again" only when trying again can work (not when signing has closed or the city signed). */
+function refusalMessage(result) {
+  const code = result.data && result.data.error ? result.data.error.code : "";
+  if (result.status === 409 && code !== "payload_used" && code !== "payload_expired") {
+    return code === "already_signed" ? errorMessage(result) : section.dataset.closedMessage || errorMessage(result);
+  }
+  return `${errorMessage(result)} Prepare the statement again to retry.`;
 }
 
 async function sign() {
@@ -386,7 +447,7 @@ async function sign() {
     });
     if (!result.ok) {
       resetPrepared();
-      showError(`${errorMessage(result)} Prepare the statement again to retry.`);
+      showError(refusalMessage(result));
       return;
     }
     finished(result.data);
