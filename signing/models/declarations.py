@@ -6,6 +6,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -23,10 +24,10 @@ class Status(enum.StrEnum):
     @property
     def label(self) -> str:
         return {
-            "draft": "Draft",
-            "consultation": "In consultation",
-            "open_for_signature": "Open for signature",
-            "frozen": "Frozen",
+            "draft": _("Draft"),
+            "consultation": _("In consultation"),
+            "open_for_signature": _("Open for signature"),
+            "frozen": _("Frozen"),
         }[self.value]
 
 

@@ -60,7 +60,7 @@ LOGIN_FAILED = "Wrong e-mail address or password."
 ENROLMENT_ENDPOINTS = frozenset({
     "auth.account", "account_security.totp_begin", "account_security.totp_confirm", "auth.logout",
     "passkeys.register_options",
-    "passkeys.register", "static", "home.healthz", "home.favicon",
+    "passkeys.register", "static", "home.healthz", "home.favicon", "language.choose",
 })
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import unicodedata
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
     DateTimeLocalField,
@@ -22,6 +23,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, Email, InputRequired, Length, NumberRange, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from ..i18n import LANGUAGES
 from ..services import tokens
 
 
@@ -170,3 +172,16 @@ class PasskeyRemoveForm(FlaskForm):
 class TokenForm(FlaskForm):
     name = StringField("Name", validators=[Length(max=tokens.MAX_NAME), _printable])
     submit = SubmitField("Create token")
+
+
+class LanguageForm(FlaskForm):
+    """The interface language: one of ``LANGUAGES``, or "" to follow the browser's ``Accept-Language``."""
+
+    locale = SelectField(_l("Language"), validators=[Optional(), Length(max=16)])
+    next = HiddenField()
+    submit = SubmitField(_l("Save language"))
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.locale.choices = [SelectChoice("", _l("As my browser asks")),
+                               *(SelectChoice(code, name) for code, name in LANGUAGES.items())]
