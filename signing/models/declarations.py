@@ -23,12 +23,12 @@ class Status(enum.StrEnum):
 
     @property
     def label(self) -> str:
-        return {
+        return str({
             "draft": _("Draft"),
             "consultation": _("In consultation"),
             "open_for_signature": _("Open for signature"),
             "frozen": _("Frozen"),
-        }[self.value]
+        }[self.value])
 
 
 class Declaration(db.Model):  # type: ignore[name-defined,misc]
