@@ -36,8 +36,9 @@ class CityRow:
     approved_current: bool
     open_comments: int
     open_amendments: int
-    signature: str  # filled in by the signing feature; "—" until signing opens
+    signature: str  # filled in by the signing feature; "—" until signing opens (English: the CSV's words)
     signatory: bool
+    signature_record: Signature | None = None  # the city's latest signature, for the page's own words
 
 
 @dataclass(frozen=True)
@@ -135,6 +136,7 @@ def build(declaration: Declaration) -> Dashboard:
                 open_amendments=int(amendments.get(city.id, 0)),
                 signature=_signature_status(declaration, city.id, signatory_ids, signatures),
                 signatory=city.id in signatory_ids,
+                signature_record=signatures.get(city.id) if city.id in signatory_ids else None,
             )
         )
     return Dashboard(declaration=declaration, current=current, rows=rows)
