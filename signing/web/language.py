@@ -44,7 +44,7 @@ def _choose_locale() -> None:
 @bp.route("/language", methods=["POST"])
 def choose() -> ResponseReturnValue:
     form = LanguageForm()
-    fallback = url_for("auth.account") if current_user.is_authenticated else url_for("auth.login")
+    fallback = url_for("auth.account") if current_user.is_authenticated else url_for("home.home")
     target = redirects.same_site_path(form.next.data) or fallback
     if not form.validate_on_submit():
         flash(_("Choose one of the languages offered."), "error")
