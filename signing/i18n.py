@@ -53,6 +53,11 @@ LANGUAGES: Mapping[str, str] = MappingProxyType(
 )
 
 
+def N_(message: str) -> str:
+    """Mark ``message`` for extraction without translating it here (it is translated where it is shown)."""
+    return message
+
+
 def known(code: object) -> str | None:
     """``code`` if it names one of ``LANGUAGES``, else None."""
     return code if isinstance(code, str) and code in LANGUAGES else None

@@ -6,6 +6,7 @@ from datetime import UTC
 
 from flask import Blueprint, Flask, Response, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
 from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy import select
@@ -59,7 +60,7 @@ def new() -> ResponseReturnValue:
         except ServiceError as exc:
             form.text.errors = [exc.message]
             return render_template("declarations/new.html", form=form), exc.status
-        flash("Draft created as revision 1.", "success")
+        flash(_("Draft created as revision 1."), "success")
         return redirect(url_for("declarations.show", slug=declaration.slug))
     return render_template("declarations/new.html", form=form), _form_status()
 
@@ -152,7 +153,7 @@ def edit(declaration: Declaration) -> ResponseReturnValue:
         except ServiceError as exc:
             form.text.errors = [exc.message]
             return render_template("declarations/edit.html", declaration=declaration, form=form), exc.status
-        flash(f"Saved as revision {revision.number}.", "success")
+        flash(_("Saved as revision %(number)s.", number=revision.number), "success")
         return redirect(url_for("declarations.show", slug=declaration.slug))
     return render_template("declarations/edit.html", declaration=declaration, form=form), _form_status()
 
@@ -163,11 +164,12 @@ def open_consultation(declaration: Declaration) -> ResponseReturnValue:
     form = ConfirmForm()
     if form.validate_on_submit():
         declarations.open_consultation(declaration, current_user)
-        flash("Consultation is open: delegates can comment, propose amendments and approve a revision for signature.",
+        flash(_("Consultation is open: delegates can comment, propose amendments and approve a revision for "
+                "signature."),
               "success")
         return redirect(url_for("declarations.show", slug=declaration.slug))
     return render_template("declarations/confirm.html", declaration=declaration, form=form,
-                           question="Open consultation? Every member of the network is notified.",
+                           question=_("Open consultation? Every member of the network is notified."),
                            action=url_for("declarations.open_consultation", slug=declaration.slug)), _form_status()
 
 
@@ -193,7 +195,7 @@ def open_signing(declaration: Declaration) -> ResponseReturnValue:
             form.revision.errors = [exc.message]
             return render_template("declarations/open_signing.html", declaration=declaration, form=form,
                                    board=dashboard.build(declaration)), exc.status
-        flash("Signing is open. The text is locked until you return it to consultation.", "success")
+        flash(_("Signing is open. The text is locked until you return it to consultation."), "success")
         return redirect(url_for("declarations.show", slug=declaration.slug))
     return render_template("declarations/open_signing.html", declaration=declaration, form=form,
                            board=dashboard.build(declaration)), _form_status()
@@ -205,7 +207,7 @@ def return_to_consultation(declaration: Declaration) -> ResponseReturnValue:
     form = ReturnForm()
     if form.validate_on_submit():
         declarations.return_to_consultation(declaration, current_user, form.reason.data or "")
-        flash("The declaration is back in consultation.", "success")
+        flash(_("The declaration is back in consultation."), "success")
         return redirect(url_for("declarations.show", slug=declaration.slug))
     return render_template("declarations/return.html", declaration=declaration, form=form), _form_status()
 
@@ -216,11 +218,11 @@ def freeze_now(declaration: Declaration) -> ResponseReturnValue:
     form = ConfirmForm()
     if form.validate_on_submit():
         freeze.request(declaration, current_user)
-        flash("Freezing requested: the bundle is being built and everyone will be notified.", "success")
+        flash(_("Freezing requested: the bundle is being built and everyone will be notified."), "success")
         return redirect(url_for("declarations.show", slug=declaration.slug))
     return render_template(
         "declarations/confirm.html", declaration=declaration, form=form,
-        question="Freeze the declaration now with the signatures it has? This cannot be undone.",
+        question=_("Freeze the declaration now with the signatures it has? This cannot be undone."),
         action=url_for("declarations.freeze_now", slug=declaration.slug),
     ), _form_status()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask, flash, redirect, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
@@ -34,7 +35,7 @@ def comment(declaration: Declaration, number: int) -> ResponseReturnValue:
         raise ServiceError(_form_errors(form))
     created = review.add_comment(revision, (form.paragraph.data or 0) - 1, form.body.data or "", current_user,
                                  parent_id=form.parent_id.data)
-    flash("Comment added.", "success")
+    flash(_("Comment added."), "success")
     return _back(declaration, number, f"#comment-{created.id}")
 
 
@@ -42,10 +43,10 @@ def comment(declaration: Declaration, number: int) -> ResponseReturnValue:
 @declaration_action(Action.RESOLVE_COMMENT)
 def resolve(declaration: Declaration, comment_id: int) -> ResponseReturnValue:
     if not ConfirmForm().validate_on_submit():
-        raise ServiceError("The form was not valid.")
+        raise ServiceError(_("The form was not valid."))
     found = review.get_comment(declaration.latest, comment_id)
     review.resolve_comment(found, current_user)
-    flash("Comment resolved.", "success")
+    flash(_("Comment resolved."), "success")
     return _back(declaration, found.revision.number, f"#comment-{found.id}")
 
 
@@ -58,7 +59,7 @@ def propose(declaration: Declaration, number: int) -> ResponseReturnValue:
         raise ServiceError(_form_errors(form))
     amendment = review.propose_amendment(revision, (form.paragraph.data or 0) - 1, form.replacement.data or "",
                                          form.reason.data or "", current_user)
-    flash("Amendment proposed. The secretariat will accept or decline it.", "success")
+    flash(_("Amendment proposed. The secretariat will accept or decline it."), "success")
     return _back(declaration, number, f"#amendment-{amendment.id}")
 
 
@@ -69,10 +70,10 @@ def _decide(declaration: Declaration, amendment_id: int, accept: bool) -> Respon
         raise ServiceError(_form_errors(form))
     if accept:
         revision = review.accept_amendment(amendment, current_user, form.reason.data or "")
-        flash(f"Amendment accepted: revision {revision.number} applies it.", "success")
+        flash(_("Amendment accepted: revision %(number)s applies it.", number=revision.number), "success")
         return _back(declaration, revision.number)
     review.decline_amendment(amendment, current_user, form.reason.data or "")
-    flash("Amendment declined.", "success")
+    flash(_("Amendment declined."), "success")
     return _back(declaration, amendment.revision.number, f"#amendment-{amendment.id}")
 
 
@@ -93,9 +94,10 @@ def decline(declaration: Declaration, amendment_id: int) -> ResponseReturnValue:
 def approve(declaration: Declaration, number: int) -> ResponseReturnValue:
     revision = declarations.get_revision(declaration, number)
     if not ConfirmForm().validate_on_submit():
-        raise ServiceError("The form was not valid.")
+        raise ServiceError(_("The form was not valid."))
     review.approve(revision, current_user)
-    flash(f"You approved revision {number} for signature (SHA-256 {revision.sha256[:16]}…).", "success")
+    flash(_("You approved revision %(number)s for signature (SHA-256 %(sha256)s…).",
+            number=number, sha256=revision.sha256[:16]), "success")
     return _back(declaration, number)
 
 

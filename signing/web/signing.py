@@ -15,6 +15,7 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, abort, flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
@@ -77,7 +78,8 @@ def revoke_key(key_id: int) -> ResponseReturnValue:
     if not ConfirmForm().validate_on_submit():
         abort(400)
     keys.revoke(key, current_user)  # the owner or the secretariat, else 403
-    flash(f"The key “{key.label}” ({key.fingerprint}) is revoked. Signatures already made with it stay valid.",
+    flash(_("The key “%(label)s” (%(fingerprint)s) is revoked. Signatures already made with it stay valid.",
+            label=key.label, fingerprint=key.fingerprint),
           "success")
     if current_user.role == Role.SECRETARIAT:
         return redirect(url_for("signing.admin_keys"))
@@ -91,8 +93,8 @@ def revoke_witness_key(key_id: int) -> ResponseReturnValue:
     if not ConfirmForm().validate_on_submit():
         abort(400)
     witness.revoke(key, current_user)  # the owner or the secretariat, else 403
-    flash(f"The witness key {key.fingerprint} of {key.city.name} is revoked. Its cosignatures stay on the "
-          "checkpoints it cosigned.", "success")
+    flash(_("The witness key %(fingerprint)s of %(name)s is revoked. Its cosignatures stay on the checkpoints it "
+            "cosigned.", fingerprint=key.fingerprint, name=key.city.name), "success")
     if current_user.role == Role.SECRETARIAT:
         return redirect(url_for("signing.admin_keys"))
     return redirect(url_for("signing.keys_page"))
@@ -118,7 +120,7 @@ def sign_page(slug: str) -> ResponseReturnValue:
     signatures.require_signer(declaration, current_user)
     revision = declaration.open_revision
     if revision is None:  # open for signature always names a revision; be safe anyway
-        raise ServiceError("This declaration is not open for signature.", status=409, code="conflict")
+        raise ServiceError(_("This declaration is not open for signature."), status=409, code="conflict")
     standing = signatures.standing_signature(declaration, current_user.city_id or 0)
     active = [{"fingerprint": k.fingerprint, "label": k.label} for k in keys.keys_of(current_user) if k.active]
     return render_template(
