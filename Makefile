@@ -28,7 +28,7 @@ upgrade: $(VENV)/.runtime translations
 
 # The interface's languages (signing/i18n.py): extract the messages, merge them into every catalog, compile.
 translations-extract: $(VENV)/.runtime
-	$(BIN)/pybabel --quiet extract -F babel.cfg -k _l -k lazy_gettext -k lazy_ngettext:1,2 -k N_ \
+	$(BIN)/pybabel --quiet extract -F babel.cfg -k _l -k lazy_gettext -k lazy_ngettext:1,2 -k N_ -k t \
 		--no-location --sort-output -o signing/translations/messages.pot .
 
 translations-update: translations-extract

@@ -14,6 +14,8 @@ signed statements are never translated by the interface.
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,7 +24,7 @@ from types import MappingProxyType
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_skeleton
 from flask import Flask, g, has_request_context, request
-from flask_babel import Babel, get_locale
+from flask_babel import Babel, get_locale, gettext
 
 DEFAULT_LOCALE = "en"
 TRANSLATIONS = Path(__file__).resolve().parent / "translations"
@@ -89,6 +91,18 @@ def when(value: datetime | None) -> str:
     return f"{format_skeleton('yMMMd', moment, locale=locale)} {format_skeleton('Hm', moment, locale=locale)} UTC"
 
 
+_SCRIPT_MESSAGE = re.compile(r'\bt\(\s*"((?:[^"\\\n]|\\.)*)"')
+
+
+def script_messages(folder: Path) -> tuple[str, ...]:
+    """The messages of the scripts (``t("…")`` in ``static/js``), in the order they appear."""
+    found: dict[str, None] = {}
+    for script in sorted(folder.glob("*.js")):
+        for literal in _SCRIPT_MESSAGE.findall(script.read_text(encoding="utf-8")):
+            found[json.loads(f'"{literal}"')] = None
+    return tuple(found)
+
+
 def init_app(app: Flask) -> None:
     app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT_LOCALE)
     app.config.setdefault("BABEL_DEFAULT_TIMEZONE", "UTC")
@@ -100,3 +114,12 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["LANGUAGES"] = LANGUAGES
     app.jinja_env.globals["locale_tag"] = locale_tag
     app.jinja_env.filters["when"] = when
+    scripts = script_messages(Path(app.static_folder or "static") / "js")
+
+    def script_catalog() -> dict[str, str]:
+        """The scripts' messages in this page's language (none for English: the scripts hold it)."""
+        if str(get_locale() or DEFAULT_LOCALE) == DEFAULT_LOCALE:
+            return {}
+        return {message: str(gettext(message)) for message in scripts if gettext(message) != message}
+
+    app.jinja_env.globals["script_catalog"] = script_catalog

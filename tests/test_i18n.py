@@ -29,7 +29,7 @@ from tests.conftest import People, csrf_token, login, message_text, read_mail
 ROOT = Path(__file__).resolve().parent.parent
 TRANSLATIONS = ROOT / "signing" / "translations"
 KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "_l": None, "lazy_gettext": None,
-            "lazy_ngettext": (1, 2), "N_": None, "pgettext": ((1, "c"), 2)}
+            "lazy_ngettext": (1, 2), "N_": None, "pgettext": ((1, "c"), 2), "t": None}
 PLACEHOLDER = re.compile(r"%\((\w+)\)[sd]")
 # The catalogs that must translate every message (a new language joins once it is complete).
 COMPLETE = ("tr",)
@@ -293,3 +293,27 @@ def test_an_email_is_in_its_recipients_language(app: Flask, people: People, mail
     english = by_recipient[people.observer.email]
     assert english["Subject"] == "Reset your Accord password"
     assert message_text(english).startswith("Hello Observer,")
+
+
+def test_the_scripts_messages_reach_the_page(client: FlaskClient, people: People) -> None:
+    """The scripts' messages (``t("…")`` in static/js) are what the extraction finds there, and a page in
+    Turkish carries their translations for the scripts (none in English: the scripts hold it)."""
+    import json
+    from html import unescape
+
+    from babel.messages.extract import extract_from_file
+
+    from signing.i18n import script_messages
+
+    folder = ROOT / "static" / "js"
+    extracted = {m for script in folder.glob("*.js")
+                 for _line, m, _comments, _context in extract_from_file("javascript", str(script), keywords={"t": None})}
+    assert set(script_messages(folder)) == extracted and len(extracted) > 20
+    login(client, people.delegate.email)
+    assert 'name="accord-messages"' not in _page(client.get("/account/keys"))
+    page = _page(client.get("/account/keys", headers={"Accept-Language": "tr"}))
+    meta = re.search(r'<meta name="accord-messages" content="([^"]*)">', page)
+    assert meta, "no script messages on a Turkish page"
+    catalog = json.loads(unescape(meta.group(1)))
+    assert catalog["Making a key in this browser…"] == "Bu tarayıcıda bir anahtar oluşturuluyor…"
+    assert catalog["%(reason)s The key was not kept."] == "%(reason)s Anahtar saklanmadı."
