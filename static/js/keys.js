@@ -32,7 +32,7 @@ async function markKeysInThisBrowser() {
     stored = await allKeys();
   } catch (error) {
     for (const cell of document.querySelectorAll("#keys-table td.in-browser")) {
-      cell.textContent = "unknown (no key storage)";
+      cell.textContent = t("unknown (no key storage)");
     }
     return;
   }
@@ -40,7 +40,7 @@ async function markKeysInThisBrowser() {
   for (const row of document.querySelectorAll("#keys-table tr[data-fingerprint]")) {
     const cell = row.querySelector("td.in-browser");
     const present = here.has(row.dataset.fingerprint);
-    cell.textContent = present ? "yes, in this browser" : "no";
+    cell.textContent = present ? t("yes, in this browser") : t("no");
     cell.classList.toggle("muted", !present);
     cell.classList.toggle("key-here", present);
   }

@@ -28,7 +28,7 @@ async function markKeysInThisBrowser() {
   for (const row of document.querySelectorAll("#witness-keys-table tr[data-fingerprint]")) {
     const cell = row.querySelector("td.in-browser");
     const present = here.has(row.dataset.fingerprint);
-    cell.textContent = present ? "yes, in this browser" : "no";
+    cell.textContent = present ? t("yes, in this browser") : t("no");
     cell.classList.toggle("muted", !present);
   }
 }
