@@ -108,4 +108,6 @@ def init_app(app: Flask) -> None:
             413: _("What you sent is too large."),
             429: _("Too many attempts. Wait a minute and try again."),
         }
-        return error_response(status, messages.get(status, exc.description or _("Bad request.")))
+        own = exc.description if exc.description and exc.description != type(exc).description else None
+        return error_response(status, messages.get(status) or own or _("The request could not be understood. Go back, "
+                                                                         "reload the page and try again."))
