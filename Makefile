@@ -9,7 +9,7 @@ PORT ?= 5000
 # unless PUBLIC_URL is set.
 run: export PUBLIC_URL ?= http://$(HOST):$(PORT)
 
-.PHONY: run test lint demo upgrade clean-instance translations translations-extract translations-update
+.PHONY: run test lint demo upgrade clean-instance translations translations-extract translations-update screenshots
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,10 @@ lint: $(VENV)/.dev
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+
+# The README's screenshots (docs/screenshots/*.png): a throw-away demo instance driven by Chromium at 1280 and 390 px.
+screenshots: $(VENV)/.dev translations
+	$(BIN)/python docs/screenshots/make_screenshots.py
 
 clean-instance:
 	rm -rf instance

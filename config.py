@@ -133,6 +133,8 @@ def load_config(instance_path: Path, overrides: dict[str, Any] | None = None) ->
         "RESET_RATE_LIMIT": os.environ.get("RESET_RATE_LIMIT", "5 per minute;20 per hour"),
         # Key enrolment (browser and API), per address: an office full of delegates shares one address.
         "KEY_ENROL_RATE_LIMIT": os.environ.get("KEY_ENROL_RATE_LIMIT", "30 per minute;300 per hour"),
+        # The secretariat's "remind now" / "resend invitation" per city and declaration (services/nudges.py).
+        "NUDGE_INTERVAL_MINUTES": _env_int("NUDGE_INTERVAL_MINUTES", 60),
         # The transparency log's public uploads, per address: witnesses' cosignatures and fork reports.
         "LOG_COSIGNATURE_RATE_LIMIT": os.environ.get("LOG_COSIGNATURE_RATE_LIMIT", "60 per minute;600 per hour"),
         "LOG_FORK_REPORT_RATE_LIMIT": os.environ.get("LOG_FORK_REPORT_RATE_LIMIT", "5 per minute;20 per hour"),

@@ -32,6 +32,7 @@ def create_app(overrides: dict[str, Any] | None = None, instance_path: str | Pat
         home,
         language,
         log,
+        nudges,
         passkeys,
         public,
         review,
@@ -62,7 +63,7 @@ def create_app(overrides: dict[str, Any] | None = None, instance_path: str | Pat
     security.init_app(app)
     errors.init_app(app)
     blueprints = (auth, account_security, passkeys, home, admin, declarations, review, public, log, api, signing,
-                  webhooks, language)
+                  webhooks, nudges, language)
     for blueprint_module in blueprints:
         blueprint_module.init_app(app)
     commands.init_app(app)

@@ -139,6 +139,11 @@ MATRIX: dict[tuple[str, str], dict[str, str]] = {
     ("declarations.freeze_now", "GET"): secretariat(CONFLICT),
     ("declarations.freeze_now", "POST"): secretariat(CONFLICT),
     ("declarations.board", "GET"): secretariat(OK),
+    # The link in every e-mail (issue 11): to what is asked now; in consultation, reading the latest revision.
+    ("declarations.next_step", "GET"): members("302 /declarations/b40-izmir"),
+    # Per-city nudges on the dashboard: nothing to remind in consultation, and İzmir's delegate has joined.
+    ("nudges.remind", "POST"): secretariat(CONFLICT),
+    ("nudges.resend_invitation", "POST"): secretariat(CONFLICT),
     ("declarations.board_csv", "GET"): secretariat(OK),
     ("review.comment", "POST"): secretariat_and_delegates(ALLOWED),
     # The comment is İzmir's: its author and the secretariat may resolve it, no one else.
@@ -168,6 +173,8 @@ MATRIX: dict[tuple[str, str], dict[str, str]] = {
     ("signing.admin_keys", "GET"): secretariat(OK),
     ("signing.revoke_key", "POST"): secretariat_and_delegates(NOT_FOUND),
     ("signing.sign_page", "GET"): delegates(CONFLICT),
+    ("signing.decline", "POST"): delegates(CONFLICT),
+    ("signing.retract_decline", "POST"): delegates(CONFLICT),
     ("signing.receipt", "GET"): secretariat_and_delegates(NOT_FOUND),
     ("signing_json.enrol_key", "POST"): {**delegates(ALLOWED), "anonymous": UNAUTHORIZED},
     ("signing_json.sign_payload", "POST"): {**delegates(CONFLICT), "anonymous": UNAUTHORIZED},
@@ -213,6 +220,7 @@ FORM_DATA: dict[str, dict[str, str]] = {
     "review.propose": {"paragraph": "1", "replacement": "Better.", "reason": "Because."},
     "review.accept": {"reason": "Fine."},
     "review.decline": {"reason": "No."},
+    "signing.decline": {"reason": "We will not sign."},
 }
 
 
@@ -272,6 +280,7 @@ def url_for_rule(app: Flask, rule: Any, targets: Targets) -> str:
         "session_id": 999_999,  # no such session
         "passkey_id": 999_999,  # no such passkey
         "tile": "0/000",
+        "city_slug": people.city.slug,
     }
     needed = set(rule.arguments) - set(rule.defaults or {})  # a rule's defaults are its own, not the URL's
     unknown = needed - set(candidates)

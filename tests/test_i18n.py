@@ -172,6 +172,7 @@ def test_anonymous_pages_follow_accept_language(client: FlaskClient) -> None:
     turkish = _page(client.get("/login", headers={"Accept-Language": "tr-TR,tr;q=0.9,en;q=0.5"}))
     assert '<html lang="tr">' in turkish
     assert "Parolanızı mı unuttunuz?" in turkish and "Giriş yap" in turkish
+    assert "<title>Giriş yap · Accord</title>" in turkish and turkish.count('class="language-switch"') == 1
     assert "Forgot your password?" not in turkish
     # A language Accord does not have falls back to English.
     assert "Forgot your password?" in _page(client.get("/login", headers={"Accept-Language": "fr"}))

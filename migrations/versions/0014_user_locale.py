@@ -1,7 +1,7 @@
 """Users: the interface language each person chose (NULL: none chosen, the browser's Accept-Language decides).
 
 Revision ID: 0014
-Revises: 0009
+Revises: 0013
 Create Date: 2026-11-30 19:10:00
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0014'
-down_revision = '0009'
+down_revision = '0013'
 branch_labels = None
 depends_on = None
 

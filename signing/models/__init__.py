@@ -22,6 +22,7 @@ from .signatures import (
     PayloadKind,
     Signature,
     SignatureStatus,
+    SigningDecline,
     SigningKey,
     Withdrawal,
 )
@@ -58,6 +59,7 @@ __all__ = [
     "PayloadKind",
     "Signature",
     "SignatureStatus",
+    "SigningDecline",
     "SigningKey",
     "Withdrawal",
     "AccountLink",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, LargeBinary, String, text
+from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -115,3 +115,25 @@ class Withdrawal(db.Model):  # type: ignore[name-defined,misc]
     original: Mapped[Signature] = relationship()
     user: Mapped[User] = relationship()
     key: Mapped[SigningKey] = relationship()
+
+
+class SigningDecline(db.Model):  # type: ignore[name-defined,misc]
+    """A city's delegate says their city will not sign this revision, with an optional reason.
+
+    Not a signed statement: a note for the secretariat (the dashboard shows it). It is deleted when the
+    delegate changes their mind or the city signs, which stays possible until the declaration is frozen.
+    """
+
+    __tablename__ = "signing_declines"
+    __table_args__ = (UniqueConstraint("revision_id", "city_id", name="uq_signing_declines_revision_city"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    declaration_id: Mapped[int] = mapped_column(ForeignKey("declarations.id", ondelete="RESTRICT"), index=True)
+    revision_id: Mapped[int] = mapped_column(ForeignKey("revisions.id", ondelete="RESTRICT"))
+    city_id: Mapped[int] = mapped_column(ForeignKey("cities.id", ondelete="RESTRICT"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    declined_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    city: Mapped[City] = relationship()
+    user: Mapped[User] = relationship()

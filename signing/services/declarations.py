@@ -13,7 +13,19 @@ from sqlalchemy.exc import IntegrityError
 
 from ..core import log_entry
 from ..extensions import db
-from ..models import City, Declaration, Revision, RevisionView, Role, Signatory, Status, User, utcnow
+from ..models import (
+    City,
+    Declaration,
+    Revision,
+    RevisionView,
+    Role,
+    Signatory,
+    Signature,
+    SignatureStatus,
+    Status,
+    User,
+    utcnow,
+)
 from ..text.canonical import CanonicalTextError, canonicalize, text_sha256
 from . import Conflict, Forbidden, NotFound, ServiceError, audit, outbox, refuse_bidi, tlog, transactions, webhooks
 from .cities import slugify
@@ -218,11 +230,19 @@ def open_signing(
     tlog.append(log_entry.SIGNING_OPENED, declaration=declaration.slug, revision=revision.number,
                 text_sha256=revision.sha256, rule=rule,
                 deadline=log_entry.timestamp(deadline) if deadline else None, signatories=[c.slug for c in cities])
-    _notify(
-        f"signing:{declaration.id}:{revision.id}:{declaration.signing_opened_at.timestamp():.6f}", "signing_opened",
-        followers(), title=declaration.title, slug=declaration.slug, number=revision.number, sha256=revision.sha256,
-        deadline=deadline.strftime("%Y-%m-%d %H:%M UTC") if deadline else "",
-    )
+    # Delegates of asked cities whose earlier signature was voided are told to sign again (issue 11).
+    voided = set(db.session.scalars(select(Signature.city_id).where(
+        Signature.declaration_id == declaration.id, Signature.status == SignatureStatus.VOID.value)))
+    asked = {city.id for city in cities}
+    everyone = followers()
+    again = [u for u in everyone if u.role == Role.DELEGATE.value and u.city_id in voided and u.city_id in asked]
+    for group, sign_again in ((again, True), ([u for u in everyone if u not in again], False)):
+        _notify(
+            f"signing:{declaration.id}:{revision.id}:{declaration.signing_opened_at.timestamp():.6f}",
+            "signing_opened", group, title=declaration.title, slug=declaration.slug, number=revision.number,
+            sha256=revision.sha256, deadline=deadline.strftime("%Y-%m-%d %H:%M UTC") if deadline else "",
+            sign_again=sign_again,
+        )
     webhooks.emit("declaration.signing_opened", {
         "declaration": webhooks.declaration_data(declaration), "revision": {"number": revision.number,
                                                                            "sha256": revision.sha256},
@@ -241,13 +261,32 @@ def return_to_consultation(declaration: Declaration, actor: User, reason: str) -
     if len(reason) > 2000:
         raise ServiceError(_("The reason is too long (2000 characters at most)."))
     previous = declaration.open_revision.number if declaration.open_revision else None
+    standing_cities = list(db.session.scalars(select(Signature.city_id).where(
+        Signature.revision_id == declaration.open_revision_id, Signature.status == SignatureStatus.VALID.value)))
     voided = void_standing(declaration)
+    _notify_voided(declaration, previous, standing_cities, reason)
     declaration.status = Status.CONSULTATION.value
     declaration.open_revision_id = None
     audit.record("declaration.returned_to_consultation", declaration, actor, revision=previous, reason=reason,
                  signatures_voided=voided)
     tlog.append(log_entry.RETURNED_TO_CONSULTATION, declaration=declaration.slug, revision=previous)
     transactions.commit()
+
+
+def _notify_voided(declaration: Declaration, number: int | None, city_ids: list[int], reason: str) -> None:
+    """E-mail the delegates of each city whose signature a return to consultation voided: what, why, what next."""
+    if not city_ids:
+        return
+    delegates = db.session.scalars(
+        select(User).where(User.role == Role.DELEGATE.value, User.city_id.in_(city_ids), User.active.is_(True),
+                           User.password_hash.is_not(None)).order_by(User.id))
+    stamp = utcnow().timestamp()
+    for user in delegates:
+        outbox.queue_email(
+            f"signature_voided:{declaration.id}:{number}:{stamp:.6f}:user{user.id}", user.email, "signature_voided",
+            display_name=user.display_name, title=declaration.title, slug=declaration.slug, number=number,
+            city=user.city.name if user.city else "", reason=reason,
+        )
 
 
 def mark_viewed(user: User, revision: Revision) -> None:

@@ -66,6 +66,8 @@ class RedlineSummary:
     paragraphs_changed: int = 0
     words_inserted: int = 0
     words_deleted: int = 0
+    # Changes that touch no word (spaces, line breaks, punctuation): drawn in the redline, so counted too.
+    other_changes: int = 0
     # Bidirectional-override characters (``U+XXXX``) in either text, flagged at the top of the redline.
     bidi_controls: tuple[str, ...] = ()
 
@@ -281,8 +283,11 @@ def redline(old: str, new: str) -> Redline:
                 if segment.equal:
                     body += escape("".join(segment.new))
                     continue
-                counts["inserted"] += _count_words(segment.new)
-                counts["deleted"] += _count_words(segment.old)
+                inserted, deleted = _count_words(segment.new), _count_words(segment.old)
+                counts["inserted"] += inserted
+                counts["deleted"] += deleted
+                if not (inserted or deleted):
+                    counts["other"] += 1
                 body += _tag("del", segment.old) + _tag("ins", segment.new)
             parts.append(div.format(kind, body))
     summary = RedlineSummary(
@@ -291,6 +296,7 @@ def redline(old: str, new: str) -> Redline:
         paragraphs_changed=counts["changed"],
         words_inserted=counts["inserted"],
         words_deleted=counts["deleted"],
+        other_changes=counts["other"],
         bidi_controls=tuple(found(old + new)),
     )
     html = visible_in_html(Markup("\n").join(parts))

@@ -14,7 +14,18 @@ from wtforms import SelectChoice
 
 from ..extensions import db
 from ..models import City, Declaration, Role
-from ..services import ServiceError, dashboard, declarations, freeze, review, workflow
+from ..services import (
+    Conflict,
+    ServiceError,
+    dashboard,
+    declarations,
+    declines,
+    freeze,
+    inbox,
+    progress,
+    review,
+    workflow,
+)
 from ..services.workflow import Action
 from ..text import bidi
 from ..text.canonical import canonicalize
@@ -40,13 +51,33 @@ def _workflow_helpers() -> dict[str, object]:
 
     # show_bidi: plain text with bidirectional-override characters shown as marked placeholders.
     return {"can": can, "render_markdown": render_markdown, "redline": redline, "show_bidi": bidi.visible,
-            "bidi_found": bidi.found}
+            "bidi_found": bidi.found, "signing_progress": progress.build, "step_url": step_url,
+            "inbox_ask": lambda declaration: inbox.ask(declaration, current_user)}
+
+
+def step_url(item: inbox.Ask) -> str:
+    """Where the one button of an inbox item leads (the page that does the step)."""
+    slug = item.declaration.slug
+    if item.kind in (inbox.Kind.SIGN, inbox.Kind.SIGN_AGAIN, inbox.Kind.SIGNED, inbox.Kind.DECLINED):
+        return url_for("signing.sign_page", slug=slug)
+    if item.kind is inbox.Kind.APPROVE:
+        return url_for("declarations.show", slug=slug) + "#approve"
+    return url_for("declarations.show", slug=slug)
 
 
 @bp.route("/")
 @role_required(Role.SECRETARIAT, Role.DELEGATE, Role.OBSERVER)
 def index() -> ResponseReturnValue:
-    return render_template("declarations/index.html", items=declarations.visible_to(current_user))
+    items = declarations.visible_to(current_user)
+    asks = {d.id: inbox.ask(d, current_user) for d in items} if current_user.role == Role.DELEGATE else {}
+    return render_template("declarations/index.html", items=items, asks=asks)
+
+
+@bp.route("/<slug>/next-step")
+@declaration_action(Action.VIEW)
+def next_step(declaration: Declaration) -> ResponseReturnValue:
+    """The link in every e-mail: through the log-in if needed (``next=`` kept), to what is asked now."""
+    return redirect(step_url(inbox.ask(declaration, current_user)))
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -79,7 +110,10 @@ def _changed_since(declaration: Declaration) -> list[tuple[str, int]]:
     return notes
 
 
-def _revision_page(declaration: Declaration, number: int) -> ResponseReturnValue:
+def revision_page(declaration: Declaration, number: int, failed: dict[str, object] | None = None,
+                  status: int = 200) -> ResponseReturnValue:
+    """The revision page. ``failed``: a refused review form to show again, open, with its input and the reason
+    (``{"form": "comment-3" | "reply-12" | "amend-3" | "decline-7", "values": {...}, "error": str}``)."""
     revision = declarations.get_revision(declaration, number)
     changed = _changed_since(declaration)
     declarations.mark_viewed(current_user, revision)
@@ -93,14 +127,14 @@ def _revision_page(declaration: Declaration, number: int) -> ResponseReturnValue
         "declarations/revision.html", declaration=declaration, revision=revision,
         paragraphs=render_paragraphs(revision.text), paragraph_sources=review.paragraphs(revision),
         comments=by_paragraph, amendments=amendments,
-        changed=changed, approved=approved, confirm=ConfirmForm(),
-    )
+        changed=changed, approved=approved, confirm=ConfirmForm(), failed=failed or {},
+    ), status
 
 
 @bp.route("/<slug>")
 @declaration_action(Action.VIEW)
 def show(declaration: Declaration) -> ResponseReturnValue:
-    return _revision_page(declaration, declaration.latest.number)
+    return revision_page(declaration, declaration.latest.number)
 
 
 @bp.route("/<slug>/revisions")
@@ -113,7 +147,7 @@ def revisions(declaration: Declaration) -> ResponseReturnValue:
 @bp.route("/<slug>/revisions/<int:number>")
 @declaration_action(Action.VIEW)
 def revision(declaration: Declaration, number: int) -> ResponseReturnValue:
-    return _revision_page(declaration, number)
+    return revision_page(declaration, number)
 
 
 @bp.route("/<slug>/revisions/<int:number>.md")
@@ -216,21 +250,35 @@ def return_to_consultation(declaration: Declaration) -> ResponseReturnValue:
 @declaration_action(Action.FREEZE)
 def freeze_now(declaration: Declaration) -> ResponseReturnValue:
     form = ConfirmForm()
-    if form.validate_on_submit():
-        freeze.request(declaration, current_user)
-        flash(_("Freezing requested: the bundle is being built and everyone will be notified."), "success")
-        return redirect(url_for("declarations.show", slug=declaration.slug))
+    state = progress.build(declaration)
+    # Offered only when the rule allows it; otherwise the page says when it will (never a confirm, then a 409).
+    blocked = None if state.can_freeze else state.freeze_hint()
+    if blocked is None and form.validate_on_submit():
+        try:
+            freeze.request(declaration, current_user)
+        except Conflict as exc:
+            blocked = exc.message
+        else:
+            flash(_("Freezing requested: the bundle is being built and everyone will be notified."), "success")
+            return redirect(url_for("declarations.show", slug=declaration.slug))
+    status = 409 if blocked and request.method == "POST" else _form_status()
     return render_template(
-        "declarations/confirm.html", declaration=declaration, form=form,
+        "declarations/confirm.html", declaration=declaration, form=form, blocked=blocked, progress=state,
         question=_("Freeze the declaration now with the signatures it has? This cannot be undone."),
         action=url_for("declarations.freeze_now", slug=declaration.slug),
-    ), _form_status()
+    ), status
 
 
 @bp.route("/<slug>/dashboard")
 @declaration_action(Action.DASHBOARD)
 def board(declaration: Declaration) -> ResponseReturnValue:
-    return render_template("declarations/dashboard.html", board=dashboard.build(declaration))
+    return dashboard_page(declaration)
+
+
+def dashboard_page(declaration: Declaration, error: str | None = None, status: int = 200) -> tuple[str, int]:
+    """The dashboard; ``error``: a refused nudge (``web/nudges.py``), said here, where it happened."""
+    return render_template("declarations/dashboard.html", board=dashboard.build(declaration), error=error,
+                           declines=declines.of_declaration(declaration), confirm=ConfirmForm()), status
 
 
 @bp.route("/<slug>/dashboard.csv")

@@ -44,14 +44,14 @@ CSRF_MESSAGE = _l("The form has expired or was not sent from this site. Go back,
 JSON_BLUEPRINTS = frozenset({"api", "signing_json", "passkeys"})
 
 
-def _wants_json() -> bool:
+def wants_json() -> bool:
     return request.path.startswith("/api/") or request.blueprint in JSON_BLUEPRINTS
 
 
 def error_response(status: int, message: str, code: str | None = None) -> ResponseReturnValue:
     """The one refusal: JSON (an English ``code``, a ``message`` in the request's language) or the error page."""
     message = str(message)  # a lazy string becomes text in this request's language
-    if _wants_json():
+    if wants_json():
         return jsonify(error={"code": code or _CODES.get(status, "error").lower().replace(" ", "_"),
                               "message": message}), status
     title = str(TITLES[status]) if status in TITLES else _("Error")

@@ -103,19 +103,31 @@ class RevisionForm(FlaskForm):
 class CommentForm(FlaskForm):
     paragraph = IntegerField(_l("Paragraph"), validators=[InputRequired(), NumberRange(min=1, max=100_000)])
     parent_id = IntegerField(_l("Reply to"), validators=[Optional(), NumberRange(min=1)])
-    body = TextAreaField(_l("Comment"), validators=[DataRequired(), Length(max=10_000)])
+    body = TextAreaField(_l("Comment"), validators=[
+        DataRequired(message=_l("The comment is empty: write something before sending it.")),
+        Length(max=10_000, message=_l("The comment is %(length)d characters long; %(max)d at most. "
+                                      "Shorten it (or split it in two) and send it again.")),
+    ])
     submit = SubmitField(_l("Comment"))
 
 
 class AmendmentForm(FlaskForm):
     paragraph = IntegerField(_l("Paragraph"), validators=[InputRequired(), NumberRange(min=1, max=100_000)])
-    replacement = TextAreaField(_l("Replacement text"), validators=[DataRequired(), Length(max=20_000)])
-    reason = TextAreaField(_l("Reason"), validators=[DataRequired(), Length(max=5_000)])
+    replacement = TextAreaField(_l("Replacement text"), validators=[
+        DataRequired(message=_l("The replacement text is empty.")),
+        Length(max=20_000, message=_l("The replacement text is %(length)d characters long; %(max)d at most.")),
+    ])
+    reason = TextAreaField(_l("Reason"), validators=[
+        DataRequired(message=_l("Give a reason for the amendment.")),
+        Length(max=5_000, message=_l("The reason is %(length)d characters long; %(max)d at most.")),
+    ])
     submit = SubmitField(_l("Propose amendment"))
 
 
 class DecisionForm(FlaskForm):
-    reason = TextAreaField(_l("Reason or note"), validators=[Optional(), Length(max=5_000)])
+    reason = TextAreaField(_l("Reason or note"), validators=[
+        Optional(), Length(max=5_000, message=_l("The reason is %(length)d characters long; %(max)d at most.")),
+    ])
     submit = SubmitField(_l("Confirm"))
 
 

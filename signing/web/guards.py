@@ -10,8 +10,10 @@ from flask import abort
 from flask_login import current_user, login_required
 
 from ..models import Role
-from ..services import declarations, workflow
+from ..services import Conflict, declarations, workflow
 from ..services.workflow import Action
+from .conflicts import conflict_page
+from .errors import wants_json
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -52,7 +54,8 @@ def declaration_action(action: Action) -> Callable[[F], F]:
     """Load the declaration named by ``slug`` and check ``action`` against the workflow policy.
 
     The view receives ``declaration`` instead of ``slug``. Refusals: 302 to log in,
-    403 for a role that may never do it, 409 in the wrong state, 404 if unknown.
+    403 for a role that may never do it, 409 in the wrong state (a page saying what changed and the way
+    forward, with any typed text kept; JSON for the scripts' endpoints), 404 if unknown.
     """
 
     def decorator(view: F) -> F:
@@ -60,7 +63,12 @@ def declaration_action(action: Action) -> Callable[[F], F]:
         @login_required
         def wrapped(*args: Any, slug: str, **kwargs: Any) -> Any:
             declaration = declarations.get(slug)
-            workflow.require(action, declaration, current_user)
+            try:
+                workflow.require(action, declaration, current_user)
+            except Conflict as exc:
+                if wants_json():
+                    raise
+                return conflict_page(declaration, exc.message, exc.status)
             return view(*args, declaration=declaration, **kwargs)
 
         return cast(F, wrapped)

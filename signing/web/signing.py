@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import Blueprint, Flask, Response, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, Flask, Response, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
@@ -22,9 +22,11 @@ from sqlalchemy import select
 from ..core import statements
 from ..extensions import db
 from ..models import City, Declaration, Role, Signature, SigningKey, User
-from ..services import ServiceError, declarations, keys, signatures, witness
+from ..services import Conflict, ServiceError, declarations, declines, inbox, keys, signatures, witness
 from ..services.workflow import Action
 from ..text.render import render_paragraphs
+from . import redirects
+from .conflicts import conflict_page
 from .forms import ConfirmForm
 from .guards import declaration_action, role_required
 
@@ -65,8 +67,11 @@ def _signing_helpers() -> dict[str, object]:
 @bp.route("/account/keys")
 @role_required(Role.DELEGATE)
 def keys_page() -> ResponseReturnValue:
+    # ``back``: the Sign page that sent a delegate here without a key in this browser (a path on this site only).
+    back = redirects.same_site_path(request.args.get("back"))
+    back = back if back and back.startswith("/declarations/") else None
     return render_template("signing/keys.html", keys=keys.keys_of(current_user), confirm=ConfirmForm(),
-                           witness_keys=witness.keys_of(current_user))
+                           witness_keys=witness.keys_of(current_user), back=back)
 
 
 @bp.route("/account/keys/<int:key_id>/revoke", methods=["POST"])
@@ -117,7 +122,15 @@ def admin_keys() -> ResponseReturnValue:
 @login_required
 def sign_page(slug: str) -> ResponseReturnValue:
     declaration = declarations.get(slug)
-    signatures.require_signer(declaration, current_user)
+    try:
+        signatures.require_signer(declaration, current_user)
+    except Conflict as exc:  # e.g. reloaded after signing closed: say so, and the way forward
+        return conflict_page(declaration, exc.message, exc.status)
+    return _sign_page(declaration)
+
+
+def _sign_page(declaration: Declaration, decline_error: str | None = None, decline_text: str = "",
+               status: int = 200) -> ResponseReturnValue:
     revision = declaration.open_revision
     if revision is None:  # open for signature always names a revision; be safe anyway
         raise ServiceError(_("This declaration is not open for signature."), status=409, code="conflict")
@@ -128,7 +141,38 @@ def sign_page(slug: str) -> ResponseReturnValue:
         standing=standing, active_keys=active, paragraphs=render_paragraphs(revision.text),
         mode="withdraw" if standing else "sign",
         statement_format=(statements.WITHDRAWAL if standing else statements.SIGNATURE).as_json(),
-    )
+        decline=inbox.decline_of(declaration, current_user.city_id or 0), confirm=ConfirmForm(),
+        decline_error=decline_error, decline_text=decline_text,
+    ), status
+
+
+@bp.route("/declarations/<slug>/decline", methods=["POST"])
+@declaration_action(Action.SIGN)
+def decline(declaration: Declaration) -> ResponseReturnValue:
+    """The city will not sign (an optional reason for the secretariat); refused: the Sign page, text kept."""
+    text = request.form.get("reason", "")
+    if not ConfirmForm().validate_on_submit():
+        return _sign_page(declaration, _("The form has expired. Reload the page and try again."), text, 400)
+    try:
+        declines.decline(declaration, current_user, text)
+    except ServiceError as exc:
+        return _sign_page(declaration, exc.message, text, exc.status)
+    flash(_("Noted: your city declines to sign. The secretariat sees your reason. You can change your mind "
+            "until the declaration is frozen."), "success")
+    return redirect(url_for("signing.sign_page", slug=declaration.slug))
+
+
+@bp.route("/declarations/<slug>/decline/retract", methods=["POST"])
+@declaration_action(Action.SIGN)
+def retract_decline(declaration: Declaration) -> ResponseReturnValue:
+    if not ConfirmForm().validate_on_submit():
+        return _sign_page(declaration, _("The form has expired. Reload the page and try again."), status=400)
+    try:
+        declines.retract(declaration, current_user)
+    except ServiceError as exc:
+        return _sign_page(declaration, exc.message, status=exc.status)
+    flash(_("Your city no longer declines: you can sign below."), "success")
+    return redirect(url_for("signing.sign_page", slug=declaration.slug))
 
 
 @bp.route("/declarations/<slug>/signatures/<int:signature_id>/receipt.json")

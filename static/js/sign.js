@@ -10,6 +10,7 @@
 //    non-extractable private key and send {payload, signature}.
 "use strict";
 
+import { t } from "./i18n.js";
 import {
   allKeys,
   base64ToBytes,
@@ -82,9 +83,7 @@ async function displayedTextSha256() {
 }
 
 function textMismatch(local, expected) {
-  return `Refused: the text shown on this page does not match revision ${section.dataset.revision}. `
-    + `Its SHA-256 is ${local}, but the revision's is ${expected}. Nothing was signed or sent. `
-    + "Reload the page and compare the text before signing.";
+  return t("Refused: the text shown on this page does not match revision %(revision)s. Its SHA-256 is %(local)s, but the revision's is %(expected)s. Nothing was signed or sent. Reload the page and compare the text before signing.", { revision: section.dataset.revision, local, expected });
 }
 
 function selectedFingerprint() {
@@ -101,7 +100,7 @@ async function loadKeys() {
   try {
     stored = await allKeys();
   } catch (error) {
-    showError(`This browser's key storage cannot be opened: ${error && error.message ? error.message : error}`);
+    showError(t("This browser's key storage cannot be opened: %(error)s", { error: error && error.message ? error.message : error }));
   }
   const here = new Set(stored.map((record) => record.fingerprint));
   const usable = serverKeys.filter((key) => here.has(key.fingerprint));
@@ -109,7 +108,7 @@ async function loadKeys() {
   if (usable.length === 0) {
     const option = document.createElement("option");
     option.value = "";
-    option.textContent = "No usable key in this browser";
+    option.textContent = t("No usable key in this browser");
     select.append(option);
     select.disabled = true;
     keyMissing.hidden = false;
@@ -192,7 +191,7 @@ async function prepare() {
   try {
     const fingerprint = selectedFingerprint();
     if (!fingerprint) {
-      showError("Choose a key first.");
+      showError(t("Choose a key first."));
       return;
     }
     const expected = section.dataset.expectedSha256;
@@ -203,7 +202,8 @@ async function prepare() {
     }
     const result = await postJSON(section.dataset.payloadUrl, { key_fingerprint: fingerprint });
     if (!result.ok) {
-      showError(errorMessage(result));
+      const code = result.data && result.data.error ? result.data.error.code : "";
+      showError(result.status === 409 && code === "conflict" ? section.dataset.closedMessage : errorMessage(result));
       return;
     }
     const bytes = base64ToBytes(result.data.payload);
@@ -211,50 +211,110 @@ async function prepare() {
     try {
       fields = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
     } catch (error) {
-      refuse("Refused: the statement Accord sent is not valid UTF-8 JSON. Nothing was signed.");
+      refuse(t("Refused: the statement Accord sent is not valid UTF-8 JSON. Nothing was signed."));
       return;
     }
     if (fields === null || typeof fields !== "object" || Array.isArray(fields)) {
-      refuse("Refused: the statement Accord sent is not a JSON object. Nothing was signed.");
+      refuse(t("Refused: the statement Accord sent is not a JSON object. Nothing was signed."));
       return;
     }
     payloadView.hidden = false;
     showFields(fields);
     const problems = problemsWith(fields, fingerprint, local);
     if (problems.length) {
-      refuse(`Refused: the statement Accord sent does not match this page (${problems.join("; ")}). Nothing was signed.`);
-      hashCheck.textContent = "✗ The statement does not match what this page shows.";
+      refuse(t("Refused: the statement Accord sent does not match this page (%(problems)s). Nothing was signed.", { problems: problems.join("; ") }));
+      hashCheck.textContent = t("✗ The statement does not match what this page shows.");
       return;
     }
     hashCheck.className = "hash-check ok";
-    hashCheck.textContent = `✓ The statement names SHA-256 ${fields.text_sha256}, which this browser also computed `
-      + "for the text shown below.";
+    // The SHA-256 itself is in the statement's fields (a disclosure) and in the page's details: not repeated here.
+    hashCheck.textContent = t("✓ The statement names the SHA-256 this browser computed for the text above.");
     prepared = { payload: result.data.payload, bytes, fields, fingerprint };
     confirmStep.hidden = false;
     checkbox.focus();
   } catch (error) {
-    showError(`Preparing failed: ${error && error.message ? error.message : error}`);
+    showError(t("Preparing failed: %(error)s", { error: error && error.message ? error.message : error }));
   } finally {
     prepareButton.disabled = false;
+  }
+}
+
+/** A time from the server (ISO 8601, UTC) in the reader's time zone, as every page shows times (app.js). */
+function localTime(iso) {
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return String(iso);
+  return new Intl.DateTimeFormat(document.documentElement.lang || undefined, {
+    dateStyle: "medium", timeStyle: "short",
+  }).format(date);
+}
+
+/** Where signing stands now, from the declaration page (its #signing-progress section), into the completion. */
+async function showProgressAfter() {
+  const target = document.getElementById("progress-after");
+  if (!target || !section.dataset.declarationUrl) return;
+  try {
+    const response = await fetch(section.dataset.declarationUrl, { credentials: "same-origin", redirect: "error" });
+    if (!response.ok) return;
+    const doc = new DOMParser().parseFromString(await response.text(), "text/html");
+    const progress = doc.getElementById("signing-progress");
+    if (!progress) return;
+    progress.id = "signing-progress-after";
+    for (const node of progress.querySelectorAll("[id]")) node.id = `${node.id}-after`;
+    for (const node of progress.querySelectorAll("[aria-labelledby]")) {
+      node.setAttribute("aria-labelledby", `${node.getAttribute("aria-labelledby")}-after`);
+    }
+    progress.setAttribute("aria-labelledby", "progress-heading-after");
+    const heading = progress.querySelector("h2");
+    if (heading) {
+      const h4 = document.createElement("h4");
+      h4.id = heading.id;
+      h4.textContent = heading.textContent;
+      heading.replaceWith(h4);
+    }
+    target.replaceChildren(document.importNode(progress, true));
+    target.dispatchEvent(new CustomEvent("accord:content", { bubbles: true }));  // times shown locally (app.js)
+  } catch (error) {
+    // The progress is a courtesy: the signature itself is done and shown.
   }
 }
 
 /** The answer to the submission is the API's receipt body (signing/api/schemas.py). */
 function finished(data) {
   resetPrepared();
+  // The completion state: the steps before it are gone, the tab says so, focus moves to the result.
   prepareButton.hidden = true;
   select.disabled = true;
+  for (const step of section.querySelectorAll(":scope > :not(#signing-status):not(#signing-error)")) {
+    step.hidden = true;
+  }
+  const facts = document.querySelector(".signing-facts");
+  if (facts) facts.hidden = true;
+  const jump = document.querySelector(".jump-to-sign");
+  if (jump) jump.hidden = true;
+  if (section.dataset.doneTitle) document.title = section.dataset.doneTitle;
   if (withdrawing) {
-    statusText.textContent = `Withdrawn. The signature of ${data.city_name} on revision ${data.revision} is withdrawn `
-      + `(${data.withdrawn_at}). The receipt now shows it as withdrawn.`;
+    statusText.textContent = t("Withdrawn. The signature of %(city)s on revision %(revision)s is withdrawn (%(when)s). The receipt now shows it as withdrawn.",
+      { city: data.city_name, revision: data.revision, when: localTime(data.withdrawn_at) });
     const standing = document.getElementById("standing-signature");
     if (standing) standing.hidden = true;
   } else {
-    statusText.textContent = `Signed. Revision ${data.revision} is signed for ${data.city_name} at ${data.signed_at} `
-      + `with the key ${data.key_fingerprint}.`;
+    statusText.textContent = t("Signed. Revision %(revision)s is signed for %(city)s at %(when)s with the key %(fingerprint)s.",
+      { revision: data.revision, city: data.city_name, when: localTime(data.signed_at), fingerprint: data.key_fingerprint });
   }
   receiptLink.href = section.dataset.receiptUrl.replace("{id}", String(data.signature_id));
   statusBox.hidden = false;
+  const heading = document.getElementById("signing-done-heading");
+  if (heading) heading.focus();
+  showProgressAfter();
+}
+
+/** A refusal: "try again" only when trying again can work (not when signing has closed or the city signed). */
+function refusalMessage(result) {
+  const code = result.data && result.data.error ? result.data.error.code : "";
+  if (result.status === 409 && code !== "payload_used" && code !== "payload_expired") {
+    return code === "already_signed" ? errorMessage(result) : section.dataset.closedMessage || errorMessage(result);
+  }
+  return t("%(reason)s Prepare the statement again to retry.", { reason: errorMessage(result) });
 }
 
 async function sign() {
@@ -272,7 +332,7 @@ async function sign() {
     }
     const record = await getKey(current.fingerprint);
     if (!record || !record.keyPair || !record.keyPair.privateKey) {
-      refuse("The chosen key is no longer in this browser. Nothing was signed.");
+      refuse(t("The chosen key is no longer in this browser. Nothing was signed."));
       return;
     }
     const signature = new Uint8Array(
@@ -284,12 +344,12 @@ async function sign() {
     });
     if (!result.ok) {
       resetPrepared();
-      showError(`${errorMessage(result)} Prepare the statement again to retry.`);
+      showError(refusalMessage(result));
       return;
     }
     finished(result.data);
   } catch (error) {
-    refuse(`Signing failed in this browser: ${error && error.message ? error.message : error}`);
+    refuse(t("Signing failed in this browser: %(error)s", { error: error && error.message ? error.message : error }));
   } finally {
     prepareButton.disabled = false;
     if (prepared && checkbox.checked) signButton.disabled = false;
@@ -298,7 +358,7 @@ async function sign() {
 
 if (section) {
   if (!cryptoAvailable()) {
-    showError("This page must be opened over HTTPS (a secure context) to sign.");
+    showError(t("This page must be opened over HTTPS (a secure context) to sign."));
   } else {
     prepareButton.addEventListener("click", prepare);
     signButton.addEventListener("click", sign);

@@ -267,7 +267,7 @@ def test_delegate_signs_in_the_browser(live_server: LiveServer, browser: Any, tm
     expect(page.locator("#hash-check")).to_contain_text("✓")
     sign_button = page.get_by_role("button", name="Sign revision 1")
     expect(sign_button).to_be_disabled()
-    page.get_by_label("I have read revision 1 below and sign it for İzmir.").check()
+    page.get_by_label("I have read revision 1 above and sign it for İzmir.").check()
     expect(sign_button).to_be_enabled()
     sign_button.click()
 
@@ -361,7 +361,7 @@ def test_altered_text_is_refused_and_nothing_is_sent(live_server: LiveServer, br
     expect(page.locator("#hash-check")).to_contain_text("✓")
     assert len(watch.posts_to("/sign/payload")) == 1
     page.evaluate(alter)
-    page.get_by_label("I have read revision 1 below and sign it for İzmir.").check()
+    page.get_by_label("I have read revision 1 above and sign it for İzmir.").check()
     page.get_by_role("button", name="Sign revision 1").click()
     expect(error).to_be_visible()
     expect(error).to_contain_text("Refused: the text shown on this page does not match revision 1")

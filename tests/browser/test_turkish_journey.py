@@ -124,11 +124,14 @@ def test_a_new_delegate_signs_in_turkish_on_a_phone(live_server: LiveServer, bro
     expect(page).to_have_url(f"{base}/declarations/{SLUG}/sign")
     expect(page.locator("#signing")).to_have_attribute("data-ready", "true")
     _check_page(page, visited)
+    page.locator(".jump-to-sign a").click()  # on a phone, the first screen leads to the signature
     page.get_by_role("button", name="İmzayı hazırla").click()
     expect(page.locator("#hash-check")).to_contain_text("✓")
-    page.get_by_label("Aşağıdaki 1 numaralı revizyonu okudum ve İzmir adına imzalıyorum.").check()
+    page.get_by_label("Yukarıdaki 1 numaralı revizyonu okudum ve İzmir adına imzalıyorum.").check()
     page.get_by_role("button", name="1 numaralı revizyonu imzala").click()
     expect(page.locator("#signing-status")).to_be_visible()
+    expect(page.locator("#signing-done-heading")).to_have_text("İmzalandı")
+    expect(page.locator("#signing-status-text")).to_contain_text("İmzalandı. 1 numaralı revizyon İzmir adına")
     expect(page.locator("#signing-error")).to_be_hidden()
     assert _signature_count(live_server) == 1
     _check_page(page, visited)

@@ -135,7 +135,8 @@ def test_adjacent_word_changes_are_merged() -> None:
 
 def test_whitespace_change_counts_no_words() -> None:
     result = redline("The delegate shall sign\nthe text.\n", "The delegate shall sign the text.\n")
-    assert result.summary == RedlineSummary(paragraphs_changed=1)
+    # No word changed, but the redline draws the change: the summary counts it (issue 11).
+    assert result.summary == RedlineSummary(paragraphs_changed=1, other_changes=1)
     assert "<del>\n</del><ins> </ins>" in result.html
 
 
