@@ -211,3 +211,31 @@ def test_public_page_states_the_outcome_and_one_time_format(app: Flask, people: 
     # Times: one format, a <time> element with the UTC instant (shown in the reader's zone by the page's script).
     assert '<time datetime="' in body
     assert not re.search(r"<td>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ</td>", body)
+
+
+@pytest.mark.parametrize(("back", "shown"), [
+    ("/declarations/network/sign", True),
+    ("//evil.example/declarations/x", False),
+    ("https://evil.example/declarations/x", False),
+    ("/admin/users", False),
+    ("javascript:alert(1)", False),
+])
+def test_keys_page_way_back_only_to_a_declaration_of_this_site(app: Flask, people: People, back: str,
+                                                               shown: bool) -> None:
+    from urllib.parse import quote
+
+    client = client_for(app, people.delegate)
+    body = client.get(f"/account/keys?back={quote(back, safe='')}").get_data(as_text=True)
+    assert ("back-to-signing" in body) is shown
+    if shown:
+        assert f'href="{back}"' in body
+    assert "evil.example" not in body and "javascript:" not in body
+
+
+def test_error_page_leads_back_to_the_previous_page_of_this_site(app: Flask, people: People) -> None:
+    client = client_for(app, people.observer)
+    here = client.get("/admin/users", headers={"Referer": "http://localhost/declarations/"})
+    assert here.status_code == 403
+    assert 'href="http://localhost/declarations/"' in here.get_data(as_text=True)
+    elsewhere = client.get("/admin/users", headers={"Referer": "https://evil.example/"})
+    assert "evil.example" not in elsewhere.get_data(as_text=True)

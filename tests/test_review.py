@@ -400,7 +400,7 @@ def test_dashboard_rows_and_csv(app: Flask, people: People, consultation: Any) -
     assert izmir_row is not None
     cells = [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", izmir_row.group(1), re.S)]
     assert cells == ["=HYPERLINK(&#34;http://evil.example&#34;,&#34;click&#34;)", "@SUM(A1:A9)", "1", "—",
-                     "2", "0", "—", ""]  # the last: the Nudge column (nothing to nudge in consultation)
+                     "2", "0", "—", ""]  # the last: the nudges (none in consultation)
 
 
 @BACKENDS
