@@ -8,6 +8,7 @@ which sends the browser back to a path on this site only (``redirects.same_site_
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from flask import Blueprint, Flask, current_app, flash, g, has_request_context, redirect, request, url_for
 from flask.typing import ResponseReturnValue
@@ -31,6 +32,13 @@ STATE_LABELS = {
     "revoked": _l("revoked"), "disabled": _l("disabled"),
 }
 COOKIE_MAX_AGE = 365 * 24 * 3600
+
+
+def _here() -> str:
+    """Where the switch sends the browser back: this page, with its ``next`` only if that is a path of this site
+    (an arbitrary query is never echoed into the page)."""
+    wanted = redirects.same_site_path(request.args.get("next"))
+    return f"{request.path}?{urlencode({'next': wanted})}" if wanted else request.path
 
 
 def _choose_locale() -> None:
@@ -77,7 +85,7 @@ def init_app(app: Flask) -> None:
     def _language_form() -> dict[str, Any]:
         if not has_request_context():  # e-mails rendered by a worker: no form, no CSRF
             return {}
-        form = LanguageForm(formdata=None, locale=g.get("chosen_locale") or "", next=request.full_path.rstrip("?"))
+        form = LanguageForm(formdata=None, locale=g.get("chosen_locale") or "", next=_here())
         return {"language_form": form}
 
     # First: the locale is chosen before anything (an error message of a later hook) is translated.
