@@ -131,8 +131,12 @@ def test_decline_with_reason_shown_to_secretariat_and_change_of_mind(app: Flask,
     client.post(f"/declarations/{slug}/decline", data={"csrf_token": token, "reason": ""})
     assert kind_of(app, people, declaration) == "declined"
     sign_with_service(declaration, people.delegate, key)
-    assert db.session.scalar(select(func.count()).select_from(SigningDecline)) == 0
     assert kind_of(app, people, declaration) == "signed"
+    board = client_for(app, people.secretariat).get(f"/declarations/{slug}/dashboard").get_data(as_text=True)
+    assert "Declined by" not in board  # the signature supersedes the decline
+    from signing.services import declines, inbox
+
+    assert declines.of_declaration(declaration) == {} and inbox.decline_of(declaration, people.city.id) is None
 
 
 @BACKENDS

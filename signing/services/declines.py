@@ -1,8 +1,8 @@
 """A delegate may decline to sign for their city, with an optional reason, and change their mind until freeze.
 
 A decline is a note to the secretariat (the dashboard shows it and its reason), not a signed statement: it
-does not count towards the rule and blocks nothing. The city may still sign; signing removes the decline
-(``signatures.submit_signature``), and so does ``retract``.
+does not count towards the rule and blocks nothing. The city may still sign: a signature made after the decline
+supersedes it (``inbox.superseded``; the signing path writes nothing more), and ``retract`` removes it.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from ..extensions import db
 from ..models import Declaration, SigningDecline, User, utcnow
 from . import Conflict, ServiceError, audit, transactions
 from .declarations import _lock, check_printable
-from .inbox import decline_of
+from .inbox import decline_of, superseded
 from .signatures import require_signer, standing_signature
 
 MAX_REASON = 2_000
@@ -31,7 +31,8 @@ def decline(declaration: Declaration, user: User, reason: str) -> SigningDecline
     if standing_signature(declaration, user.city_id) is not None:
         raise Conflict(_("Your city has signed this revision: withdraw the signature first if your city will not "
                          "sign after all."))
-    record = decline_of(declaration, user.city_id)
+    record = db.session.scalar(select(SigningDecline).where(
+        SigningDecline.revision_id == declaration.open_revision_id, SigningDecline.city_id == user.city_id))
     if record is None:
         record = SigningDecline(declaration_id=declaration.id, revision_id=declaration.open_revision_id,
                                 city_id=user.city_id, user_id=user.id, reason=reason)
@@ -63,4 +64,4 @@ def of_declaration(declaration: Declaration) -> dict[int, SigningDecline]:
         return {}
     rows = db.session.scalars(select(SigningDecline).where(
         SigningDecline.revision_id == declaration.open_revision_id))
-    return {row.city_id: row for row in rows}
+    return {row.city_id: row for row in rows if not superseded(row)}

@@ -11,7 +11,7 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 
 from ..extensions import db
 from ..models import AuditEvent, Declaration, Role, Signature, SignatureStatus, SigningDecline, Status, User
@@ -79,13 +79,23 @@ def _voided(declaration: Declaration, city_id: int) -> Voided | None:
     return Voided(revision=record.revision.number, at=record.status_changed_at, reason=reason)
 
 
+def superseded(decline: SigningDecline) -> bool:
+    """A city that declined and then signed after all no longer declines: a signature made since the decline
+    supersedes it (read here, so that the signing path itself writes nothing more)."""
+    return bool(db.session.scalar(select(exists().where(
+        Signature.revision_id == decline.revision_id, Signature.city_id == decline.city_id,
+        Signature.signed_at >= decline.declined_at))))
+
+
 def decline_of(declaration: Declaration, city_id: int) -> SigningDecline | None:
+    """The city's standing decline of the revision open for signature, if any."""
     if declaration.open_revision_id is None:
         return None
-    return db.session.scalar(
+    record = db.session.scalar(
         select(SigningDecline).where(SigningDecline.revision_id == declaration.open_revision_id,
                                      SigningDecline.city_id == city_id)
     )
+    return None if record is None or superseded(record) else record
 
 
 def ask(declaration: Declaration, user: User) -> Ask:

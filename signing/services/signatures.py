@@ -18,7 +18,7 @@ from typing import Any
 from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import bindparam, delete, exists, select, update
+from sqlalchemy import bindparam, exists, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..core import log_entry, payload
@@ -32,7 +32,6 @@ from ..models import (
     Signatory,
     Signature,
     SignatureStatus,
-    SigningDecline,
     SigningKey,
     User,
     Withdrawal,
@@ -257,9 +256,6 @@ def submit_signature(declaration: Declaration, user: User, data: bytes, signatur
     except IntegrityError as exc:
         transactions.rollback()
         raise Conflict(_("Your city has already signed this revision."), code="already_signed") from exc
-    # A city that had declined and signs after all no longer declines (services/declines.py).
-    db.session.execute(delete(SigningDecline).where(SigningDecline.revision_id == revision.id,
-                                                    SigningDecline.city_id == city.id))
     audit.record("signature.added", record, user, city=city.slug, revision=revision.number,
                  fingerprint=key.fingerprint, payload_sha256=record.payload_sha256)
     tlog.append(log_entry.SIGNATURE_ACCEPTED, declaration=declaration.slug, revision=revision.number, city=city.slug,
