@@ -5,6 +5,8 @@ WORKDIR /app
 COPY requirements.txt .
 RUN pip install --no-cache-dir -r requirements.txt
 COPY . .
+# The interface's catalogs (signing/translations/*/LC_MESSAGES/messages.po -> .mo), as `make translations` does.
+RUN pybabel --quiet compile -d signing/translations
 RUN useradd --create-home accord && mkdir -p /app/instance && chown accord /app/instance
 USER accord
 EXPOSE 8000

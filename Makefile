@@ -28,14 +28,16 @@ upgrade: $(VENV)/.runtime translations
 
 # The interface's languages (signing/i18n.py): extract the messages, merge them into every catalog, compile.
 translations-extract: $(VENV)/.runtime
-	$(BIN)/pybabel extract --quiet -F babel.cfg -k _l -k lazy_gettext -k lazy_ngettext:1,2 -o signing/translations/messages.pot .
+	$(BIN)/pybabel --quiet extract -F babel.cfg -k _l -k lazy_gettext -k lazy_ngettext:1,2 -k N_ -k t \
+		--no-location --sort-output -o signing/translations/messages.pot .
 
 translations-update: translations-extract
-	$(BIN)/pybabel update --quiet --no-fuzzy-matching -i signing/translations/messages.pot -d signing/translations
+	$(BIN)/pybabel --quiet update --no-fuzzy-matching --ignore-obsolete \
+		-i signing/translations/messages.pot -d signing/translations
 
 translations: $(VENV)/.runtime
 	@if ls signing/translations/*/LC_MESSAGES/messages.po >/dev/null 2>&1; then \
-		$(BIN)/pybabel compile --quiet --statistics -d signing/translations; fi
+		$(BIN)/pybabel --quiet compile -d signing/translations; fi
 
 run: upgrade
 	$(FLASK) demo --if-empty

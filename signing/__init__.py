@@ -33,6 +33,7 @@ def create_app(overrides: dict[str, Any] | None = None, instance_path: str | Pat
         endorse_json,
         errors,
         home,
+        language,
         log,
         mandates,
         nudges,
@@ -67,7 +68,7 @@ def create_app(overrides: dict[str, Any] | None = None, instance_path: str | Pat
     security.init_app(app)
     errors.init_app(app)
     blueprints = (auth, account_security, passkeys, home, admin, declarations, review, public, log, api, signing,
-                  webhooks, mandates, endorse, endorse_json, endorse_admin, nudges)
+                  webhooks, mandates, endorse, endorse_json, endorse_admin, nudges, language)
     for blueprint_module in blueprints:
         blueprint_module.init_app(app)
     commands.init_app(app)

@@ -311,3 +311,20 @@ def fresh_g() -> Iterator[None]:
         yield
     finally:
         request_started.disconnect(clear)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def compiled_catalogs() -> None:
+    """The interface's catalogs compiled, as ``make translations`` does (``make test`` runs it first; this
+    covers a bare ``pytest``): a ``.mo`` missing or older than its ``.po`` is compiled again."""
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    for po_path in Path(__file__).resolve().parent.parent.glob("signing/translations/*/LC_MESSAGES/messages.po"):
+        mo_path = po_path.with_suffix(".mo")
+        if mo_path.exists() and mo_path.stat().st_mtime >= po_path.stat().st_mtime:
+            continue
+        with open(po_path, "rb") as po:
+            catalog = read_po(po, locale=po_path.parent.parent.name)
+        with open(mo_path, "wb") as mo:
+            write_mo(mo, catalog)

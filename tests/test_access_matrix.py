@@ -68,6 +68,8 @@ MATRIX: dict[tuple[str, str], dict[str, str]] = {
     ("auth.reset_password", "GET"): everyone(BAD_LINK),
     ("auth.reset_password", "POST"): everyone(BAD_LINK),
     ("auth.account", "GET"): members(OK),
+    # The interface language (tests/test_i18n.py): anyone may choose one; it is remembered, then back to a page.
+    ("language.choose", "POST"): everyone(ALLOWED),
     ("auth.account", "POST"): members(ALLOWED),
     ("auth.token_create", "POST"): members(ALLOWED),
     ("auth.token_revoke", "POST"): members(ALLOWED),
@@ -239,6 +241,7 @@ FORM_DATA: dict[str, dict[str, str]] = {
     "auth.accept_invitation": {"password": "a new long password", "confirm": "a new long password"},
     "auth.request_reset": {"email": "izmir@b40.example"},
     "auth.reset_password": {"password": "a new long password", "confirm": "a new long password"},
+    "language.choose": {"locale": "tr"},
     "auth.account": {"current": PASSWORD, "password": "a new long password", "confirm": "a new long password"},
     "admin.city_new": {"name": "Sofia", "country": "Bulgaria"},
     "admin.city_edit": {"name": "Smyrna", "country": "Türkiye"},

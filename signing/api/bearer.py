@@ -8,6 +8,7 @@ CSRF tokens are not needed).
 from __future__ import annotations
 
 from flask import Response, g, request
+from flask_babel import gettext as _
 
 from ..models import User
 from ..services import ServiceError, tokens
@@ -31,9 +32,9 @@ def current_user() -> User:
 
 def _bearer_token() -> str:
     header = request.headers.get("Authorization", "")
-    scheme, _, credentials = header.strip().partition(" ")
+    scheme, _sep, credentials = header.strip().partition(" ")
     if scheme.lower() != "bearer" or not credentials.strip():
-        raise Unauthorized("Send an API token: Authorization: Bearer <token>.", code="missing_token")
+        raise Unauthorized(_("Send an API token: Authorization: Bearer <token>."), code="missing_token")
     return credentials.strip()
 
 
@@ -45,7 +46,7 @@ def authenticate() -> None:
         return
     user = tokens.authenticate(_bearer_token())
     if user is None:
-        raise Unauthorized("The API token is not valid: unknown, revoked, or its account is deactivated.")
+        raise Unauthorized(_("The API token is not valid: unknown, revoked, or its account is deactivated."))
     g.api_user = user
     check_body()
 

@@ -10,6 +10,7 @@ response bodies (``actions``), and every refusal, an ended session included, is
 from __future__ import annotations
 
 from flask import Blueprint, Flask, Response, flash
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from ..extensions import limiter
@@ -47,7 +48,8 @@ def not_cached(response: Response) -> Response:
 def enrol_key(json: schemas.KeyCreate) -> tuple[schemas.KeyOut, int]:
     """Enrol the public half of a key made in this browser; the password is asked again."""
     key = actions.enrol_key(_user(), json, "browser")
-    flash(f"The key “{key.label}” is enrolled. Its fingerprint is {key.fingerprint}.", "success")
+    flash(_("The key “%(label)s” is enrolled. Its fingerprint is %(fingerprint)s.",
+            label=key.label, fingerprint=key.fingerprint), "success")
     return key, 201
 
 
@@ -57,8 +59,8 @@ def enrol_key(json: schemas.KeyCreate) -> tuple[schemas.KeyOut, int]:
 def enrol_witness_key(json: schemas_log.WitnessCreate) -> tuple[schemas_log.WitnessOut, int]:
     """Enrol the public half of a witness key made in this browser (``static/js/witness-keys.js``)."""
     key = witness.enrol(_user(), json.public_key, json.password, "browser")
-    flash(f"The witness key {key.fingerprint} is enrolled for {key.city.name}: this browser now cosigns the "
-          "transparency log whenever you open Accord.", "success")
+    flash(_("The witness key %(fingerprint)s is enrolled for %(name)s: this browser now cosigns the transparency "
+            "log whenever you open Accord.", fingerprint=key.fingerprint, name=key.city.name), "success")
     return present.witness_key(key), 201
 
 

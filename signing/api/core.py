@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from flask import Blueprint
+from flask_babel import gettext as _
 from spectree import Response, SecurityScheme, SpecTree
 from spectree.models import SecureType, SecuritySchemeData
 
@@ -44,7 +45,8 @@ def _validation_failed(req: Any, resp: Any, error: Exception | None, instance: A
     for item in adapter.validation_errors(error)[:5]:
         where = ".".join(str(part) for part in item.get("loc", ())) or "body"
         problems.append(f"{where}: {item.get('msg', 'invalid')}")
-    raise ServiceError("The request is not valid. " + "; ".join(problems) + ".", code="invalid_request")
+    raise ServiceError(_("The request is not valid. %(problems)s.", problems="; ".join(problems)),
+                       code="invalid_request")
 
 
 def _spectree(**options: Any) -> SpecTree:

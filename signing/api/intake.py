@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 
 from flask import request
+from flask_babel import gettext as _
 from werkzeug.exceptions import BadRequest
 
 from ..core.payload import SIGNATURE_BYTES, PayloadError, b64decode
@@ -27,15 +28,15 @@ def check_body() -> None:
     if request.method not in {"POST", "PUT", "PATCH"}:
         return
     if request.mimetype in _FORM_TYPES:
-        raise ServiceError("Send a JSON body (Content-Type: application/json).", code="invalid_content_type")
+        raise ServiceError(_("Send a JSON body (Content-Type: application/json)."), code="invalid_content_type")
     if not request.get_data(cache=True):
         return
     if not request.is_json:
-        raise ServiceError("Send a JSON body (Content-Type: application/json).", code="invalid_content_type")
+        raise ServiceError(_("Send a JSON body (Content-Type: application/json)."), code="invalid_content_type")
     try:
         request.get_json()
     except (BadRequest, RecursionError) as exc:
-        raise ServiceError("The body is not valid JSON.", code="invalid_json") from exc
+        raise ServiceError(_("The body is not valid JSON."), code="invalid_json") from exc
 
 
 def is_fingerprint(value: str) -> bool:
@@ -45,7 +46,7 @@ def is_fingerprint(value: str) -> bool:
 def fingerprint(value: str) -> str:
     """A fingerprint from a request body: well-formed, else 400 (unknown ones are 404 in the service)."""
     if not is_fingerprint(value):
-        raise ServiceError("key_fingerprint must be 'sha256:' followed by 64 lower-case hex digits.")
+        raise ServiceError(_("key_fingerprint must be 'sha256:' followed by 64 lower-case hex digits."))
     return value
 
 
@@ -54,11 +55,12 @@ def decode(value: str, what: str, size: int | None = None) -> bytes:
     try:
         raw = b64decode(value, what)
     except PayloadError as exc:
-        raise ServiceError(f"{exc}.", code="invalid_base64") from exc
+        raise ServiceError(_("%(exc)s.", exc=exc), code="invalid_base64") from exc
     if size is not None and len(raw) != size:
-        raise ServiceError(f"{what} must be {size} bytes, not {len(raw)}.", code="invalid_size")
+        raise ServiceError(_("%(what)s must be %(size)s bytes, not %(raw)s.",
+                             what=what, size=size, raw=len(raw)), code="invalid_size")
     if not raw:
-        raise ServiceError(f"{what} is empty.")
+        raise ServiceError(_("%(what)s is empty.", what=what))
     return raw
 
 
@@ -66,5 +68,5 @@ def signed(body: SignedPayload) -> tuple[bytes, bytes]:
     """The payload and signature bytes of a signature or withdrawal submission."""
     data = decode(body.payload, "payload")
     if len(data) > MAX_PAYLOAD_BYTES:
-        raise SignatureRejected("The payload is larger than any payload this server issues.")
+        raise SignatureRejected(_("The payload is larger than any payload this server issues."))
     return data, decode(body.signature, "signature", SIGNATURE_BYTES)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from flask_babel import gettext as _
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import joinedload
 
@@ -26,10 +27,10 @@ _BY_SLUG = (
 def named(slug: str) -> Declaration:
     """The declaration (its open revision loaded with it), or 404; who may do what with it is not checked here."""
     if len(slug) > 80 or not _SLUG.match(slug):
-        raise NotFound("No such declaration.")
+        raise NotFound(_("No such declaration."))
     found = db.session.scalar(_BY_SLUG, {"slug": slug})
     if found is None:
-        raise NotFound("No such declaration.")
+        raise NotFound(_("No such declaration."))
     return found
 
 
@@ -42,7 +43,7 @@ def declaration(slug: str, action: Action = Action.VIEW) -> Declaration:
 
 def key(fingerprint: str) -> SigningKey:
     if not is_fingerprint(fingerprint):
-        raise NotFound("No key with that fingerprint.")
+        raise NotFound(_("No key with that fingerprint."))
     return keys.get_by_fingerprint(fingerprint)
 
 
@@ -53,8 +54,8 @@ def keys_visible_to(user: User, owner_id: int | None) -> list[SigningKey]:
             return list(db.session.scalars(select(SigningKey).order_by(SigningKey.id)))
         return keys.keys_of(user)
     if user.role != Role.SECRETARIAT:
-        raise Forbidden("Only the secretariat may list another person's keys.")
+        raise Forbidden(_("Only the secretariat may list another person's keys."))
     owner = db.session.get(User, owner_id)
     if owner is None:
-        raise NotFound("No such user.")
+        raise NotFound(_("No such user."))
     return keys.keys_of(owner)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from flask_babel import gettext as _
+
 from ..services import ServiceError, cities, declarations
 from ..services.workflow import Action
 from . import lookup, present, schemas
@@ -71,7 +73,8 @@ def open_signing(slug: str, json: schemas.OpenSigning) -> schemas.DeclarationDet
     known = {city.slug: city.id for city in cities.list_cities()}
     unknown = sorted(set(json.excluded_cities) - known.keys())
     if unknown:
-        raise ServiceError(f"Unknown member cities in excluded_cities: {', '.join(unknown)}.")
+        raise ServiceError(_("Unknown member cities in excluded_cities: %(unknown)s.",
+                             unknown=', '.join(unknown)))
     quorum = json.rule.required if isinstance(json.rule, schemas.RuleQuorum) else None
     declarations.open_signing(
         declaration, json.revision, current_user(), excluded_city_ids=[known[s] for s in json.excluded_cities],

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 
 from flask import Response
+from flask_babel import gettext as _
 
 from ..extensions import db
 from ..models import Status
@@ -39,7 +40,7 @@ def bundle(slug: str) -> Response:
     declaration = lookup.declaration(slug)
     found = freeze.bundle_of(declaration)
     if found is None:
-        raise NotFound("This declaration is not frozen: there is no bundle yet.")
+        raise NotFound(_("This declaration is not frozen: there is no bundle yet."))
     archive = log_evidence.export_archive(found)
     return Response(
         archive, mimetype="application/zip",

@@ -57,6 +57,8 @@ class User(UserMixin, db.Model):  # type: ignore[name-defined,misc]
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The interface language this person chose (a code of ``signing.i18n.LANGUAGES``); None: the browser's.
+    locale: Mapped[str | None] = mapped_column(String(16))
 
     city: Mapped[City | None] = relationship(back_populates="delegates")
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy import JSON, Boolean, ForeignKey, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -39,12 +40,12 @@ class Status(enum.StrEnum):
 
     @property
     def label(self) -> str:
-        return {
-            "draft": "Draft",
-            "consultation": "In consultation",
-            "open_for_signature": "Open for signature",
-            "frozen": "Frozen",
-        }[self.value]
+        return str({
+            "draft": _("Draft"),
+            "consultation": _("In consultation"),
+            "open_for_signature": _("Open for signature"),
+            "frozen": _("Frozen"),
+        }[self.value])
 
 
 class Declaration(db.Model):  # type: ignore[name-defined,misc]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from flask_babel import gettext as _
+
 from ..text.bidi import found
 
 
@@ -12,6 +14,7 @@ class ServiceError(Exception):
     code: str = "bad_request"
 
     def __init__(self, message: str, *, status: int | None = None, code: str | None = None) -> None:
+        message = str(message)  # a lazy translation becomes text in the language of this request
         super().__init__(message)
         self.message = message
         if status is not None:
@@ -25,8 +28,9 @@ def refuse_bidi(value: str, what: str) -> str:
     controls = found(value)
     if controls:
         raise ServiceError(
-            f"The {what} contains invisible direction-control characters ({', '.join(controls)}), which can "
-            "make it read differently from what is stored. Remove them and try again.", code="bidi_control")
+            _("The %(what)s contains invisible direction-control characters (%(controls)s), which can make it read "
+              "differently from what is stored. Remove them and try again.",
+              what=what, controls=', '.join(controls)), code="bidi_control")
     return value
 
 
@@ -51,5 +55,5 @@ class LoginRequired(ServiceError):
     status = 401
     code = "login_required"
 
-    def __init__(self, message: str = "Your session has ended. Log in again, then reload this page.") -> None:
-        super().__init__(message)
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or _("Your session has ended. Log in again, then reload this page."))

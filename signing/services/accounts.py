@@ -21,11 +21,11 @@ def normalise_email(raw: str) -> str:
     """Validate the syntax and return the lower-cased address (no DNS look-up)."""
     candidate = (raw or "").strip()
     if len(candidate) > 254:
-        raise ServiceError("The e-mail address is too long (254 characters at most).")
+        raise ServiceError(_("The e-mail address is too long (254 characters at most)."))
     try:
         result = validate_email(candidate, check_deliverability=False)
     except EmailNotValidError as exc:
-        raise ServiceError(f"That is not a valid e-mail address: {exc}") from exc
+        raise ServiceError(_("That is not a valid e-mail address: %(exc)s", exc=exc)) from exc
     return result.normalized.lower()
 
 
@@ -38,11 +38,11 @@ CITY_ROLES = frozenset({Role.DELEGATE.value, Role.MAYOR.value})
 
 def _check_role(role: str, city: City | None) -> None:
     if role not in {r.value for r in Role}:
-        raise ServiceError(f"Unknown role {role!r}.")
+        raise ServiceError(_("Unknown role %(role)s.", role=repr(role)))
     if role in CITY_ROLES and city is None:
-        raise ServiceError("A delegate or a mayor must belong to a city.")
+        raise ServiceError(_("A delegate or a mayor must belong to a city."))
     if role not in CITY_ROLES and city is not None:
-        raise ServiceError("Only delegates and mayors belong to a city.")
+        raise ServiceError(_("Only delegates and mayors belong to a city."))
     if role == Role.MAYOR and city is not None:
         mayor = db.session.scalar(select(User).where(User.city_id == city.id, User.role == Role.MAYOR.value))
         if mayor is not None:
@@ -54,11 +54,11 @@ def _new_user(email: str, display_name: str, role: str, city: City | None) -> Us
     email = normalise_email(email)
     display_name = display_name.strip()
     if not display_name:
-        raise ServiceError("A display name is required.")
-    refuse_bidi(display_name, "display name")
+        raise ServiceError(_("A display name is required."))
+    refuse_bidi(display_name, _("display name"))
     _check_role(role, city)
     if find_by_email(email) is not None:
-        raise Conflict("A user with this e-mail address already exists.")
+        raise Conflict(_("A user with this e-mail address already exists."))
     user = User(email=email, display_name=display_name, role=role, city=city)
     db.session.add(user)
     db.session.flush()
@@ -106,9 +106,9 @@ def invite(email: str, display_name: str, role: str, *, city: City | None, actor
 
 def resend_invitation(user: User, actor: User | None) -> None:
     if user.has_password:
-        raise Conflict("This person has already accepted the invitation.")
+        raise Conflict(_("This person has already accepted the invitation."))
     if not user.active:
-        raise Conflict("This account is deactivated; reactivate it first.")
+        raise Conflict(_("This account is deactivated; reactivate it first."))
     _queue_invitation(user, actor)
     audit.record("user.invitation_resent", user, actor)
     transactions.commit()
@@ -220,7 +220,7 @@ def record_login(user: User, *, user_agent: str, address: str | None, method: st
 
 def change_password(user: User, current: str, new: str) -> None:
     if not verify_password(user.password_hash, current):
-        raise ServiceError("The current password is not correct.")
+        raise ServiceError(_("The current password is not correct."))
     check_password_policy(new)
     user.password_hash = hash_password(new)
     user.session_epoch += 1
@@ -231,7 +231,7 @@ def change_password(user: User, current: str, new: str) -> None:
 
 def set_active(user: User, active: bool, actor: User) -> None:
     if user.id == actor.id:
-        raise Conflict("You cannot deactivate your own account.")
+        raise Conflict(_("You cannot deactivate your own account."))
     if user.active == active:
         return
     user.active = active
@@ -244,8 +244,8 @@ def set_active(user: User, active: bool, actor: User) -> None:
 def update_profile(user: User, display_name: str, actor: User) -> None:
     display_name = display_name.strip()
     if not display_name:
-        raise ServiceError("A display name is required.")
-    refuse_bidi(display_name, "display name")
+        raise ServiceError(_("A display name is required."))
+    refuse_bidi(display_name, _("display name"))
     if display_name != user.display_name:
         audit.record("user.updated", user, actor, display_name=[user.display_name, display_name])
         user.display_name = display_name

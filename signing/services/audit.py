@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import String, and_, cast, or_, select
 
 from ..extensions import db
@@ -30,29 +31,29 @@ def record(action: str, obj: object, actor: User | None, **details: Any) -> Audi
 
 # What the account page shows its owner, in their words.
 SECURITY_EVENTS = {
-    "user.login": "Logged in",
-    "user.login_failed": "Failed log-in",
-    "session.ended": "Session ended",
-    "session.logout_everywhere": "Logged out everywhere",
-    "user.password_changed": "Password changed",
-    "user.password_reset": "Password reset",
-    "user.second_factor_enrolled": "Second factor turned on",
-    "user.second_factor_removed": "Second factor turned off",
-    "user.second_factor_failed": "Wrong second factor",
-    "user.second_factor_reset": "Second factor reset by the secretariat",
-    "user.recovery_code_used": "Recovery code used",
-    "user.recovery_codes_renewed": "New recovery codes",
-    "key.enrol_wrong_password": "Key enrolment refused (wrong password)",
+    "user.login": _l("Logged in"),
+    "user.login_failed": _l("Failed log-in"),
+    "session.ended": _l("Session ended"),
+    "session.logout_everywhere": _l("Logged out everywhere"),
+    "user.password_changed": _l("Password changed"),
+    "user.password_reset": _l("Password reset"),
+    "user.second_factor_enrolled": _l("Second factor turned on"),
+    "user.second_factor_removed": _l("Second factor turned off"),
+    "user.second_factor_failed": _l("Wrong second factor"),
+    "user.second_factor_reset": _l("Second factor reset by the secretariat"),
+    "user.recovery_code_used": _l("Recovery code used"),
+    "user.recovery_codes_renewed": _l("New recovery codes"),
+    "key.enrol_wrong_password": _l("Key enrolment refused (wrong password)"),
 }
 # Events about the account's keys and passkeys (their object is the key): shown to the account owner when the
 # owner or someone else acted on them.
 OWNED_OBJECT_EVENTS = {
-    "key.enrolled": ("signing_keys", "Signing key enrolled"),
-    "key.revoked": ("signing_keys", "Signing key revoked"),
-    "passkey.added": ("passkeys", "Passkey added"),
-    "passkey.removed": ("passkeys", "Passkey removed"),
+    "key.enrolled": ("signing_keys", _l("Signing key enrolled")),
+    "key.revoked": ("signing_keys", _l("Signing key revoked")),
+    "passkey.added": ("passkeys", _l("Passkey added")),
+    "passkey.removed": ("passkeys", _l("Passkey removed")),
 }
-SECURITY_EVENT_LABELS = {**SECURITY_EVENTS, **{action: label for action, (_, label) in OWNED_OBJECT_EVENTS.items()}}
+SECURITY_EVENT_LABELS = {**SECURITY_EVENTS, **{action: label for action, (_t, label) in OWNED_OBJECT_EVENTS.items()}}
 
 
 def security_events_of(user: User, limit: int = 10) -> list[AuditEvent]:
@@ -66,7 +67,7 @@ def security_events_of(user: User, limit: int = 10) -> list[AuditEvent]:
                          AuditEvent.action.in_(SECURITY_EVENTS))
     about_owned = [
         and_(AuditEvent.action == action, AuditEvent.object_type == table, AuditEvent.object_id.in_(owned[table]))
-        for action, (table, _) in OWNED_OBJECT_EVENTS.items()
+        for action, (table, _label) in OWNED_OBJECT_EVENTS.items()
     ]
     return list(db.session.scalars(
         select(AuditEvent).where(or_(about_account, *about_owned)).order_by(AuditEvent.id.desc()).limit(limit)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from ..extensions import db
@@ -27,7 +28,7 @@ def slugify(name: str) -> str:
 def get_by_slug(slug: str) -> City:
     city = db.session.scalar(select(City).where(City.slug == slug))
     if city is None:
-        raise NotFound("No such city.")
+        raise NotFound(_("No such city."))
     return city
 
 
@@ -38,19 +39,19 @@ def list_cities() -> list[City]:
 def _clean(name: str, country: str, slug: str | None) -> tuple[str, str, str]:
     name, country = name.strip(), country.strip()
     if not name or not country:
-        raise ServiceError("A city needs a name and a country.")
-    refuse_bidi(name, "city's name")
-    refuse_bidi(country, "country")
+        raise ServiceError(_("A city needs a name and a country."))
+    refuse_bidi(name, _("city's name"))
+    refuse_bidi(country, _("country"))
     slug = (slug or "").strip() or slugify(name)
     if not _SLUG_RE.match(slug):
-        raise ServiceError("The short name may contain only a-z, 0-9 and single hyphens.")
+        raise ServiceError(_("The short name may contain only a-z, 0-9 and single hyphens."))
     return name, country, slug
 
 
 def create_city(name: str, country: str, actor: User | None, slug: str | None = None) -> City:
     name, country, slug = _clean(name, country, slug)
     if db.session.scalar(select(City.id).where(City.slug == slug)) is not None:
-        raise Conflict(f"A city with the short name {slug!r} already exists.")
+        raise Conflict(_("A city with the short name %(slug)s already exists.", slug=repr(slug)))
     city = City(name=name, country=country, slug=slug)
     db.session.add(city)
     db.session.flush()
@@ -61,7 +62,7 @@ def create_city(name: str, country: str, actor: User | None, slug: str | None = 
 
 def update_city(city: City, name: str, country: str, actor: User) -> None:
     """Rename a city. The slug stays: it names the city in signed payloads and bundles."""
-    name, country, _ = _clean(name, country, city.slug)
+    name, country, _slug = _clean(name, country, city.slug)
     changes = {}
     if name != city.name:
         changes["name"] = [city.name, name]

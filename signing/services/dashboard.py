@@ -37,10 +37,11 @@ class CityRow:
     approved_current: bool
     open_comments: int
     open_amendments: int
-    signature: str  # filled in by the signing feature; "—" until signing opens
+    signature: str  # filled in by the signing feature; "—" until signing opens (English: the CSV's words)
     signatory: bool
     # When the declaration requires mandates: whether a standing mandate covering it names a delegate of the city.
     mandate: bool | None = None
+    signature_record: Signature | None = None  # the city's latest signature, for the page's own words
 
 
 @dataclass(frozen=True)
@@ -140,6 +141,7 @@ def build(declaration: Declaration) -> Dashboard:
                 signature=_signature_status(declaration, city.id, signatory_ids, signatures),
                 signatory=city.id in signatory_ids,
                 mandate=in_place.get(city.id, False) if declaration.require_mandates else None,
+                signature_record=signatures.get(city.id) if city.id in signatory_ids else None,
             )
         )
     return Dashboard(declaration=declaration, current=current, rows=rows)

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -55,25 +56,25 @@ _UNPRINTABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffd]")
 
 def check_printable(text: str, what: str) -> str:
     if _UNPRINTABLE.search(text):
-        raise ServiceError(f"The {what} contains characters that are not allowed.")
+        raise ServiceError(_("The %(what)s contains characters that are not allowed.", what=what))
     return text
 
 
 def get(slug: str) -> Declaration:
     declaration = db.session.scalar(select(Declaration).where(Declaration.slug == slug))
     if declaration is None:
-        raise NotFound("No such declaration.")
+        raise NotFound(_("No such declaration."))
     return declaration
 
 
 def get_revision(declaration: Declaration, number: int) -> Revision:
     if not 0 < number < 2**31:  # beyond an INTEGER column: not found, not a database error
-        raise NotFound(f"This declaration has no revision {number}.")
+        raise NotFound(_("This declaration has no revision %(number)s.", number=number))
     revision = db.session.scalar(
         select(Revision).where(Revision.declaration_id == declaration.id, Revision.number == number)
     )
     if revision is None:
-        raise NotFound(f"This declaration has no revision {number}.")
+        raise NotFound(_("This declaration has no revision %(number)s.", number=number))
     return revision
 
 
@@ -94,10 +95,10 @@ def _canonical(text: str) -> str:
 def _clean_title(title: str) -> str:
     title = " ".join((title or "").split())
     if not title:
-        raise ServiceError("A title is required.")
+        raise ServiceError(_("A title is required."))
     if len(title) > MAX_TITLE:
-        raise ServiceError(f"The title is too long ({MAX_TITLE} characters at most).")
-    return refuse_bidi(check_printable(title, "title"), "title")
+        raise ServiceError(_("The title is too long (%(MAX_TITLE)s characters at most).", MAX_TITLE=MAX_TITLE))
+    return refuse_bidi(check_printable(title, _("title")), _("title"))
 
 
 def _notify(key: str, template: str, recipients: Iterable[User], **context: Any) -> None:
@@ -117,14 +118,14 @@ def followers() -> list[User]:
 
 def create(title: str, text: str, actor: User, slug: str | None = None) -> Declaration:
     if actor.role != Role.SECRETARIAT:
-        raise Forbidden("Only the secretariat creates declarations.")
+        raise Forbidden(_("Only the secretariat creates declarations."))
     title = _clean_title(title)
     canonical = _canonical(text)
     slug = (slug or "").strip() or slugify(title)[:60].strip("-")
     if not _SLUG_RE.match(slug):
-        raise ServiceError("The short name may contain only a-z, 0-9 and single hyphens.")
+        raise ServiceError(_("The short name may contain only a-z, 0-9 and single hyphens."))
     if db.session.scalar(select(Declaration.id).where(Declaration.slug == slug)) is not None:
-        raise Conflict(f"A declaration with the short name {slug!r} already exists.")
+        raise Conflict(_("A declaration with the short name %(slug)s already exists.", slug=repr(slug)))
     declaration = Declaration(slug=slug, title=title, status=Status.DRAFT.value, created_by_id=actor.id)
     db.session.add(declaration)
     db.session.flush()
@@ -177,12 +178,13 @@ def save_versions(declaration: Declaration, texts: Mapping[str, str], authoritat
 
 def _save(declaration: Declaration, prepared: list[LanguageVersion], note: str, actor: User, *,
           credited_to: User | None = None, commit: bool = True) -> Revision:
-    note = check_printable(" ".join((note or "").split()), "note")
+    note = check_printable(" ".join((note or "").split()), _("note"))
     if len(note) > MAX_NOTE:
-        raise ServiceError(f"The note is too long ({MAX_NOTE} characters at most).")
+        raise ServiceError(_("The note is too long (%(MAX_NOTE)s characters at most).", MAX_NOTE=MAX_NOTE))
     latest = declaration.latest
     if prepared == latest.versions:
-        raise Conflict(f"The text is the same as revision {latest.number}; nothing was saved.")
+        raise Conflict(_("The text is the same as revision %(number)s; nothing was saved.",
+                         number=latest.number))
     main = next(version for version in prepared if version.authoritative)
     revision = Revision(
         declaration_id=declaration.id, number=latest.number + 1, text=main.text, sha256=main.sha256,
@@ -193,7 +195,7 @@ def _save(declaration: Declaration, prepared: list[LanguageVersion], note: str, 
         db.session.flush()
     except IntegrityError as exc:
         transactions.rollback()
-        raise Conflict("Someone saved another revision at the same moment; reload and try again.") from exc
+        raise Conflict(_("Someone saved another revision at the same moment; reload and try again.")) from exc
     for version in prepared:
         db.session.add(RevisionVersion(revision_id=revision.id, tag=version.tag, text=version.text,
                                        sha256=version.sha256, authoritative=version.authoritative,
@@ -237,9 +239,10 @@ def parse_rule(kind: str, required: int | None, city_count: int) -> dict[str, An
         return {"kind": "all"}
     if kind == "quorum":
         if required is None or not 1 <= required <= city_count:
-            raise ServiceError(f"A quorum must be between 1 and the {city_count} signatory cities.")
+            raise ServiceError(_("A quorum must be between 1 and the %(city_count)s signatory cities.",
+                                 city_count=city_count))
         return {"kind": "quorum", "required": required}
-    raise ServiceError("The signing rule must be 'all' or 'quorum'.")
+    raise ServiceError(_("The signing rule must be 'all' or 'quorum'."))
 
 
 def open_signing(
@@ -257,10 +260,10 @@ def open_signing(
     excluded = set(excluded_city_ids)
     cities = [c for c in db.session.scalars(select(City).order_by(City.slug)) if c.id not in excluded]
     if not cities:
-        raise ServiceError("At least one city must be asked to sign.")
+        raise ServiceError(_("At least one city must be asked to sign."))
     rule = parse_rule(rule_kind, quorum, len(cities))
     if deadline is not None and deadline <= utcnow():
-        raise ServiceError("The signing deadline must be in the future.")
+        raise ServiceError(_("The signing deadline must be in the future."))
     for old in list(declaration.signatories):
         db.session.delete(old)
     db.session.flush()
@@ -305,11 +308,11 @@ def open_signing(
 def return_to_consultation(declaration: Declaration, actor: User, reason: str) -> None:
     _lock(declaration)
     require(Action.RETURN_TO_CONSULTATION, declaration, actor)
-    reason = check_printable(" ".join((reason or "").split()), "reason")
+    reason = check_printable(" ".join((reason or "").split()), _("reason"))
     if not reason:
-        raise ServiceError("Say why the declaration goes back to consultation.")
+        raise ServiceError(_("Say why the declaration goes back to consultation."))
     if len(reason) > 2000:
-        raise ServiceError("The reason is too long (2000 characters at most).")
+        raise ServiceError(_("The reason is too long (2000 characters at most)."))
     previous = declaration.open_revision.number if declaration.open_revision else None
     standing_cities = list(db.session.scalars(select(Signature.city_id).where(
         Signature.revision_id == declaration.open_revision_id, Signature.status == SignatureStatus.VALID.value)))

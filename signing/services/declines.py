@@ -7,6 +7,7 @@ supersedes it (``inbox.superseded``; the signing path writes nothing more), and 
 
 from __future__ import annotations
 
+from flask_babel import gettext as _
 from sqlalchemy import delete, select
 
 from ..extensions import db
@@ -25,10 +26,11 @@ def decline(declaration: Declaration, user: User, reason: str) -> SigningDecline
     assert user.city_id is not None and declaration.open_revision_id is not None  # noqa: S101 - checked above
     reason = check_printable((reason or "").strip(), "reason")
     if len(reason) > MAX_REASON:
-        raise ServiceError(f"The reason is {len(reason)} characters long; {MAX_REASON} at most.")
+        raise ServiceError(_("The reason is %(reason)s characters long; %(MAX_REASON)s at most.",
+                             reason=len(reason), MAX_REASON=MAX_REASON))
     if standing_signature(declaration, user.city_id) is not None:
-        raise Conflict("Your city has signed this revision: withdraw the signature first if your city will not "
-                       "sign after all.")
+        raise Conflict(_("Your city has signed this revision: withdraw the signature first if your city will not "
+                         "sign after all."))
     record = db.session.scalar(select(SigningDecline).where(
         SigningDecline.revision_id == declaration.open_revision_id, SigningDecline.city_id == user.city_id))
     if record is None:
@@ -49,7 +51,7 @@ def retract(declaration: Declaration, user: User) -> None:
     _lock(declaration)
     require_signer(declaration, user)
     if decline_of(declaration, user.city_id or 0) is None:
-        raise Conflict("Your city has not declined to sign this revision.")
+        raise Conflict(_("Your city has not declined to sign this revision."))
     db.session.execute(delete(SigningDecline).where(SigningDecline.revision_id == declaration.open_revision_id,
                                                     SigningDecline.city_id == user.city_id))
     audit.record("signing.decline_retracted", declaration, user, city=user.city.slug if user.city else None)

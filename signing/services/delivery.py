@@ -11,11 +11,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
-from sqlalchemy import select
+from flask_babel import force_locale
+from sqlalchemy import func, select
 
 from ..extensions import db
+from ..i18n import DEFAULT_LOCALE, known
 from ..mail import PermanentMailError, build_message, send_messages
-from ..models import OutboxEmail, utcnow
+from ..models import OutboxEmail, User, utcnow
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
@@ -44,9 +46,12 @@ def deliver(ids: Iterable[int]) -> dict[int, str]:
         return outcome
     messages = []
     results: dict[str, Exception | None] = {}
+    locales = recipient_locales(row.recipient for row in rows)
     for row in rows:
         try:
-            messages.append((row.dedupe_key, build_message(row.template, row.recipient, row.context, str(row.id))))
+            with force_locale(locales.get(row.recipient.lower(), DEFAULT_LOCALE)):  # the recipient's language
+                message = build_message(row.template, row.recipient, row.context, str(row.id))
+            messages.append((row.dedupe_key, message))
         except Exception as exc:  # a broken template must not block the batch
             log.exception("cannot build e-mail %s", row.id)
             results[row.dedupe_key] = PermanentMailError(f"cannot build the message: {type(exc).__name__}: {exc}")
@@ -70,6 +75,18 @@ def deliver(ids: Iterable[int]) -> dict[int, str]:
         outcome[row.id] = row.status
     db.session.commit()
     return outcome
+
+
+def recipient_locales(recipients: Iterable[str]) -> dict[str, str]:
+    """``{lower-cased address: locale}`` of the recipients who chose an interface language (one query)."""
+    addresses = sorted({address.lower() for address in recipients})
+    if not addresses:
+        return {}
+    chosen = db.session.execute(
+        select(func.lower(User.email), User.locale).where(func.lower(User.email).in_(addresses),
+                                                           User.locale.is_not(None))
+    )
+    return {address: locale for address, locale in chosen if known(locale)}
 
 
 def still_pending(outbox_ids: list[int]) -> list[int]:

@@ -12,6 +12,7 @@ import hashlib
 import logging
 
 from flask import Flask, current_app
+from flask_babel import gettext as _
 from sqlalchemy import Integer, bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 
@@ -98,9 +99,9 @@ def request(declaration: Declaration, actor: User) -> None:
     require(Action.FREEZE, declaration, actor)
     deadline_passed = declaration.signing_deadline is not None and declaration.signing_deadline <= utcnow()
     if not (rule_met(declaration) or deadline_passed):
-        raise Conflict("The signing rule is not met and the deadline has not passed; it cannot be frozen yet.")
+        raise Conflict(_("The signing rule is not met and the deadline has not passed; it cannot be frozen yet."))
     if standing_count(declaration) == 0:
-        raise Conflict("No city has signed: there is nothing to freeze.")
+        raise Conflict(_("No city has signed: there is nothing to freeze."))
     audit.record("declaration.freeze_requested", declaration, actor, signatures=standing_count(declaration))
     _queue(declaration, "requested by the secretariat")
     transactions.commit()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from ..core import log_entry
@@ -22,13 +23,14 @@ def parse_public_key(encoded: str) -> bytes:
     except PayloadError as exc:
         raise ServiceError(str(exc)) from exc
     if len(raw) != PUBLIC_KEY_BYTES:
-        raise ServiceError(f"public_key must be the raw {PUBLIC_KEY_BYTES}-byte Ed25519 key, base64-encoded.")
+        raise ServiceError(_("public_key must be the raw %(PUBLIC_KEY_BYTES)s-byte Ed25519 key, base64-encoded.",
+                             PUBLIC_KEY_BYTES=PUBLIC_KEY_BYTES))
     if is_weak_public_key(raw):
-        raise ServiceError("This public key is a small-order point, which cannot bind a signature to one signer.")
+        raise ServiceError(_("This public key is a small-order point, which cannot bind a signature to one signer."))
     try:
         Ed25519PublicKey.from_public_bytes(raw)
     except ValueError as exc:
-        raise ServiceError("public_key is not a valid Ed25519 public key.") from exc
+        raise ServiceError(_("public_key is not a valid Ed25519 public key.")) from exc
     return raw
 
 
@@ -39,33 +41,33 @@ def keys_of(user: User) -> list[SigningKey]:
 def get_by_fingerprint(value: str) -> SigningKey:
     key = db.session.scalar(select(SigningKey).where(SigningKey.fingerprint == value))
     if key is None:
-        raise NotFound("No key with that fingerprint.")
+        raise NotFound(_("No key with that fingerprint."))
     return key
 
 
 def enrol(user: User, public_key_b64: str, label: str, password: str, origin: str = "browser") -> SigningKey:
     """Register a public key for a delegate or a mayor (who signs mandates with it), after re-checking the password."""
     if user.role not in (Role.DELEGATE, Role.MAYOR) or user.city_id is None:
-        raise Forbidden("Only delegates and mayors of a member city enrol signing keys.")
+        raise Forbidden(_("Only delegates and mayors of a member city enrol signing keys."))
     throttle.check(user.email)
     if not verify_password(user.password_hash, password or ""):
         throttle.failed(user.email, user)
         audit.record("key.enrol_wrong_password", user, user)
         transactions.commit()
-        raise Forbidden("The password is not correct; the key was not enrolled.", code="wrong_password")
+        raise Forbidden(_("The password is not correct; the key was not enrolled."), code="wrong_password")
     throttle.succeeded(user.email)
     raw = parse_public_key(public_key_b64)
     label = " ".join((label or "").split())
     if not label:
-        raise ServiceError("Give the key a label, such as the device it lives on.")
-    refuse_bidi(label, "label")
+        raise ServiceError(_("Give the key a label, such as the device it lives on."))
+    refuse_bidi(label, _("label"))
     if len(label) > MAX_LABEL:
-        raise ServiceError(f"The label is too long ({MAX_LABEL} characters at most).")
+        raise ServiceError(_("The label is too long (%(MAX_LABEL)s characters at most).", MAX_LABEL=MAX_LABEL))
     if origin not in ORIGINS:
-        raise ServiceError("origin must be 'browser' or 'cli'.")
+        raise ServiceError(_("origin must be 'browser' or 'cli'."))
     print_ = fingerprint(raw)
     if db.session.scalar(select(SigningKey.id).where(SigningKey.fingerprint == print_)) is not None:
-        raise Conflict("This key is already enrolled.")
+        raise Conflict(_("This key is already enrolled."))
     key = SigningKey(user_id=user.id, public_key=raw, fingerprint=print_, label=label, origin=origin)
     db.session.add(key)
     db.session.flush()
@@ -89,9 +91,9 @@ def enrol(user: User, public_key_b64: str, label: str, password: str, origin: st
 def revoke(key: SigningKey, actor: User) -> None:
     """The owner or the secretariat revokes a key. Earlier signatures stay valid."""
     if actor.id != key.user_id and actor.role != Role.SECRETARIAT:
-        raise Forbidden("Only the key's owner or the secretariat can revoke it.")
+        raise Forbidden(_("Only the key's owner or the secretariat can revoke it."))
     if key.revoked_at is not None:
-        raise Conflict("This key is already revoked.")
+        raise Conflict(_("This key is already revoked."))
     key.revoked_at = utcnow()
     key.revoked_by_id = actor.id
     audit.record("key.revoked", key, actor, fingerprint=key.fingerprint)

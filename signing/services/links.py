@@ -12,6 +12,7 @@ import secrets
 from datetime import timedelta
 
 from flask import current_app
+from flask_babel import gettext as _
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import select, update
 
@@ -73,26 +74,26 @@ def issue(user: User, purpose: LinkPurpose) -> str:
 def resolve(token: str, purpose: LinkPurpose) -> AccountLink:
     """Return the live link row for ``token`` or raise a ``LinkError`` saying why not."""
     if not token or len(token) > 512:
-        raise LinkError("This link is not valid. Check that you copied the whole address.")
+        raise LinkError(_("This link is not valid. Check that you copied the whole address."))
     try:
         secret = _serializer(purpose).loads(token, max_age=int(_max_age(purpose).total_seconds()))
     except SignatureExpired as exc:
-        raise LinkGone("This link has expired. Ask for a new one.") from exc
+        raise LinkGone(_("This link has expired. Ask for a new one.")) from exc
     except BadSignature as exc:
-        raise LinkError("This link is not valid. Check that you copied the whole address.") from exc
+        raise LinkError(_("This link is not valid. Check that you copied the whole address.")) from exc
     if not isinstance(secret, str):
-        raise LinkError("This link is not valid.")
+        raise LinkError(_("This link is not valid."))
     link = db.session.scalar(
         select(AccountLink).where(AccountLink.token_hash == _digest(secret), AccountLink.purpose == purpose.value)
     )
     if link is None:
-        raise LinkError("This link is not valid. Check that you copied the whole address.")
+        raise LinkError(_("This link is not valid. Check that you copied the whole address."))
     if link.used_at is not None:
-        raise LinkGone("This link has already been used. Ask for a new one if you need it.")
+        raise LinkGone(_("This link has already been used. Ask for a new one if you need it."))
     if link.revoked_at is not None:
-        raise LinkGone("This link was replaced by a newer one. Use the most recent e-mail.")
+        raise LinkGone(_("This link was replaced by a newer one. Use the most recent e-mail."))
     if link.expires_at <= utcnow():
-        raise LinkGone("This link has expired. Ask for a new one.")
+        raise LinkGone(_("This link has expired. Ask for a new one."))
     if not link.user.active:
-        raise LinkGone("This account has been deactivated.")
+        raise LinkGone(_("This account has been deactivated."))
     return link

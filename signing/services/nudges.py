@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from ..extensions import db
@@ -76,15 +77,16 @@ def remind(declaration: Declaration, city: City, actor: User) -> int:
     """E-mail every joined delegate of ``city`` that their city's signature is awaited; returns how many."""
     require(Action.DASHBOARD, declaration, actor)
     if declaration.state is not Status.OPEN_FOR_SIGNATURE or declaration.open_revision is None:
-        raise Conflict("Reminders are sent while the declaration is open for signature.")
+        raise Conflict(_("Reminders are sent while the declaration is open for signature."))
     state = progress.build(declaration)
     if city.id not in {c.id for c in state.asked}:
-        raise Conflict(f"{city.name} is not asked to sign this declaration.")
+        raise Conflict(_("%(name)s is not asked to sign this declaration.", name=city.name))
     if city.id not in {c.id for c in state.not_signed}:
-        raise Conflict(f"{city.name} has already signed.")
+        raise Conflict(_("%(name)s has already signed.", name=city.name))
     delegates = _delegates(city, joined=True)
     if not delegates:
-        raise Conflict(f"No delegate of {city.name} has joined yet: resend the invitation instead.")
+        raise Conflict(_("No delegate of %(name)s has joined yet: resend the invitation instead.",
+                         name=city.name))
     _check_rate(REMINDED, declaration, city)
     revision = declaration.open_revision
     deadline = declaration.signing_deadline
@@ -107,7 +109,7 @@ def resend_invitations(declaration: Declaration, city: City, actor: User) -> int
     require(Action.DASHBOARD, declaration, actor)
     pending = _delegates(city, joined=False)
     if not pending:
-        raise Conflict(f"Every delegate of {city.name} has already accepted the invitation.")
+        raise Conflict(_("Every delegate of %(name)s has already accepted the invitation.", name=city.name))
     _check_rate(INVITATIONS_RESENT, declaration, city)
     for user in pending:
         accounts.resend_invitation(user, actor)  # queues the e-mail and records user.invitation_resent

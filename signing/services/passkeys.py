@@ -18,6 +18,8 @@ from urllib.parse import urlsplit
 
 import webauthn
 from flask import current_app
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, select, update
 from webauthn.helpers import parse_authentication_credential_json
 from webauthn.helpers.exceptions import WebAuthnException
@@ -39,8 +41,8 @@ AUTHENTICATE = "authenticate"
 MAX_NAME = 120
 MAX_PASSKEYS = 20
 RP_NAME = "Accord"
-CHALLENGE_GONE = "This passkey request has expired or was already used. Try again."
-REFUSED = "That passkey was not accepted."
+CHALLENGE_GONE = _l("This passkey request has expired or was already used. Try again.")
+REFUSED = _l("That passkey was not accepted.")
 
 
 def rp_id() -> str:
@@ -94,7 +96,8 @@ def _descriptors(user: User) -> list[PublicKeyCredentialDescriptor]:
 def registration_options(user: User) -> tuple[int, str]:
     """Start registering a passkey: (challenge id, options as JSON for the browser)."""
     if second_factor.passkey_count(user) >= MAX_PASSKEYS:
-        raise Conflict(f"You have {MAX_PASSKEYS} passkeys already; remove one first.")
+        raise Conflict(_("You have %(MAX_PASSKEYS)s passkeys already; remove one first.",
+                         MAX_PASSKEYS=MAX_PASSKEYS))
     challenge = _new_challenge(REGISTER, user)
     options = webauthn.generate_registration_options(
         rp_id=rp_id(), rp_name=RP_NAME, user_name=user.email, user_id=_user_handle(user),
@@ -113,11 +116,12 @@ def registration_options(user: User) -> tuple[int, str]:
 def _clean_name(name: str) -> str:
     name = " ".join((name or "").split())
     if not name:
-        raise ServiceError("Give the passkey a name, such as the device or password manager that keeps it.")
+        raise ServiceError(_("Give the passkey a name, such as the device or password manager that keeps it."))
     if len(name) > MAX_NAME:
-        raise ServiceError(f"The passkey name is too long ({MAX_NAME} characters at most).")
+        raise ServiceError(_("The passkey name is too long (%(MAX_NAME)s characters at most).",
+                             MAX_NAME=MAX_NAME))
     if any(ch == "\ufffd" or unicodedata.category(ch) in {"Cc", "Cs"} for ch in name):
-        raise ServiceError("The passkey name contains characters that are not allowed.")
+        raise ServiceError(_("The passkey name contains characters that are not allowed."))
     return name
 
 
@@ -132,9 +136,9 @@ def register(user: User, challenge_id: int, name: str, credential: dict[str, Any
             expected_origin=expected_origin(),
         )
     except (WebAuthnException, ValueError, KeyError, TypeError) as exc:
-        raise ServiceError(f"The passkey could not be registered: {exc}", code="passkey_refused") from exc
+        raise ServiceError(_("The passkey could not be registered: %(exc)s", exc=exc), code="passkey_refused") from exc
     if db.session.scalar(select(Passkey.id).where(Passkey.credential_id == verified.credential_id)) is not None:
-        raise Conflict("This passkey is registered already.")
+        raise Conflict(_("This passkey is registered already."))
     response = credential.get("response")
     transports = response.get("transports") if isinstance(response, dict) else None
     known = {t.value for t in AuthenticatorTransport}
@@ -215,11 +219,11 @@ def remove(user: User, passkey_id: int, password: str) -> str:
     """Remove one of the user's passkeys (the password is asked again); returns its name."""
     passkey = db.session.get(Passkey, passkey_id) if 0 < passkey_id < 2**31 else None
     if passkey is None or passkey.user_id != user.id:
-        raise NotFound("You have no passkey with that number.")
+        raise NotFound(_("You have no passkey with that number."))
     if not verify_password(user.password_hash, password[:256]):
-        raise ServiceError("The password is not correct.")
+        raise ServiceError(_("The password is not correct."))
     if second_factor.required_for(user) and not second_factor.has_totp(user) and second_factor.passkey_count(user) == 1:
-        raise Conflict("Secretariat accounts must keep a second factor: set up another one before removing this.")
+        raise Conflict(_("Secretariat accounts must keep a second factor: set up another one before removing this."))
     name = passkey.name
     audit.record("passkey.removed", passkey, user, user=user.id, name=name)
     db.session.delete(passkey)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
+from flask_babel import gettext as _
 
 from . import ServiceError
 
@@ -30,9 +31,10 @@ def _hasher() -> PasswordHasher:
 def check_password_policy(password: str) -> None:
     minimum = current_app.config["PASSWORD_MIN_LENGTH"]
     if len(password) < minimum:
-        raise ServiceError(f"The password must be at least {minimum} characters long.")
+        raise ServiceError(_("The password must be at least %(minimum)s characters long.", minimum=minimum))
     if len(password) > MAX_PASSWORD_LENGTH:
-        raise ServiceError(f"The password must be at most {MAX_PASSWORD_LENGTH} characters long.")
+        raise ServiceError(_("The password must be at most %(MAX_PASSWORD_LENGTH)s characters long.",
+                             MAX_PASSWORD_LENGTH=MAX_PASSWORD_LENGTH))
 
 
 def hash_password(password: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -39,18 +40,19 @@ def _check_paragraph(revision: Revision, paragraph: int, language: str) -> str:
 def _clean(text: str, limit: int, what: str) -> str:
     text = (text or "").strip()
     if not text:
-        raise ServiceError(f"The {what} is empty.")
+        raise ServiceError(_("The %(what)s is empty.", what=what))
     if len(text) > limit:
-        raise ServiceError(f"The {what} is too long ({limit} characters at most).")
+        raise ServiceError(_("The %(what)s is too long (%(limit)s characters at most).",
+                             what=what, limit=limit))
     return check_printable(text, what)
 
 
 def get_comment(revision: Revision, comment_id: int) -> Comment:
     if not 0 < comment_id < 2**31:  # beyond an INTEGER column: not found, not a database error
-        raise NotFound("No such comment.")
+        raise NotFound(_("No such comment."))
     comment = db.session.get(Comment, comment_id)
     if comment is None or comment.revision.declaration_id != revision.declaration_id:
-        raise NotFound("No such comment.")
+        raise NotFound(_("No such comment."))
     return comment
 
 
@@ -71,12 +73,12 @@ def add_comment(revision: Revision, paragraph: int, body: str, actor: User, pare
     declaration = revision.declaration
     _lock(declaration)
     require(Action.COMMENT, declaration, actor)
-    body = _clean(body, MAX_COMMENT, "comment")
+    body = _clean(body, MAX_COMMENT, _("comment"))
     tag = _language(revision, language)
     if parent_id is not None:
         parent = get_comment(revision, parent_id)
         if parent.revision_id != revision.id or parent.parent_id is not None:
-            raise ServiceError("Replies go under a comment on the same revision.")
+            raise ServiceError(_("Replies go under a comment on the same revision."))
         paragraph, tag = parent.paragraph, parent.language
     _check_paragraph(revision, paragraph, tag)
     comment = Comment(
@@ -96,9 +98,9 @@ def resolve_comment(comment: Comment, actor: User) -> None:
     _lock(declaration)
     require(Action.RESOLVE_COMMENT, declaration, actor)
     if actor.role != Role.SECRETARIAT and actor.id != comment.author_id:
-        raise Forbidden("Only the author or the secretariat can resolve a comment.")
+        raise Forbidden(_("Only the author or the secretariat can resolve a comment."))
     if comment.resolved_at is not None:
-        raise Conflict("This comment is already resolved.")
+        raise Conflict(_("This comment is already resolved."))
     comment.resolved_at = utcnow()
     comment.resolved_by_id = actor.id
     audit.record("comment.resolved", comment, actor)
@@ -108,7 +110,7 @@ def resolve_comment(comment: Comment, actor: User) -> None:
 def get_amendment(revision_or_declaration_id: int, amendment_id: int) -> Amendment:
     amendment = db.session.get(Amendment, amendment_id)
     if amendment is None or amendment.revision.declaration_id != revision_or_declaration_id:
-        raise NotFound("No such amendment.")
+        raise NotFound(_("No such amendment."))
     return amendment
 
 
@@ -131,14 +133,14 @@ def propose_amendment(revision: Revision, paragraph: int, replacement: str, reas
     require(Action.AMEND, declaration, actor)
     tag = _language(revision, language)
     original = _check_paragraph(revision, paragraph, tag)
-    replacement = _clean(replacement, MAX_PARAGRAPH, "replacement text")
+    replacement = _clean(replacement, MAX_PARAGRAPH, _("replacement text"))
     try:
         replacement = canonicalize(replacement).rstrip("\n")
     except CanonicalTextError as exc:
         raise ServiceError(str(exc)) from exc
     if replacement == original:
-        raise ServiceError("The replacement is the same as the paragraph.")
-    reason = _clean(reason, MAX_REASON, "reason")
+        raise ServiceError(_("The replacement is the same as the paragraph."))
+    reason = _clean(reason, MAX_REASON, _("reason"))
     amendment = Amendment(
         revision_id=revision.id, paragraph=paragraph, original=original, replacement=replacement, reason=reason,
         proposer_id=actor.id, language=tag,
@@ -174,7 +176,9 @@ def _require_open(amendment: Amendment, actor: User) -> None:
     require(Action.DECIDE_AMENDMENT, declaration, actor)
     db.session.refresh(amendment)
     if amendment.status != AmendmentStatus.OPEN.value:
-        raise Conflict(f"This amendment has already been {amendment.status}.")
+        if amendment.status == AmendmentStatus.ACCEPTED:
+            raise Conflict(_("This amendment has already been accepted."))
+        raise Conflict(_("This amendment has already been declined."))
 
 
 def accept_amendment(amendment: Amendment, actor: User, note: str = "") -> Revision:
@@ -187,8 +191,9 @@ def accept_amendment(amendment: Amendment, actor: User, note: str = "") -> Revis
     index = amendment.paragraph
     if index >= len(items) or items[index] != amendment.original:
         raise Conflict(
-            f"Paragraph {index + 1} has changed since revision {amendment.revision.number}; "
-            "the amendment cannot be applied as proposed. Decline it and ask for a new proposal."
+            _("Paragraph %(value)s has changed since revision %(number)s; the amendment cannot be applied as "
+              "proposed. Decline it and ask for a new proposal.",
+              value=index + 1, number=amendment.revision.number)
         )
     items[index] = amendment.replacement
     note = note.strip() or f"Amendment #{amendment.id} by {amendment.proposer.display_name} accepted"
@@ -196,7 +201,7 @@ def accept_amendment(amendment: Amendment, actor: User, note: str = "") -> Revis
         revision = add_revision(declaration, join_paragraphs(items), note, actor, credited_to=amendment.proposer,
                                 commit=False, language=amendment.language)
     except IntegrityError as exc:  # pragma: no cover - add_revision converts this already
-        raise Conflict("Another revision was saved at the same time; try again.") from exc
+        raise Conflict(_("Another revision was saved at the same time; try again.")) from exc
     amendment.result_revision_id = revision.id
     db.session.flush()
     _decide(amendment, actor, AmendmentStatus.ACCEPTED, note)
@@ -205,7 +210,7 @@ def accept_amendment(amendment: Amendment, actor: User, note: str = "") -> Revis
 
 def decline_amendment(amendment: Amendment, actor: User, reason: str) -> None:
     _require_open(amendment, actor)
-    _decide(amendment, actor, AmendmentStatus.DECLINED, _clean(reason, MAX_REASON, "reason for declining"))
+    _decide(amendment, actor, AmendmentStatus.DECLINED, _clean(reason, MAX_REASON, _("reason for declining")))
 
 
 def approve(revision: Revision, actor: User) -> Approval:
@@ -218,8 +223,8 @@ def approve(revision: Revision, actor: User) -> Approval:
         select(Approval).where(Approval.revision_id == revision.id, Approval.city_id == actor.city_id)
     )
     if existing is not None:
-        raise Conflict(f"{actor.city.name if actor.city else 'Your city'} has already approved revision "
-                       f"{revision.number} for signature.")
+        raise Conflict(_("%(value)s has already approved revision %(number)s for signature.",
+                         value=actor.city.name if actor.city else _('Your city'), number=revision.number))
     approval = Approval(
         declaration_id=declaration.id, revision_id=revision.id, city_id=actor.city_id, user_id=actor.id,
         sha256=revision.sha256,
@@ -229,7 +234,7 @@ def approve(revision: Revision, actor: User) -> Approval:
         db.session.flush()
     except IntegrityError as exc:
         transactions.rollback()
-        raise Conflict("Your city has already approved this revision for signature.") from exc
+        raise Conflict(_("Your city has already approved this revision for signature.")) from exc
     audit.record("approval.added", approval, actor, revision=revision.number, sha256=revision.sha256,
                  city=actor.city.slug if actor.city else None)
     webhooks.emit("revision.approved", {

@@ -7,6 +7,7 @@ one when ``REQUIRE_2FA_FOR_SECRETARIAT`` is on (the default in production).
 from __future__ import annotations
 
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import delete, func, select
 
 from ..extensions import db
@@ -39,7 +40,8 @@ def check_not_locked_out(user: User) -> None:
     ) or 0
     if failures >= current_app.config["SECOND_FACTOR_MAX_FAILURES"]:
         minutes = int(current_app.config["SECOND_FACTOR_FAILURE_WINDOW"].total_seconds() // 60)
-        raise ServiceError(f"Too many wrong attempts for this account. Wait {minutes} minutes and try again.",
+        raise ServiceError(_("Too many wrong attempts for this account. Wait %(minutes)s minutes and try again.",
+                             minutes=minutes),
                            status=429, code="too_many_attempts")
 
 

@@ -12,6 +12,7 @@ import secrets
 from datetime import timedelta
 
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import select, update
 
 from ..extensions import db
@@ -87,14 +88,14 @@ def get_own(session_id: int, user: User) -> UserSession:
     """One of ``user``'s sessions; anyone else's is as if it did not exist."""
     record = db.session.get(UserSession, session_id)
     if record is None or record.user_id != user.id:
-        raise NotFound("You have no session with that number.")
+        raise NotFound(_("You have no session with that number."))
     return record
 
 
 def end(record: UserSession, actor: User, reason: str) -> None:
     """End one session (logout, or "log out" on the account page) and commit."""
     if record.ended_at is not None:
-        raise Conflict("That session has already ended.")
+        raise Conflict(_("That session has already ended."))
     record.ended_at = utcnow()
     record.end_reason = reason
     audit.record("session.ended", record.user, actor, session=record.id, reason=reason, device=record.device)

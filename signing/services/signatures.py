@@ -16,6 +16,8 @@ from datetime import timedelta
 from typing import Any
 
 from flask import current_app
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import bindparam, exists, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -66,19 +68,19 @@ def _ttl() -> timedelta:
 
 def _open_revision(declaration: Declaration) -> Revision:
     if declaration.open_revision is None:
-        raise Conflict("This declaration is not open for signature.")
+        raise Conflict(_("This declaration is not open for signature."))
     return declaration.open_revision
 
 
-NOT_SIGNATORY = "Your city is not among the signatories of this declaration."
+NOT_SIGNATORY = _l("Your city is not among the signatories of this declaration.")
 
 
 def _check_key(user: User, key: SigningKey, is_signatory: bool) -> None:
     """After the workflow rule (checked first, before any query): the key is the user's and active, the city asked."""
     if key.user_id != user.id:
-        raise Forbidden("This key belongs to someone else.")
+        raise Forbidden(_("This key belongs to someone else."))
     if not key.active:
-        raise Conflict("This key has been revoked.")
+        raise Conflict(_("This key has been revoked."))
     if not is_signatory:
         raise Forbidden(NOT_SIGNATORY)
 
@@ -195,7 +197,7 @@ def _key_and_standing(statement: Any, declaration: Declaration, user: User,
     row = db.session.execute(statement, {**_signer_params(declaration, user), "fingerprint": key_fingerprint})
     found = row.one_or_none()
     if found is None:
-        raise NotFound("No key with that fingerprint.")
+        raise NotFound(_("No key with that fingerprint."))
     key, is_signatory, standing = found
     return key, bool(is_signatory), standing
 
@@ -205,7 +207,7 @@ def issue_signature_payload(declaration: Declaration, user: User, key_fingerprin
     key, is_signatory, has_standing = _key_and_standing(_KEY_TO_SIGN, declaration, user, key_fingerprint)
     _check_key(user, key, is_signatory)
     if has_standing:
-        raise Conflict("Your city has already signed this revision.", code="already_signed")
+        raise Conflict(_("Your city has already signed this revision."), code="already_signed")
     mandate = mandate_rules.require(declaration, user, key)  # when the declaration requires mandates
     return _issue(declaration, user, key, PayloadKind.SIGNATURE, mandate=mandate)
 
@@ -215,7 +217,7 @@ def issue_withdrawal_payload(declaration: Declaration, user: User, key_fingerpri
     key, is_signatory, standing_sha256 = _key_and_standing(_KEY_TO_WITHDRAW, declaration, user, key_fingerprint)
     _check_key(user, key, is_signatory)
     if standing_sha256 is None:
-        raise Conflict("Your city has no signature to withdraw.")
+        raise Conflict(_("Your city has no signature to withdraw."))
     return _issue(declaration, user, key, PayloadKind.WITHDRAWAL, withdraws=standing_sha256)
 
 
@@ -226,28 +228,28 @@ def _claim(declaration: Declaration, user: User, data: bytes, signature: bytes,
     try:
         fields = payload.parse(data)
     except payload.PayloadError as exc:
-        raise SignatureRejected(f"The payload is not valid: {exc}.") from exc
+        raise SignatureRejected(_("The payload is not valid: %(exc)s.", exc=exc)) from exc
     row = db.session.execute(
         _ISSUED, {**_signer_params(declaration, user), "payload_sha256": hashlib.sha256(data).hexdigest()}
     ).one_or_none()
     issued, key, is_signatory = row if row is not None else (None, None, False)
     if issued is None or issued.payload != data or issued.kind != kind.value:
-        raise SignatureRejected("These payload bytes were not issued by this server.")
+        raise SignatureRejected(_("These payload bytes were not issued by this server."))
     assert key is not None  # noqa: S101 - foreign key, inner join
     if issued.user_id != user.id or issued.declaration_id != declaration.id:
-        raise SignatureRejected("This payload was issued to someone else or for another declaration.")
+        raise SignatureRejected(_("This payload was issued to someone else or for another declaration."))
     if issued.used_at is not None:
-        raise Conflict("This payload has already been used. Ask for a new one.", code="payload_used")
+        raise Conflict(_("This payload has already been used. Ask for a new one."), code="payload_used")
     if issued.expires_at <= utcnow():
-        raise SignatureRejected("This payload has expired. Ask for a new one.", code="payload_expired")
+        raise SignatureRejected(_("This payload has expired. Ask for a new one."), code="payload_expired")
     _check_key(user, key, bool(is_signatory))
     open_revision = declaration.open_revision
     if open_revision is None or open_revision.id != issued.revision_id or fields["revision"] != open_revision.number:
-        raise Conflict("Signing is no longer open on the revision this payload names.")
+        raise Conflict(_("Signing is no longer open on the revision this payload names."))
     if user.city_id != issued.city_id or user.role != Role.DELEGATE or not user.active:
-        raise Forbidden("You are no longer a delegate of the city this payload names.")
+        raise Forbidden(_("You are no longer a delegate of the city this payload names."))
     if not payload.verify(key.public_key, signature, data):
-        raise SignatureRejected("The signature does not verify with your enrolled key.")
+        raise SignatureRejected(_("The signature does not verify with your enrolled key."))
     if kind is PayloadKind.SIGNATURE:  # still covered by the mandate the statement names, at acceptance
         mandate_rules.require_named(declaration, user, key, fields.get("mandate_sha256"))
     claimed = db.session.execute(
@@ -257,7 +259,7 @@ def _claim(declaration: Declaration, user: User, data: bytes, signature: bytes,
     )
     if claimed.rowcount != 1:  # type: ignore[attr-defined]
         transactions.rollback()
-        raise Conflict("This payload has already been used. Ask for a new one.", code="payload_used")
+        raise Conflict(_("This payload has already been used. Ask for a new one."), code="payload_used")
     return issued, key
 
 
@@ -274,7 +276,7 @@ def submit_signature(declaration: Declaration, user: User, data: bytes, signatur
         db.session.flush()
     except IntegrityError as exc:
         transactions.rollback()
-        raise Conflict("Your city has already signed this revision.", code="already_signed") from exc
+        raise Conflict(_("Your city has already signed this revision."), code="already_signed") from exc
     audit.record("signature.added", record, user, city=city.slug, revision=revision.number,
                  fingerprint=key.fingerprint, payload_sha256=record.payload_sha256)
     tlog.append(log_entry.SIGNATURE_ACCEPTED, declaration=declaration.slug, revision=revision.number, city=city.slug,
@@ -316,7 +318,7 @@ def submit_withdrawal(declaration: Declaration, user: User, data: bytes, signatu
     standing = standing_signature(declaration, issued.city_id)
     if standing is None or standing.payload_sha256 != withdraws:
         transactions.rollback()
-        raise Conflict("The signature this statement withdraws is no longer standing.")
+        raise Conflict(_("The signature this statement withdraws is no longer standing."))
     standing.status = SignatureStatus.WITHDRAWN.value
     standing.status_changed_at = utcnow()
     record = Withdrawal(signature_id=standing.id, user_id=user.id, key_id=issued.key_id,

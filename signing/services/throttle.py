@@ -16,6 +16,7 @@ import math
 import time
 
 from flask import current_app
+from flask_babel import ngettext
 
 from ..extensions import limiter
 from ..models import User
@@ -27,10 +28,10 @@ class TooManyAttempts(ServiceError):
     code = "too_many_attempts"
 
     def __init__(self, retry_after: int) -> None:
-        unit = "second" if retry_after == 1 else "seconds"
-        super().__init__(
-            f"Too many failed password attempts for this account. Wait {retry_after} {unit} and try again."
-        )
+        super().__init__(ngettext(
+            "Too many failed password attempts for this account. Wait %(num)d second and try again.",
+            "Too many failed password attempts for this account. Wait %(num)d seconds and try again.", retry_after,
+        ))
         self.retry_after = retry_after
 
 
@@ -42,7 +43,7 @@ def _keys(subject: str) -> tuple[str, str]:
 def check(subject: str) -> None:
     """Refuse (429) while ``subject`` (an account's e-mail address) must wait; check nothing else."""
     storage = limiter.storage
-    _, wait_key = _keys(subject)
+    _count_key, wait_key = _keys(subject)
     if storage.get(wait_key) > 0:
         remaining = storage.get_expiry(wait_key) - time.time()
         raise TooManyAttempts(max(1, math.ceil(remaining)))

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from ..core import merkle, tiles
@@ -27,7 +28,7 @@ def signed_checkpoint() -> str:
     """The latest checkpoint as a signed note: its body, a blank line, the log's signature and the cosignatures."""
     checkpoint = latest()
     if checkpoint is None:
-        raise NotFound("The log is empty: no checkpoint has been signed yet.")
+        raise NotFound(_("The log is empty: no checkpoint has been signed yet."))
     return witness.cosigned_note(checkpoint)
 
 
@@ -63,10 +64,10 @@ def tile(path: str) -> bytes:
     try:
         key = tiles.parse_path("tile/" + path)
     except tiles.TileError as exc:
-        raise NotFound(f"No such tile: {exc}.") from exc
+        raise NotFound(_("No such tile: %(exc)s.", exc=exc)) from exc
     row = db.session.get(LogTile, (key.level, key.index, key.width))
     if row is None:
-        raise NotFound("No such tile.")
+        raise NotFound(_("No such tile."))
     return bytes(row.data)
 
 
@@ -74,11 +75,11 @@ def entries(start: int, end: int) -> list[bytes]:
     """The entries with indexes ``start`` ≤ i < ``end`` (at most ``MAX_ENTRIES``, within the signed tree)."""
     size = tree_size()
     if not 0 <= start < end:
-        raise ServiceError("Ask for 0 ≤ start < end.")
+        raise ServiceError(_("Ask for 0 ≤ start < end."))
     if end > size:
-        raise ServiceError(f"The signed tree has {size} entries; end may be at most {size}.")
+        raise ServiceError(_("The signed tree has %(size)s entries; end may be at most %(size)s.", size=size))
     if end - start > MAX_ENTRIES:
-        raise ServiceError(f"At most {MAX_ENTRIES} entries per request.")
+        raise ServiceError(_("At most %(MAX_ENTRIES)s entries per request.", MAX_ENTRIES=MAX_ENTRIES))
     rows = db.session.scalars(
         select(LogEntry.entry).where(LogEntry.index >= start, LogEntry.index < end).order_by(LogEntry.index)
     )
@@ -88,19 +89,19 @@ def entries(start: int, end: int) -> list[bytes]:
 def _hashes(size: int) -> tiles.TileHashes:
     signed = tree_size()
     if not 1 <= size <= signed:
-        raise ServiceError(f"The tree size must be between 1 and the signed size {signed}.")
+        raise ServiceError(_("The tree size must be between 1 and the signed size %(signed)s.", signed=signed))
     return tiles.TileHashes(size, tlog.TileStore().read)
 
 
 def inclusion_proof(index: int, size: int) -> list[bytes]:
     hashes = _hashes(size)
     if not 0 <= index < size:
-        raise ServiceError(f"The leaf index must be between 0 and {size - 1}.")
+        raise ServiceError(_("The leaf index must be between 0 and %(value)s.", value=size - 1))
     return merkle.inclusion_proof(hashes.stored, index, size)
 
 
 def consistency_proof(old_size: int, size: int) -> list[bytes]:
     hashes = _hashes(size)
     if not 1 <= old_size <= size:
-        raise ServiceError(f"The old size must be between 1 and {size}.")
+        raise ServiceError(_("The old size must be between 1 and %(size)s.", size=size))
     return merkle.consistency_proof(hashes.stored, old_size, size)

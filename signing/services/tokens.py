@@ -13,6 +13,7 @@ import secrets
 import unicodedata
 from datetime import timedelta
 
+from flask_babel import gettext as _
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import joinedload
 
@@ -36,16 +37,17 @@ def token_hash(raw: str) -> str:
 def _clean_name(name: str | None) -> str:
     name = " ".join((name or "").split()) or DEFAULT_NAME
     if len(name) > MAX_NAME:
-        raise ServiceError(f"The token name is too long ({MAX_NAME} characters at most).")
+        raise ServiceError(_("The token name is too long (%(MAX_NAME)s characters at most).",
+                             MAX_NAME=MAX_NAME))
     if any(ch == "\ufffd" or unicodedata.category(ch) in {"Cc", "Cs"} for ch in name):
-        raise ServiceError("The token name contains characters that are not allowed.")
-    return refuse_bidi(name, "token name")
+        raise ServiceError(_("The token name contains characters that are not allowed."))
+    return refuse_bidi(name, _("token name"))
 
 
 def create(user: User, name: str | None = None, actor: User | None = None) -> tuple[ApiToken, str]:
     """Make a token for ``user``; returns the row and the secret (the only time it exists in clear)."""
     if not user.active:
-        raise Conflict("This account is deactivated; its tokens would not work.")
+        raise Conflict(_("This account is deactivated; its tokens would not work."))
     clean = _clean_name(name)
     raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken(user_id=user.id, name=clean, token_hash=token_hash(raw), prefix=raw[:VISIBLE_CHARS])
@@ -64,16 +66,16 @@ def list_for(user: User) -> list[ApiToken]:
 def get(token_id: int) -> ApiToken:
     token = db.session.get(ApiToken, token_id) if 0 < token_id < 2**31 else None
     if token is None:
-        raise NotFound("No API token with that number.")
+        raise NotFound(_("No API token with that number."))
     return token
 
 
 def revoke(token: ApiToken, actor: User | None) -> None:
     """Revoke a token: its owner, the secretariat, or the command line (``actor`` None)."""
     if actor is not None and actor.id != token.user_id and actor.role != Role.SECRETARIAT:
-        raise Forbidden("Only the token's owner or the secretariat can revoke it.")
+        raise Forbidden(_("Only the token's owner or the secretariat can revoke it."))
     if token.revoked_at is not None:
-        raise Conflict("This token is already revoked.")
+        raise Conflict(_("This token is already revoked."))
     token.revoked_at = utcnow()
     audit.record("api_token.revoked", token, actor, user=token.user_id, prefix=token.prefix)
     transactions.commit()

@@ -16,6 +16,8 @@ from datetime import datetime
 
 import pyotp
 import segno
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, select, update
 
 from ..extensions import db
@@ -26,7 +28,7 @@ from .passwords import verify_password
 ISSUER = "Accord"
 SKEW_STEPS = 1
 RECOVERY_CODE_COUNT = 10
-WRONG_CODE = "That code is not right. Check the time on your device and enter the newest code."
+WRONG_CODE = _l("That code is not right. Check the time on your device and enter the newest code.")
 
 
 def _row(user: User) -> TotpSecret | None:
@@ -52,7 +54,7 @@ def begin_enrolment(user: User) -> TotpSecret:
     """Make a new secret for ``user`` (replacing an unconfirmed one); it counts once a code confirms it."""
     row = _row(user)
     if row is not None and row.confirmed_at is not None:
-        raise Conflict("An authenticator app is already set up. Turn it off first to set up another.")
+        raise Conflict(_("An authenticator app is already set up. Turn it off first to set up another."))
     if row is not None:
         db.session.delete(row)
         db.session.flush()
@@ -99,7 +101,7 @@ def _code_hash(code: str) -> str:
 def _new_recovery_codes(user: User) -> list[str]:
     db.session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
     codes = []
-    for _ in range(RECOVERY_CODE_COUNT):
+    for _index in range(RECOVERY_CODE_COUNT):
         raw = base64.b32encode(secrets.token_bytes(10)).decode("ascii").lower()  # 80 bits, 16 characters
         code = "-".join(raw[i : i + 4] for i in range(0, 16, 4))
         codes.append(code)
@@ -111,7 +113,7 @@ def confirm_enrolment(user: User, code: str, *, now: datetime | None = None) -> 
     """Turn the pending secret on with a first code; returns the recovery codes (shown this once)."""
     row = pending(user)
     if row is None:
-        raise Conflict("There is no authenticator app being set up. Start again.")
+        raise Conflict(_("There is no authenticator app being set up. Start again."))
     if not _accept(row, code, now):
         raise ServiceError(WRONG_CODE)
     row.confirmed_at = utcnow()
@@ -163,9 +165,9 @@ def renew_recovery_codes(user: User, password: str, code: str, *, now: datetime 
     """Replace the recovery codes (the old ones stop working); needs the password and a current code."""
     row = _row(user)
     if row is None or row.confirmed_at is None:
-        raise Conflict("No authenticator app is set up.")
+        raise Conflict(_("No authenticator app is set up."))
     if not verify_password(user.password_hash, password[:256]):
-        raise ServiceError("The password is not correct.")
+        raise ServiceError(_("The password is not correct."))
     second_factor.check_not_locked_out(user)
     if not _accept(row, code, now):
         audit.record(second_factor.FAILED, user, user, method="code", purpose="recovery_codes")
@@ -181,12 +183,12 @@ def disable(user: User, password: str, code: str, *, now: datetime | None = None
     """Turn TOTP off: needs the password and a current code (a recovery code does not do)."""
     row = _row(user)
     if row is None or row.confirmed_at is None:
-        raise Conflict("No authenticator app is set up.")
+        raise Conflict(_("No authenticator app is set up."))
     if not verify_password(user.password_hash, password[:256]):
-        raise ServiceError("The password is not correct.")
+        raise ServiceError(_("The password is not correct."))
     second_factor.check_not_locked_out(user)
     if second_factor.required_for(user) and second_factor.passkey_count(user) == 0:
-        raise Conflict("Secretariat accounts must keep a second factor: add a passkey before turning this off.")
+        raise Conflict(_("Secretariat accounts must keep a second factor: add a passkey before turning this off."))
     if not _accept(row, code, now):
         audit.record(second_factor.FAILED, user, user, method="code", purpose="disable")
         transactions.commit()

@@ -15,6 +15,8 @@ import unicodedata
 from typing import Any
 
 from flask import current_app
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from .. import webhook_http
@@ -23,13 +25,13 @@ from ..models import Declaration, User, WebhookEndpoint, WebhookMessage, utcnow
 from . import NotFound, ServiceError, audit, transactions, webhook_delivery
 
 EVENTS: dict[str, str] = {
-    "declaration.signing_opened": "Signing opened",
-    "signature.accepted": "A signature accepted",
-    "signature.withdrawn": "A signature withdrawn",
-    "declaration.frozen": "A declaration frozen",
+    "declaration.signing_opened": _l("Signing opened"),
+    "signature.accepted": _l("A signature accepted"),
+    "signature.withdrawn": _l("A signature withdrawn"),
+    "declaration.frozen": _l("A declaration frozen"),
     # A city approved a revision for signature in consultation.
-    "revision.approved": "A revision approved for signature",
-    "endorsement.accepted": "An endorsement of a frozen declaration accepted",
+    "revision.approved": _l("A revision approved for signature"),
+    "endorsement.accepted": _l("An endorsement of a frozen declaration accepted"),
 }
 TEST_EVENT = "webhook.test"
 MAX_URL_LENGTH = 2000
@@ -43,17 +45,18 @@ def new_secret() -> str:
 def _clean_url(url: str) -> str:
     url = (url or "").strip()
     if not url:
-        raise ServiceError("Give the URL that receives the events.")
+        raise ServiceError(_("Give the URL that receives the events."))
     if len(url) > MAX_URL_LENGTH:
-        raise ServiceError(f"The URL is too long ({MAX_URL_LENGTH} characters at most).")
+        raise ServiceError(_("The URL is too long (%(MAX_URL_LENGTH)s characters at most).",
+                             MAX_URL_LENGTH=MAX_URL_LENGTH))
     if any(unicodedata.category(ch) in {"Cc", "Zs"} for ch in url):
-        raise ServiceError("The URL may not contain spaces or control characters.")
+        raise ServiceError(_("The URL may not contain spaces or control characters."))
     try:
         _scheme, host, port, _target = webhook_http.check_url(url)
         if not current_app.config["WEBHOOKS_ALLOW_PRIVATE"]:
             webhook_http.resolve(host, port, allow_private=False)
     except webhook_http.RefusedAddress as exc:
-        raise ServiceError(f"This URL cannot receive webhooks: {exc}.") from exc
+        raise ServiceError(_("This URL cannot receive webhooks: %(exc)s.", exc=exc)) from exc
     return url
 
 
@@ -63,7 +66,7 @@ def create_endpoint(url: str, events: list[str], description: str,
     url = _clean_url(url)
     chosen = [event for event in EVENTS if event in set(events)]
     if not chosen or len(chosen) != len(set(events)):
-        raise ServiceError("Choose at least one event, from the list.")
+        raise ServiceError(_("Choose at least one event, from the list."))
     description = " ".join((description or "").split())[:200]
     secret = new_secret()
     endpoint = WebhookEndpoint(url=url, events=chosen, description=description, secret=secret,
@@ -81,7 +84,7 @@ def list_endpoints() -> list[WebhookEndpoint]:
 def get_endpoint(endpoint_id: int) -> WebhookEndpoint:
     endpoint = db.session.get(WebhookEndpoint, endpoint_id)
     if endpoint is None:
-        raise NotFound("No such webhook endpoint.")
+        raise NotFound(_("No such webhook endpoint."))
     return endpoint
 
 
@@ -129,7 +132,7 @@ def emit(event_type: str, data: dict[str, Any]) -> int:
 def send_test(endpoint: WebhookEndpoint, actor: User) -> WebhookMessage:
     """The "send test event" button: one ``webhook.test`` message, sent and logged like any other."""
     if not endpoint.active:
-        raise ServiceError("Enable the endpoint before sending it a test event.", status=409, code="conflict")
+        raise ServiceError(_("Enable the endpoint before sending it a test event."), status=409, code="conflict")
     message = _queue(endpoint, TEST_EVENT, {"endpoint_id": endpoint.id, "sent_by": actor.display_name,
                                             "public_url": current_app.config["PUBLIC_URL"]})
     audit.record("webhook.test_sent", endpoint, actor, message_id=message.message_id)

@@ -10,6 +10,7 @@ two checkpoints consistent reports both; a report is kept only if both carry the
 
 from __future__ import annotations
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -39,20 +40,20 @@ def active() -> list[WitnessKey]:
 def enrol(user: User, public_key_b64: str, password: str, origin: str = "browser") -> WitnessKey:
     """Register a city's witness key (a delegate of that city, after re-checking their password)."""
     if user.role != Role.DELEGATE or user.city is None:
-        raise Forbidden("Only delegates of a member city enrol witness keys.")
+        raise Forbidden(_("Only delegates of a member city enrol witness keys."))
     throttle.check(user.email)
     if not verify_password(user.password_hash, password or ""):
         throttle.failed(user.email, user)
         audit.record("witness_key.enrol_wrong_password", user, user)
         transactions.commit()
-        raise Forbidden("The password is not correct; the key was not enrolled.", code="wrong_password")
+        raise Forbidden(_("The password is not correct; the key was not enrolled."), code="wrong_password")
     throttle.succeeded(user.email)
     if origin not in ORIGINS:
-        raise ServiceError("origin must be 'browser' or 'cli'.")
+        raise ServiceError(_("origin must be 'browser' or 'cli'."))
     raw = parse_public_key(public_key_b64)
     print_ = fingerprint(raw)
     if db.session.scalar(select(WitnessKey.id).where(WitnessKey.fingerprint == print_)) is not None:
-        raise Conflict("This witness key is already enrolled.")
+        raise Conflict(_("This witness key is already enrolled."))
     key = WitnessKey(city_id=user.city.id, user_id=user.id, public_key=raw, fingerprint=print_,
                      name=witness_name(user.city.slug, print_), origin=origin)
     db.session.add(key)
@@ -66,9 +67,9 @@ def enrol(user: User, public_key_b64: str, password: str, origin: str = "browser
 def revoke(key: WitnessKey, actor: User) -> None:
     """The delegate who enrolled it or the secretariat revokes a witness key; its cosignatures stay."""
     if actor.id != key.user_id and actor.role != Role.SECRETARIAT:
-        raise Forbidden("Only the key's owner or the secretariat can revoke it.")
+        raise Forbidden(_("Only the key's owner or the secretariat can revoke it."))
     if key.revoked_at is not None:
-        raise Conflict("This witness key is already revoked.")
+        raise Conflict(_("This witness key is already revoked."))
     key.revoked_at = utcnow()
     audit.record("witness_key.revoked", key, actor, fingerprint=key.fingerprint, name=key.name)
     tlog.append(log_entry.KEY_REVOKED, city=key.city.slug, key_fingerprint=key.fingerprint, key_use="witness")
@@ -90,14 +91,14 @@ def all_keys() -> list[WitnessKey]:
 def get(key_id: int) -> WitnessKey:
     key = db.session.get(WitnessKey, key_id)
     if key is None:
-        raise NotFound("No such witness key.")
+        raise NotFound(_("No such witness key."))
     return key
 
 
 def get_by_fingerprint(key_fingerprint: str) -> WitnessKey:
     key = db.session.scalar(select(WitnessKey).where(WitnessKey.fingerprint == key_fingerprint))
     if key is None:
-        raise NotFound("No witness key with that fingerprint.")
+        raise NotFound(_("No witness key with that fingerprint."))
     return key
 
 
@@ -105,22 +106,22 @@ def add_cosignature(size: int, line: str) -> LogCosignature:
     """Store a witness's cosignature of the checkpoint of ``size`` entries, after verifying it."""
     checkpoint = db.session.get(LogCheckpoint, size)
     if checkpoint is None:
-        raise NotFound(f"No checkpoint of size {size}.")
+        raise NotFound(_("No checkpoint of size %(size)s.", size=size))
     try:
-        _, signatures = note.parse_note(checkpoint.text + "\n" + line.rstrip("\n") + "\n")
+        _body, signatures = note.parse_note(checkpoint.text + "\n" + line.rstrip("\n") + "\n")
     except note.NoteError as exc:
-        raise ServiceError(f"Not a signature line: {exc}.", code="bad_cosignature") from exc
+        raise ServiceError(_("Not a signature line: %(exc)s.", exc=exc), code="bad_cosignature") from exc
     if len(signatures) != 1:
-        raise ServiceError("Send exactly one signature line.", code="bad_cosignature")
+        raise ServiceError(_("Send exactly one signature line."), code="bad_cosignature")
     (signature,) = signatures
     key = db.session.scalar(select(WitnessKey).where(WitnessKey.name == signature.name,
                                                      WitnessKey.revoked_at.is_(None)))
     if key is None or verifier(key).key_id != signature.key_id:
-        raise ServiceError("No enrolled witness key has this name and key ID.", code="unknown_witness")
+        raise ServiceError(_("No enrolled witness key has this name and key ID."), code="unknown_witness")
     try:
         timestamp = verifier(key).verify(checkpoint.text, signature.signature)
     except note.NoteError as exc:
-        raise ServiceError("The cosignature does not verify for this checkpoint.", code="bad_cosignature") from exc
+        raise ServiceError(_("The cosignature does not verify for this checkpoint."), code="bad_cosignature") from exc
     assert timestamp is not None  # noqa: S101 - a cosignature/v1 always has one
     existing = db.session.scalar(select(LogCosignature).where(
         LogCosignature.checkpoint_size == size, LogCosignature.witness_key_id == key.id))
@@ -168,17 +169,18 @@ def report_fork(old_note: str, new_note: str, reason: str, witness_name_: str | 
     """
     log_key = tlog.log_verifier()
     parsed = []
-    for which, text in (("old", old_note), ("new", new_note)):
+    for which, text in ((_("old"), old_note), (_("new"), new_note)):
         try:
-            body, verified, _ = note.open_note(text, [log_key])
+            body, verified, _keys = note.open_note(text, [log_key])
             parsed.append(note.parse_checkpoint(body))
         except note.NoteError as exc:
-            raise ServiceError(f"The {which} checkpoint is not a signed note: {exc}.") from exc
+            raise ServiceError(_("The %(which)s checkpoint is not a signed note: %(exc)s.",
+                                 which=which, exc=exc)) from exc
         if not verified:
-            raise ServiceError(f"The {which} checkpoint does not carry this log's signature.")
+            raise ServiceError(_("The %(which)s checkpoint does not carry this log's signature.", which=which))
     if all(_is_ours(checkpoint) for checkpoint in parsed):
-        raise ServiceError("Both checkpoints are states of this log's tree, so they are consistent: "
-                           "ask /api/v1/log/proof/consistency again.", code="not_a_fork")
+        raise ServiceError(_("Both checkpoints are states of this log's tree, so they are consistent: ask "
+                             "/api/v1/log/proof/consistency again."), code="not_a_fork")
     key = (db.session.scalar(select(WitnessKey).where(WitnessKey.name == witness_name_))
            if witness_name_ else None)
     report = LogForkReport(witness_key_id=key.id if key else None, old_checkpoint=old_note,

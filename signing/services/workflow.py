@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import enum
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
 from ..models import Declaration, Role, Status, User
 from . import Conflict, Forbidden
 
@@ -31,6 +34,17 @@ class Action(enum.StrEnum):
     SIGN = "sign"
     WITHDRAW = "withdraw a signature from"
     FREEZE = "freeze"
+
+
+# What the refusals call each action (the values above are English phrases that fit the same sentences).
+ACTION_WORDS = {
+    Action.VIEW: _l("view"), Action.EDIT_TEXT: _l("edit the text of"), Action.COMMENT: _l("comment on"),
+    Action.AMEND: _l("propose amendments to"), Action.DECIDE_AMENDMENT: _l("decide amendments to"),
+    Action.RESOLVE_COMMENT: _l("resolve comments on"), Action.APPROVE: _l("approve revisions of"),
+    Action.OPEN_CONSULTATION: _l("open consultation on"), Action.OPEN_SIGNING: _l("open signing on"),
+    Action.RETURN_TO_CONSULTATION: _l("return to consultation"), Action.DASHBOARD: _l("track"),
+    Action.SIGN: _l("sign"), Action.WITHDRAW: _l("withdraw a signature from"), Action.FREEZE: _l("freeze"),
+}
 
 
 # action -> state -> roles allowed. A state missing from an action's row refuses it in that state.
@@ -70,12 +84,14 @@ def allowed(action: Action, declaration: Declaration, user: User | None) -> bool
 def require(action: Action, declaration: Declaration, user: User | None) -> None:
     """Raise 403 if the user's role may never do this, 409 if not in the current state."""
     if user is None or not getattr(user, "is_authenticated", False):
-        raise Forbidden("Please log in.")
+        raise Forbidden(_("Please log in."))
     if user.role not in _roles_for(action):
-        raise Forbidden(f"Your role ({user.role}) cannot {action.value} a declaration.")
+        raise Forbidden(_("Your role (%(role)s) cannot %(value)s a declaration.",
+                          role=user.role, value=str(ACTION_WORDS[action])))
     if action is Action.VIEW and not allowed(action, declaration, user):
-        raise Forbidden("This declaration is still a draft of the secretariat.")
+        raise Forbidden(_("This declaration is still a draft of the secretariat."))
     if not allowed(action, declaration, user):
-        raise Conflict(f"You cannot {action.value} this declaration while it is {declaration.state.label.lower()}.")
+        raise Conflict(_("You cannot %(value)s this declaration while it is %(lower)s.",
+                         value=str(ACTION_WORDS[action]), lower=declaration.state.label.lower()))
     if user.role == Role.DELEGATE.value and user.city is None:
-        raise Forbidden("Your account is not attached to a city.")
+        raise Forbidden(_("Your account is not attached to a city."))

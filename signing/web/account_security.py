@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask, flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from ..services import ServiceError, passkeys, totp
@@ -18,8 +19,8 @@ bp = Blueprint("account_security", __name__)
 
 
 def _bad_form() -> ResponseReturnValue:
-    return render_template("error.html", status=400, title="Bad request",
-                           message="The form was not valid. Reload the page and try again."), 400
+    return render_template("error.html", status=400, title=_("Bad request"),
+                           message=_("The form was not valid. Reload the page and try again.")), 400
 
 
 @bp.route("/account/totp", methods=["POST"])
@@ -60,7 +61,7 @@ def totp_disable() -> ResponseReturnValue:
     except ServiceError as exc:
         disable_form.totp_code.errors = [exc.message]
         return auth._account_page(disable_form=disable_form), exc.status
-    flash("The authenticator app is turned off; its recovery codes no longer work.", "success")
+    flash(_("The authenticator app is turned off; its recovery codes no longer work."), "success")
     return redirect(url_for("auth.account", _anchor="second-factor"))
 
 
@@ -90,7 +91,7 @@ def passkey_remove(passkey_id: int) -> ResponseReturnValue:
     except ServiceError as exc:
         remove_form.password.errors = [exc.message]
         return auth._account_page(remove_form=remove_form, remove_id=passkey_id), exc.status
-    flash(f"The passkey “{name}” is removed.", "success")
+    flash(_("The passkey “%(name)s” is removed.", name=name), "success")
     return redirect(url_for("auth.account", _anchor="second-factor"))
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -44,7 +45,7 @@ def city_new() -> ResponseReturnValue:
         except ServiceError as exc:
             form.name.errors = [exc.message]
             return render_template("admin/city_form.html", form=form, city=None), exc.status
-        flash(f"{city.name} added.", "success")
+        flash(_("%(name)s added.", name=city.name), "success")
         return redirect(url_for("admin.city_detail", slug=city.slug))
     return render_template("admin/city_form.html", form=form, city=None), _form_status()
 
@@ -60,7 +61,7 @@ def city_edit(slug: str) -> ResponseReturnValue:
         except ServiceError as exc:
             form.name.errors = [exc.message]
             return render_template("admin/city_form.html", form=form, city=city), exc.status
-        flash(f"{city.name} saved.", "success")
+        flash(_("%(name)s saved.", name=city.name), "success")
         return redirect(url_for("admin.city_detail", slug=city.slug))
     return render_template("admin/city_form.html", form=form, city=city), _form_status()
 
@@ -85,7 +86,7 @@ def city_invite(slug: str) -> ResponseReturnValue:
         except ServiceError as exc:
             form.email.errors = [exc.message]
             return render_template("admin/city.html", city=city, form=form, confirm=ConfirmForm()), exc.status
-        flash(f"Invitation sent to {user.email}.", "success")
+        flash(_("Invitation sent to %(email)s.", email=user.email), "success")
         return redirect(url_for("admin.city_detail", slug=city.slug))
     return render_template("admin/city.html", city=city, form=form, confirm=ConfirmForm()), 400
 
@@ -103,7 +104,7 @@ def user_list() -> ResponseReturnValue:
         except ServiceError as exc:
             form.email.errors = [exc.message]
         else:
-            flash(f"Invitation sent to {user.email}.", "success")
+            flash(_("Invitation sent to %(email)s.", email=user.email), "success")
             return redirect(url_for("admin.user_list"))
     users = list(db.session.scalars(select(User).order_by(User.role, User.display_name)))
     status = 200 if request.method == "GET" else 400
@@ -118,10 +119,13 @@ def _user_action(user_id: int, action: str) -> ResponseReturnValue:
         abort(400)
     if action == "resend":
         accounts.resend_invitation(user, current_user)
-        flash(f"Invitation sent again to {user.email}.", "success")
+        flash(_("Invitation sent again to %(email)s.", email=user.email), "success")
     else:
         accounts.set_active(user, action == "reactivate", current_user)
-        flash(f"{user.display_name} {'reactivated' if user.active else 'deactivated'}.", "success")
+        if user.active:
+            flash(_("%(display_name)s reactivated.", display_name=user.display_name), "success")
+        else:
+            flash(_("%(display_name)s deactivated.", display_name=user.display_name), "success")
     if user.city is not None:
         return redirect(url_for("admin.city_detail", slug=user.city.slug))
     return redirect(url_for("admin.user_list"))

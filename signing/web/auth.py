@@ -19,11 +19,14 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from ..extensions import db, limiter, login_manager
+from ..i18n import N_
 from ..models import LinkPurpose, User, UserSession
 from ..services import (
     ServiceError,
@@ -55,12 +58,12 @@ from .forms import (
 
 bp = Blueprint("auth", __name__)
 
-LOGIN_FAILED = "Wrong e-mail address or password."
+LOGIN_FAILED = _l("Wrong e-mail address or password.")
 # While a secretariat account must still enrol a second factor, only these endpoints answer it.
 ENROLMENT_ENDPOINTS = frozenset({
     "auth.account", "account_security.totp_begin", "account_security.totp_confirm", "auth.logout",
     "passkeys.register_options",
-    "passkeys.register", "static", "home.healthz", "home.favicon",
+    "passkeys.register", "static", "home.healthz", "home.favicon", "language.choose",
 })
 
 
@@ -139,7 +142,7 @@ def second_factor_step() -> ResponseReturnValue:
         return redirect(url_for("home.home"))
     user = login_state.pending_user()
     if user is None:
-        flash("Your login has expired or was not started. Please log in again.", "info")
+        flash(_("Your login has expired or was not started. Please log in again."), "info")
         return redirect(url_for("auth.login"))
     form = SecondFactorForm()
     status = 400 if request.method == "POST" else 200
@@ -152,9 +155,9 @@ def second_factor_step() -> ResponseReturnValue:
             if method is not None:
                 return redirect(finish_login(user, f"password+{method}"))
             if login_state.failed():
-                flash("Too many wrong attempts. Please log in again.", "error")
+                flash(_("Too many wrong attempts. Please log in again."), "error")
                 return redirect(url_for("auth.login"))
-            form.code.errors, status = ["That code is not right."], 401
+            form.code.errors, status = [_("That code is not right.")], 401
     return render_template("auth/second_factor.html", form=form, has_totp=second_factor.has_totp(user),
                            has_passkeys=second_factor.passkey_count(user) > 0), status
 
@@ -163,14 +166,14 @@ def second_factor_step() -> ResponseReturnValue:
 def logout() -> ResponseReturnValue:
     form = ConfirmForm()
     if not form.validate_on_submit():
-        return render_template("error.html", status=400, title="Bad request",
-                               message="The logout form was not valid."), 400
+        return render_template("error.html", status=400, title=_("Bad request"),
+                               message=_("The logout form was not valid.")), 400
     record = _current_record()
     if record is not None:
         sessions.end(record, current_user, "logout")
     logout_user()
     session.clear()
-    flash("You have logged out.", "info")
+    flash(_("You have logged out."), "info")
     return redirect(url_for("auth.login"))
 
 
@@ -203,10 +206,10 @@ def _set_password_page(purpose: LinkPurpose, token: str, template: str) -> Respo
             return render_template(template, form=form, user=link.user), exc.status
         if second_factor.has_second_factor(user):  # an e-mailed link alone never gets past a second factor
             response = login_state.begin(user, url_for("home.home"))  # (a fresh session: flash after)
-            flash("Your password is set. Now confirm it is you with your second factor.", "success")
+            flash(_("Your password is set. Now confirm it is you with your second factor."), "success")
             return response
         _complete_login(user, method=purpose.value)
-        flash("Your password is set. Welcome to Accord.", "success")
+        flash(_("Your password is set. Welcome to Accord."), "success")
         return redirect(url_for("home.home"))
     status = 400 if request.method == "POST" else 200
     return render_template(template, form=form, user=link.user), status
@@ -225,7 +228,7 @@ def request_reset() -> ResponseReturnValue:
     form = ResetRequestForm()
     if form.validate_on_submit():
         work = accounts.request_password_reset(form.email.data or "")
-        flash("If that address belongs to an account, a reset link is on its way.", "info")
+        flash(_("If that address belongs to an account, a reset link is on its way."), "info")
         response = redirect(url_for("auth.login"))
         _run_after_response(response, work)
         return response
@@ -260,8 +263,8 @@ def _account_page(form: ChangePasswordForm | None = None, token_form: TokenForm 
 
 
 def _bad_form() -> ResponseReturnValue:
-    return render_template("error.html", status=400, title="Bad request",
-                           message="The form was not valid. Reload the page and try again."), 400
+    return render_template("error.html", status=400, title=_("Bad request"),
+                           message=_("The form was not valid. Reload the page and try again.")), 400
 
 
 @bp.route("/account/sessions/<int:session_id>/end", methods=["POST"])
@@ -277,9 +280,9 @@ def session_end(session_id: int) -> ResponseReturnValue:
     if this_device:
         logout_user()
         session.clear()
-        flash("You have logged out.", "info")
+        flash(_("You have logged out."), "info")
         return redirect(url_for("auth.login"))
-    flash(f"The session on {record.device} is logged out.", "success")
+    flash(_("The session on %(device)s is logged out.", device=record.device), "success")
     return redirect(url_for("auth.account"))
 
 
@@ -292,7 +295,7 @@ def sessions_end_all() -> ResponseReturnValue:
     sessions.log_out_everywhere(current_user)
     logout_user()
     session.clear()
-    flash("You have logged out everywhere.", "info")
+    flash(_("You have logged out everywhere."), "info")
     return redirect(url_for("auth.login"))
 
 
@@ -307,7 +310,7 @@ def account() -> ResponseReturnValue:
             form.current.errors = [exc.message]
             return _account_page(form=form), exc.status
         _complete_login(current_user, method="password_change")
-        flash("Your password has been changed. Other sessions have been logged out.", "success")
+        flash(_("Your password has been changed. Other sessions have been logged out."), "success")
         return redirect(url_for("auth.account"))
     status = 400 if request.method == "POST" else 200
     return _account_page(form=form), status
@@ -321,7 +324,7 @@ def token_create() -> ResponseReturnValue:
     if not token_form.validate_on_submit():
         return _account_page(token_form=token_form), 400
     try:
-        _, secret = tokens.create(current_user, token_form.name.data, actor=current_user)
+        _token, secret = tokens.create(current_user, token_form.name.data, actor=current_user)
     except ServiceError as exc:
         token_form.name.errors = [exc.message]
         return _account_page(token_form=token_form), exc.status
@@ -335,10 +338,10 @@ def token_revoke(token_id: int) -> ResponseReturnValue:
         return _bad_form()
     token = tokens.get(token_id)
     if token.user_id != current_user.id:  # someone else's token: as if it did not exist
-        return render_template("error.html", status=404, title="Not found",
-                               message="You have no API token with that number."), 404
+        return render_template("error.html", status=404, title=_("Not found"),
+                               message=_("You have no API token with that number.")), 404
     tokens.revoke(token, current_user)
-    flash(f"The API token {token.prefix}… is revoked.", "success")
+    flash(_("The API token %(prefix)s… is revoked.", prefix=token.prefix), "success")
     return redirect(url_for("auth.account"))
 
 
@@ -355,7 +358,7 @@ def _require_enrolment() -> ResponseReturnValue | None:
     if request.endpoint in ENROLMENT_ENDPOINTS or (request.endpoint or "").startswith("api."):
         return None
     if current_user.is_authenticated and second_factor.must_enrol(current_user):
-        flash("Secretariat accounts need a second factor. Set up an authenticator app or a passkey first.", "info")
+        flash(_("Secretariat accounts need a second factor. Set up an authenticator app or a passkey first."), "info")
         return redirect(url_for("auth.account", _anchor="second-factor"))
     return None
 
@@ -363,7 +366,7 @@ def _require_enrolment() -> ResponseReturnValue | None:
 @login_manager.user_loader
 def _load_user(session_id: str) -> User | None:
     """The user of a live server-side session (Flask-Login stores "<id>:<epoch>", the record's id is apart)."""
-    user_id, _, epoch = session_id.partition(":")
+    user_id, _sep, epoch = session_id.partition(":")
     if not user_id.isdigit() or not epoch.isdigit():
         return None
     user = db.session.scalar(select(User).where(User.id == int(user_id)))
@@ -379,7 +382,8 @@ def _load_user(session_id: str) -> User | None:
 def init_app(app: Flask) -> None:
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
-    login_manager.login_message = "Please log in to see this page."
+    login_manager.login_message = N_("Please log in to see this page.")
+    login_manager.localize_callback = _  # flashed in the visitor's language
     login_manager.login_message_category = "info"
     login_manager.session_protection = "basic"
     app.register_blueprint(bp)

@@ -93,7 +93,7 @@ def new() -> ResponseReturnValue:
         except ServiceError as exc:
             form.text.errors = [exc.message]
             return render_template("declarations/new.html", form=form), exc.status
-        flash("Draft created as revision 1.", "success")
+        flash(_("Draft created as revision 1."), "success")
         return redirect(url_for("declarations.show", slug=declaration.slug))
     return render_template("declarations/new.html", form=form), _form_status()
 
@@ -201,7 +201,7 @@ def edit(declaration: Declaration) -> ResponseReturnValue:
         except ServiceError as exc:
             form.text.errors = [exc.message]
             return _edit_page(declaration, form), exc.status
-        flash(f"Saved as revision {revision.number}.", "success")
+        flash(_("Saved as revision %(number)s.", number=revision.number), "success")
         return redirect(url_for("declarations.show", slug=declaration.slug))
     return _edit_page(declaration, form), _form_status()
 
@@ -246,11 +246,12 @@ def open_consultation(declaration: Declaration) -> ResponseReturnValue:
     form = ConfirmForm()
     if form.validate_on_submit():
         declarations.open_consultation(declaration, current_user)
-        flash("Consultation is open: delegates can comment, propose amendments and approve a revision for signature.",
+        flash(_("Consultation is open: delegates can comment, propose amendments and approve a revision for "
+                "signature."),
               "success")
         return redirect(url_for("declarations.show", slug=declaration.slug))
     return render_template("declarations/confirm.html", declaration=declaration, form=form,
-                           question="Open consultation? Every member of the network is notified.",
+                           question=_("Open consultation? Every member of the network is notified."),
                            action=url_for("declarations.open_consultation", slug=declaration.slug)), _form_status()
 
 
@@ -277,7 +278,7 @@ def open_signing(declaration: Declaration) -> ResponseReturnValue:
             form.revision.errors = [exc.message]
             return render_template("declarations/open_signing.html", declaration=declaration, form=form,
                                    board=dashboard.build(declaration)), exc.status
-        flash("Signing is open. The text is locked until you return it to consultation.", "success")
+        flash(_("Signing is open. The text is locked until you return it to consultation."), "success")
         return redirect(url_for("declarations.show", slug=declaration.slug))
     return render_template("declarations/open_signing.html", declaration=declaration, form=form,
                            board=dashboard.build(declaration)), _form_status()
@@ -289,7 +290,7 @@ def return_to_consultation(declaration: Declaration) -> ResponseReturnValue:
     form = ReturnForm()
     if form.validate_on_submit():
         declarations.return_to_consultation(declaration, current_user, form.reason.data or "")
-        flash("The declaration is back in consultation.", "success")
+        flash(_("The declaration is back in consultation."), "success")
         return redirect(url_for("declarations.show", slug=declaration.slug))
     return render_template("declarations/return.html", declaration=declaration, form=form), _form_status()
 

@@ -7,13 +7,16 @@ from urllib.parse import parse_qsl
 
 from flask import Flask, jsonify, make_response, render_template, request
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter, Map
 
 from ..services import ServiceError
 
-_TITLES = {
+# The English title of each status names the JSON error's code ("not_found"); pages show TITLES, translated.
+_CODES = {
     400: "Bad request",
     403: "Not allowed",
     404: "Not found",
@@ -23,9 +26,19 @@ _TITLES = {
     413: "Too large",
     429: "Too many attempts",
 }
+TITLES = {
+    400: _l("Bad request"),
+    403: _l("Not allowed"),
+    404: _l("Not found"),
+    405: _l("Method not allowed"),
+    409: _l("Conflict"),
+    410: _l("Gone"),
+    413: _l("Too large"),
+    429: _l("Too many attempts"),
+}
 
 
-CSRF_MESSAGE = "The form has expired or was not sent from this site. Go back, reload the page and try again."
+CSRF_MESSAGE = _l("The form has expired or was not sent from this site. Go back, reload the page and try again.")
 # Blueprints answered in JSON (``{"error": {"code", "message"}}``), whatever the error: the bearer-token API and
 # the same-origin JSON endpoints of the signing pages (``signing.api.browser``), of passkeys (``web.passkeys``),
 # of mandates (``web.mandates``) and of endorsements (``web.endorse_json``).
@@ -37,10 +50,13 @@ def wants_json() -> bool:
 
 
 def error_response(status: int, message: str, code: str | None = None) -> ResponseReturnValue:
+    """The one refusal: JSON (an English ``code``, a ``message`` in the request's language) or the error page."""
+    message = str(message)  # a lazy string becomes text in this request's language
     if wants_json():
-        return jsonify(error={"code": code or _TITLES.get(status, "error").lower().replace(" ", "_"),
+        return jsonify(error={"code": code or _CODES.get(status, "error").lower().replace(" ", "_"),
                               "message": message}), status
-    return render_template("error.html", status=status, title=_TITLES.get(status, "Error"), message=message), status
+    title = str(TITLES[status]) if status in TITLES else _("Error")
+    return render_template("error.html", status=status, title=title, message=message), status
 
 
 def _reject_non_utf8_form() -> ResponseReturnValue | None:
@@ -54,7 +70,7 @@ def _reject_non_utf8_form() -> ResponseReturnValue | None:
         text = raw.decode("ascii")
         parse_qsl(text, keep_blank_values=True, encoding="utf-8", errors="strict")
     except (UnicodeDecodeError, ValueError):
-        return error_response(400, "The form data is not valid UTF-8 text.", "invalid_encoding")
+        return error_response(400, _("The form data is not valid UTF-8 text."), "invalid_encoding")
     return None
 
 
@@ -87,10 +103,12 @@ def init_app(app: Flask) -> None:
     def http_error(exc: HTTPException) -> ResponseReturnValue:
         status = exc.code or 500
         messages = {
-            403: "You do not have access to this page.",
-            404: "There is nothing at this address.",
-            405: "This address does not accept that kind of request.",
-            413: "What you sent is too large.",
-            429: "Too many attempts. Wait a minute and try again.",
+            403: _("You do not have access to this page."),
+            404: _("There is nothing at this address."),
+            405: _("This address does not accept that kind of request."),
+            413: _("What you sent is too large."),
+            429: _("Too many attempts. Wait a minute and try again."),
         }
-        return error_response(status, messages.get(status, exc.description or "Bad request."))
+        own = exc.description if exc.description and exc.description != type(exc).description else None
+        return error_response(status, messages.get(status) or own or _("The request could not be understood. Go back, "
+                                                                         "reload the page and try again."))

@@ -12,6 +12,7 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, jsonify, request, session
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from ..extensions import limiter
@@ -27,14 +28,14 @@ LOGIN_CHALLENGE = "passkey_login_challenge"
 def _body() -> dict[str, Any]:
     data = request.get_json(silent=True)
     if not isinstance(data, dict):
-        raise ServiceError("Send a JSON object (Content-Type: application/json).", code="bad_json")
+        raise ServiceError(_("Send a JSON object (Content-Type: application/json)."), code="bad_json")
     return data
 
 
 def _credential(data: dict[str, Any]) -> dict[str, Any]:
     credential = data.get("credential")
     if not isinstance(credential, dict):
-        raise ServiceError("“credential” must be the passkey's answer, as a JSON object.", code="bad_json")
+        raise ServiceError(_("“credential” must be the passkey's answer, as a JSON object."), code="bad_json")
     return credential
 
 
@@ -65,13 +66,13 @@ def register() -> ResponseReturnValue:
     data = _body()
     name = data.get("name")
     if not isinstance(name, str):
-        raise ServiceError("“name” must be a string.", code="bad_json")
+        raise ServiceError(_("“name” must be a string."), code="bad_json")
     passkey = passkeys.register(current_user, _challenge_id(REGISTER_CHALLENGE), name[:1000], _credential(data))
     return jsonify(id=passkey.id, name=passkey.name), 201
 
 
 def _already_in() -> ResponseReturnValue:
-    raise ServiceError("You are already logged in.", status=409, code="already_logged_in")
+    raise ServiceError(_("You are already logged in."), status=409, code="already_logged_in")
 
 
 @bp.route("/login/passkey/options", methods=["POST"])
@@ -94,7 +95,7 @@ def login() -> ResponseReturnValue:
         user = passkeys.authenticate(_challenge_id(LOGIN_CHALLENGE), credential, pending)
     except ServiceError:
         if pending is not None and login_state.failed():
-            raise ServiceError("Too many wrong attempts. Please log in again.", status=401,
+            raise ServiceError(_("Too many wrong attempts. Please log in again."), status=401,
                                code="login_expired") from None
         raise
     next_url = auth.finish_login(user, "password+passkey" if pending is not None else "passkey")

@@ -83,7 +83,8 @@ def revoke_key(key_id: int) -> ResponseReturnValue:
     if not ConfirmForm().validate_on_submit():
         abort(400)
     keys.revoke(key, current_user)  # the owner or the secretariat, else 403
-    flash(f"The key “{key.label}” ({key.fingerprint}) is revoked. Signatures already made with it stay valid.",
+    flash(_("The key “%(label)s” (%(fingerprint)s) is revoked. Signatures already made with it stay valid.",
+            label=key.label, fingerprint=key.fingerprint),
           "success")
     if current_user.role == Role.SECRETARIAT:
         return redirect(url_for("signing.admin_keys"))
@@ -97,8 +98,8 @@ def revoke_witness_key(key_id: int) -> ResponseReturnValue:
     if not ConfirmForm().validate_on_submit():
         abort(400)
     witness.revoke(key, current_user)  # the owner or the secretariat, else 403
-    flash(f"The witness key {key.fingerprint} of {key.city.name} is revoked. Its cosignatures stay on the "
-          "checkpoints it cosigned.", "success")
+    flash(_("The witness key %(fingerprint)s of %(name)s is revoked. Its cosignatures stay on the checkpoints it "
+            "cosigned.", fingerprint=key.fingerprint, name=key.city.name), "success")
     if current_user.role == Role.SECRETARIAT:
         return redirect(url_for("signing.admin_keys"))
     return redirect(url_for("signing.keys_page"))
@@ -132,7 +133,7 @@ def _sign_page(declaration: Declaration, decline_error: str | None = None, decli
                status: int = 200) -> ResponseReturnValue:
     revision = declaration.open_revision
     if revision is None:  # open for signature always names a revision; be safe anyway
-        raise ServiceError("This declaration is not open for signature.", status=409, code="conflict")
+        raise ServiceError(_("This declaration is not open for signature."), status=409, code="conflict")
     standing = signatures.standing_signature(declaration, current_user.city_id or 0)
     active = [{"fingerprint": k.fingerprint, "label": k.label} for k in keys.keys_of(current_user) if k.active]
     return render_template(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from ..models import Role
@@ -61,7 +62,7 @@ def send_test(endpoint_id: int) -> ResponseReturnValue:
     endpoint = webhooks.get_endpoint(endpoint_id)
     _confirmed()
     message = webhooks.send_test(endpoint, current_user)
-    flash(f"Test event {message.message_id} queued; its attempts appear below.", "success")
+    flash(_("Test event %(message_id)s queued; its attempts appear below.", message_id=message.message_id), "success")
     return redirect(url_for("webhooks.show", endpoint_id=endpoint_id))
 
 
@@ -71,7 +72,7 @@ def enable(endpoint_id: int) -> ResponseReturnValue:
     endpoint = webhooks.get_endpoint(endpoint_id)
     _confirmed()
     webhooks.set_active(endpoint, True, current_user)
-    flash("Endpoint enabled.", "success")
+    flash(_("Endpoint enabled."), "success")
     return redirect(url_for("webhooks.show", endpoint_id=endpoint_id))
 
 
@@ -81,7 +82,7 @@ def disable(endpoint_id: int) -> ResponseReturnValue:
     endpoint = webhooks.get_endpoint(endpoint_id)
     _confirmed()
     webhooks.set_active(endpoint, False, current_user)
-    flash("Endpoint disabled: nothing more is sent to it.", "success")
+    flash(_("Endpoint disabled: nothing more is sent to it."), "success")
     return redirect(url_for("webhooks.show", endpoint_id=endpoint_id))
 
 

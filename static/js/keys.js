@@ -4,6 +4,7 @@
 // 32-byte public key is sent, with a label and the account password, to the JSON endpoint.
 "use strict";
 
+import { t } from "./i18n.js";
 import {
   allKeys,
   bytesToBase64,
@@ -31,7 +32,7 @@ async function markKeysInThisBrowser() {
     stored = await allKeys();
   } catch (error) {
     for (const cell of document.querySelectorAll("#keys-table td.in-browser")) {
-      cell.textContent = "unknown (no key storage)";
+      cell.textContent = t("unknown (no key storage)");
     }
     return;
   }
@@ -39,7 +40,7 @@ async function markKeysInThisBrowser() {
   for (const row of document.querySelectorAll("#keys-table tr[data-fingerprint]")) {
     const cell = row.querySelector("td.in-browser");
     const present = here.has(row.dataset.fingerprint);
-    cell.textContent = present ? "yes, in this browser" : "no";
+    cell.textContent = present ? t("yes, in this browser") : t("no");
     cell.classList.toggle("muted", !present);
     cell.classList.toggle("key-here", present);
   }
@@ -51,57 +52,56 @@ async function enrol(event) {
   const passwordField = document.getElementById("key-password");
   const password = passwordField.value;
   if (!label) {
-    say("Give the key a label, such as the device it lives on.", "error");
+    say(t("Give the key a label, such as the device it lives on."), "error");
     return;
   }
   if (!password) {
-    say("Enter your Accord password: enrolling a key asks for it again.", "error");
+    say(t("Enter your Accord password: enrolling a key asks for it again."), "error");
     return;
   }
   button.disabled = true;
-  say("Making a key in this browser…", "info");
+  say(t("Making a key in this browser…"), "info");
   let fingerprint = null;
   try {
     let keyPair;
     try {
       keyPair = await crypto.subtle.generateKey({ name: "Ed25519" }, false, ["sign", "verify"]);
     } catch (error) {
-      say("This browser cannot make Ed25519 keys. Use a current browser, or Accord's command-line tool.", "error");
+      say(t("This browser cannot make Ed25519 keys. Use a current browser, or Accord's command-line tool."), "error");
       return;
     }
     const raw = new Uint8Array(await crypto.subtle.exportKey("raw", keyPair.publicKey));
     if (raw.length !== 32) {
-      say(`The browser exported a public key of ${raw.length} bytes instead of 32; nothing was enrolled.`, "error");
+      say(t("The browser exported a public key of %(bytes)s bytes instead of 32; nothing was enrolled.", { bytes: raw.length }), "error");
       return;
     }
     fingerprint = await fingerprintOf(raw);
     // Keep the key before the server learns of it, so an enrolled key is never without its private half.
     await putKey({ fingerprint, keyPair, label, createdAt: new Date().toISOString() });
-    say(`Enrolling the key ${fingerprint}…`, "info");
+    say(t("Enrolling the key %(fingerprint)s…", { fingerprint }), "info");
     const result = await postJSON(form.dataset.enrolUrl, { public_key: bytesToBase64(raw), label, password });
     passwordField.value = "";
     if (!result.ok) {
       if (result.status >= 400 && result.status < 500) {
         await deleteKey(fingerprint);  // refused for certain: the server holds nothing
-        say(`${errorMessage(result)} The key was not kept.`, "error");
+        say(t("%(reason)s The key was not kept.", { reason: errorMessage(result) }), "error");
       } else {
-        say(`${errorMessage(result)} Reload this page to see whether the key was enrolled.`, "error");
+        say(t("%(reason)s Reload this page to see whether the key was enrolled.", { reason: errorMessage(result) }), "error");
       }
       return;
     }
     if (result.data.fingerprint !== fingerprint) {
       await deleteKey(fingerprint);
-      say(`Accord reports the fingerprint ${result.data.fingerprint}, but this browser computed ${fingerprint}. `
-        + "The key was not kept; revoke the enrolled key below.", "error");
+      say(t("Accord reports the fingerprint %(fingerprint)s, but this browser computed %(fingerprint2)s. The key was not kept; revoke the enrolled key below.", { fingerprint: result.data.fingerprint, fingerprint2: fingerprint }), "error");
       return;
     }
-    say(`Enrolled. Fingerprint ${fingerprint} (the same in this browser and on the server).`, "success");
+    say(t("Enrolled. Fingerprint %(fingerprint)s (the same in this browser and on the server).", { fingerprint }), "success");
     window.location.assign(form.dataset.keysUrl);
   } catch (error) {
     if (fingerprint) {
       try { await deleteKey(fingerprint); } catch (ignored) { /* nothing more to undo */ }
     }
-    say(`The key could not be made or stored in this browser: ${error && error.message ? error.message : error}`, "error");
+    say(t("The key could not be made or stored in this browser: %(error)s", { error: error && error.message ? error.message : error }), "error");
   } finally {
     button.disabled = false;
   }
@@ -112,7 +112,7 @@ if (form) {
     form.addEventListener("submit", enrol);
     button.disabled = false;
   } else {
-    say("This page must be opened over HTTPS (a secure context) to make keys.", "error");
+    say(t("This page must be opened over HTTPS (a secure context) to make keys."), "error");
   }
   markKeysInThisBrowser();
 }

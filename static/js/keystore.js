@@ -6,6 +6,7 @@
 // 32-byte public key>", the same value the server shows.
 "use strict";
 
+import { t } from "./i18n.js";
 const DB_NAME = "accord-signing";
 const DB_VERSION = 1;
 const STORE = "keys";
@@ -19,7 +20,7 @@ function request(req) {
 
 function openDatabase() {
   if (!("indexedDB" in window)) {
-    return Promise.reject(new Error("This browser offers no storage for keys (IndexedDB)."));
+    return Promise.reject(new Error(t("This browser offers no storage for keys (IndexedDB).")));
   }
   const req = indexedDB.open(DB_NAME, DB_VERSION);
   req.onupgradeneeded = () => {
@@ -36,7 +37,7 @@ async function withStore(mode, work) {
     const tx = db.transaction(STORE, mode);
     const done = new Promise((resolve, reject) => {
       tx.oncomplete = () => resolve();
-      tx.onabort = () => reject(tx.error || new Error("The key storage transaction was aborted."));
+      tx.onabort = () => reject(tx.error || new Error(t("The key storage transaction was aborted.")));
       tx.onerror = () => reject(tx.error);
     });
     const [result] = await Promise.all([request(work(tx.objectStore(STORE))), done]);
@@ -128,7 +129,7 @@ export async function postJSON(url, body) {
       body: JSON.stringify(body),
     });
   } catch (error) {
-    return { ok: false, status: 0, data: { error: { code: "network", message: "Accord could not be reached. Check your connection and try again." } } };
+    return { ok: false, status: 0, data: { error: { code: "network", message: t("Accord could not be reached. Check your connection and try again.") } } };
   }
   let data = null;
   try {
@@ -137,14 +138,14 @@ export async function postJSON(url, body) {
     data = null;
   }
   if (!data || typeof data !== "object") {
-    data = { error: { code: "bad_response", message: `Accord answered with an unexpected response (HTTP ${response.status}).` } };
+    data = { error: { code: "bad_response", message: t("Accord answered with an unexpected response (HTTP %(status)s).", { status: response.status }) } };
   }
   return { ok: response.ok, status: response.status, data };
 }
 
 export function errorMessage(result) {
   const error = result.data && result.data.error;
-  return error && error.message ? error.message : `The request failed (HTTP ${result.status}).`;
+  return error && error.message ? error.message : t("The request failed (HTTP %(status)s).", { status: result.status });
 }
 
 /** True if this browser can make and use Ed25519 keys (a secure context with WebCrypto Ed25519). */

@@ -6,6 +6,7 @@
 // CSRF header (postJSON in keystore.js).
 "use strict";
 
+import { t } from "./i18n.js";
 import { errorMessage, postJSON } from "./keystore.js";
 
 function toBytes(base64url) {
@@ -38,9 +39,9 @@ function descriptors(list) {
 }
 
 function ceremonyError(error) {
-  if (error && error.name === "NotAllowedError") return "The passkey request was cancelled or timed out.";
-  if (error && error.name === "InvalidStateError") return "This device already holds a passkey for your account.";
-  return `The browser could not use a passkey: ${error && error.message ? error.message : error}`;
+  if (error && error.name === "NotAllowedError") return t("The passkey request was cancelled or timed out.");
+  if (error && error.name === "InvalidStateError") return t("This device already holds a passkey for your account.");
+  return t("The browser could not use a passkey: %(error)s", { error: error && error.message ? error.message : error });
 }
 
 async function register(form, event) {
@@ -48,11 +49,11 @@ async function register(form, event) {
   const button = document.getElementById("passkey-register");
   const name = document.getElementById("passkey-name").value.trim();
   if (!name) {
-    say("Give the passkey a name, such as the device or password manager that keeps it.", "error");
+    say(t("Give the passkey a name, such as the device or password manager that keeps it."), "error");
     return;
   }
   if (!available()) {
-    say("This browser cannot use passkeys here (it needs a current browser and a secure connection).", "error");
+    say(t("This browser cannot use passkeys here (it needs a current browser and a secure connection)."), "error");
     return;
   }
   button.disabled = true;
@@ -66,7 +67,7 @@ async function register(form, event) {
     options.challenge = toBytes(options.challenge);
     options.user.id = toBytes(options.user.id);
     options.excludeCredentials = descriptors(options.excludeCredentials);
-    say("Follow your browser's prompt to make the passkey…", "info");
+    say(t("Follow your browser's prompt to make the passkey…"), "info");
     let credential;
     try {
       credential = await navigator.credentials.create({ publicKey: options });
@@ -92,7 +93,7 @@ async function register(form, event) {
       say(errorMessage(saved), "error");
       return;
     }
-    say(`The passkey “${saved.data.name}” is added.`, "success");
+    say(t("The passkey “%(name)s” is added.", { name: saved.data.name }), "success");
     window.location.reload();
   } finally {
     button.disabled = false;
@@ -101,7 +102,7 @@ async function register(form, event) {
 
 async function logIn(button) {
   if (!available()) {
-    say("This browser cannot use passkeys here (it needs a current browser and a secure connection).", "error");
+    say(t("This browser cannot use passkeys here (it needs a current browser and a secure connection)."), "error");
     return;
   }
   button.disabled = true;
@@ -114,7 +115,7 @@ async function logIn(button) {
     const options = started.data;
     options.challenge = toBytes(options.challenge);
     options.allowCredentials = descriptors(options.allowCredentials);
-    say("Follow your browser's prompt to use your passkey…", "info");
+    say(t("Follow your browser's prompt to use your passkey…"), "info");
     let credential;
     try {
       credential = await navigator.credentials.get({ publicKey: options });
@@ -141,7 +142,7 @@ async function logIn(button) {
       say(errorMessage(done), "error");
       return;
     }
-    say("Logged in.", "success");
+    say(t("Logged in."), "success");
     window.location.assign(done.data.redirect);
   } finally {
     button.disabled = false;

@@ -12,6 +12,7 @@
 //    non-extractable private key and send {payload, signature}.
 "use strict";
 
+import { t } from "./i18n.js";
 import {
   allKeys,
   base64ToBytes,
@@ -124,9 +125,7 @@ function versionsAgree(named, shown) {
 }
 
 function textMismatch(local, expected) {
-  return `Refused: the text shown on this page does not match revision ${section.dataset.revision}. `
-    + `Its SHA-256 is ${local}, but the revision's is ${expected}. Nothing was signed or sent. `
-    + "Reload the page and compare the text before signing.";
+  return t("Refused: the text shown on this page does not match revision %(revision)s. Its SHA-256 is %(local)s, but the revision's is %(expected)s. Nothing was signed or sent. Reload the page and compare the text before signing.", { revision: section.dataset.revision, local, expected });
 }
 
 function selectedFingerprint() {
@@ -143,7 +142,7 @@ async function loadKeys() {
   try {
     stored = await allKeys();
   } catch (error) {
-    showError(`This browser's key storage cannot be opened: ${error && error.message ? error.message : error}`);
+    showError(t("This browser's key storage cannot be opened: %(error)s", { error: error && error.message ? error.message : error }));
   }
   const here = new Set(stored.map((record) => record.fingerprint));
   const usable = serverKeys.filter((key) => here.has(key.fingerprint));
@@ -151,7 +150,7 @@ async function loadKeys() {
   if (usable.length === 0) {
     const option = document.createElement("option");
     option.value = "";
-    option.textContent = "No usable key in this browser";
+    option.textContent = t("No usable key in this browser");
     select.append(option);
     select.disabled = true;
     keyMissing.hidden = false;
@@ -277,7 +276,7 @@ async function prepare() {
   try {
     const fingerprint = selectedFingerprint();
     if (!fingerprint) {
-      showError("Choose a key first.");
+      showError(t("Choose a key first."));
       return;
     }
     const expected = section.dataset.expectedSha256;
@@ -303,32 +302,32 @@ async function prepare() {
     try {
       fields = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
     } catch (error) {
-      refuse("Refused: the statement Accord sent is not valid UTF-8 JSON. Nothing was signed.");
+      refuse(t("Refused: the statement Accord sent is not valid UTF-8 JSON. Nothing was signed."));
       return;
     }
     if (fields === null || typeof fields !== "object" || Array.isArray(fields)) {
-      refuse("Refused: the statement Accord sent is not a JSON object. Nothing was signed.");
+      refuse(t("Refused: the statement Accord sent is not a JSON object. Nothing was signed."));
       return;
     }
     payloadView.hidden = false;
     showFields(fields);
     const problems = problemsWith(fields, fingerprint, local, shown);
     if (problems.length) {
-      refuse(`Refused: the statement Accord sent does not match this page (${problems.join("; ")}). Nothing was signed.`);
-      hashCheck.textContent = "✗ The statement does not match what this page shows.";
+      refuse(t("Refused: the statement Accord sent does not match this page (%(problems)s). Nothing was signed.", { problems: problems.join("; ") }));
+      hashCheck.textContent = t("✗ The statement does not match what this page shows.");
       return;
     }
     hashCheck.className = "hash-check ok";
     // The SHA-256 itself is in the statement's fields (a disclosure) and in the page's details: not repeated here.
-    hashCheck.textContent = "✓ The statement names the SHA-256 this browser computed for the text above."
+    hashCheck.textContent = t("✓ The statement names the SHA-256 this browser computed for the text above.")
       + (Array.isArray(fields.versions) && fields.versions.length > 1
-        ? ` It names ${fields.versions.length} language versions (${fields.versions.map((v) => v.tag).join(", ")}), `
-          + "each hashed by this browser." : "");
+        ? " " + t("It names every language version, each hashed by this browser:") + " "
+          + fields.versions.map((v) => v.tag).join(", ") + "." : "");
     prepared = { payload: result.data.payload, bytes, fields, fingerprint };
     confirmStep.hidden = false;
     checkbox.focus();
   } catch (error) {
-    showError(`Preparing failed: ${error && error.message ? error.message : error}`);
+    showError(t("Preparing failed: %(error)s", { error: error && error.message ? error.message : error }));
   } finally {
     prepareButton.disabled = false;
   }
@@ -388,13 +387,13 @@ function finished(data) {
   if (jump) jump.hidden = true;
   if (section.dataset.doneTitle) document.title = section.dataset.doneTitle;
   if (withdrawing) {
-    statusText.textContent = `Withdrawn. The signature of ${data.city_name} on revision ${data.revision} is withdrawn `
-      + `(${localTime(data.withdrawn_at)}). The receipt now shows it as withdrawn.`;
+    statusText.textContent = t("Withdrawn. The signature of %(city)s on revision %(revision)s is withdrawn (%(when)s). The receipt now shows it as withdrawn.",
+      { city: data.city_name, revision: data.revision, when: localTime(data.withdrawn_at) });
     const standing = document.getElementById("standing-signature");
     if (standing) standing.hidden = true;
   } else {
-    statusText.textContent = `Signed. Revision ${data.revision} is signed for ${data.city_name} at `
-      + `${localTime(data.signed_at)} with the key ${data.key_fingerprint}.`;
+    statusText.textContent = t("Signed. Revision %(revision)s is signed for %(city)s at %(when)s with the key %(fingerprint)s.",
+      { revision: data.revision, city: data.city_name, when: localTime(data.signed_at), fingerprint: data.key_fingerprint });
   }
   receiptLink.href = section.dataset.receiptUrl.replace("{id}", String(data.signature_id));
   statusBox.hidden = false;
@@ -409,7 +408,7 @@ function refusalMessage(result) {
   if (result.status === 409 && code !== "payload_used" && code !== "payload_expired") {
     return code === "already_signed" ? errorMessage(result) : section.dataset.closedMessage || errorMessage(result);
   }
-  return `${errorMessage(result)} Prepare the statement again to retry.`;
+  return t("%(reason)s Prepare the statement again to retry.", { reason: errorMessage(result) });
 }
 
 async function sign() {
@@ -435,7 +434,7 @@ async function sign() {
     }
     const record = await getKey(current.fingerprint);
     if (!record || !record.keyPair || !record.keyPair.privateKey) {
-      refuse("The chosen key is no longer in this browser. Nothing was signed.");
+      refuse(t("The chosen key is no longer in this browser. Nothing was signed."));
       return;
     }
     const signature = new Uint8Array(
@@ -452,7 +451,7 @@ async function sign() {
     }
     finished(result.data);
   } catch (error) {
-    refuse(`Signing failed in this browser: ${error && error.message ? error.message : error}`);
+    refuse(t("Signing failed in this browser: %(error)s", { error: error && error.message ? error.message : error }));
   } finally {
     prepareButton.disabled = false;
     if (prepared && checkbox.checked) signButton.disabled = false;
@@ -461,7 +460,7 @@ async function sign() {
 
 if (section) {
   if (!cryptoAvailable()) {
-    showError("This page must be opened over HTTPS (a secure context) to sign.");
+    showError(t("This page must be opened over HTTPS (a secure context) to sign."));
   } else {
     prepareButton.addEventListener("click", prepare);
     signButton.addEventListener("click", sign);

@@ -4,6 +4,7 @@
 // before the server learns of it; only the raw 32-byte public key and the password are sent.
 "use strict";
 
+import { t } from "./i18n.js";
 import { bytesToBase64, cryptoAvailable, errorMessage, fingerprintOf, postJSON } from "./keystore.js";
 import { allWitnessKeys, deleteWitnessKey, putWitnessKey } from "./witness-store.js";
 
@@ -27,7 +28,7 @@ async function markKeysInThisBrowser() {
   for (const row of document.querySelectorAll("#witness-keys-table tr[data-fingerprint]")) {
     const cell = row.querySelector("td.in-browser");
     const present = here.has(row.dataset.fingerprint);
-    cell.textContent = present ? "yes, in this browser" : "no";
+    cell.textContent = present ? t("yes, in this browser") : t("no");
     cell.classList.toggle("muted", !present);
   }
 }
@@ -37,18 +38,18 @@ async function enrol(event) {
   const passwordField = document.getElementById("witness-password");
   const password = passwordField.value;
   if (!password) {
-    say("Enter your Accord password: enrolling a witness key asks for it again.", "error");
+    say(t("Enter your Accord password: enrolling a witness key asks for it again."), "error");
     return;
   }
   button.disabled = true;
-  say("Making a witness key in this browser…", "info");
+  say(t("Making a witness key in this browser…"), "info");
   let fingerprint = null;
   try {
     let keyPair;
     try {
       keyPair = await crypto.subtle.generateKey({ name: "Ed25519" }, false, ["sign", "verify"]);
     } catch (error) {
-      say("This browser cannot make Ed25519 keys. Use a current browser, or Accord's command-line witness.", "error");
+      say(t("This browser cannot make Ed25519 keys. Use a current browser, or Accord's command-line witness."), "error");
       return;
     }
     const raw = new Uint8Array(await crypto.subtle.exportKey("raw", keyPair.publicKey));
@@ -59,26 +60,25 @@ async function enrol(event) {
     if (!result.ok) {
       if (result.status >= 400 && result.status < 500) {
         await deleteWitnessKey(fingerprint);
-        say(`${errorMessage(result)} The key was not kept.`, "error");
+        say(t("%(reason)s The key was not kept.", { reason: errorMessage(result) }), "error");
       } else {
-        say(`${errorMessage(result)} Reload this page to see whether the key was enrolled.`, "error");
+        say(t("%(reason)s Reload this page to see whether the key was enrolled.", { reason: errorMessage(result) }), "error");
       }
       return;
     }
     if (result.data.fingerprint !== fingerprint) {
       await deleteWitnessKey(fingerprint);
-      say(`Accord reports the fingerprint ${result.data.fingerprint}, but this browser computed ${fingerprint}. `
-        + "The key was not kept; revoke the enrolled witness key above.", "error");
+      say(t("Accord reports the fingerprint %(fingerprint)s, but this browser computed %(fingerprint2)s. The key was not kept; revoke the enrolled witness key above.", { fingerprint: result.data.fingerprint, fingerprint2: fingerprint }), "error");
       return;
     }
     await putWitnessKey({ fingerprint, keyPair, name: result.data.name, createdAt: new Date().toISOString() });
-    say(`Enrolled as ${result.data.name}.`, "success");
+    say(t("Enrolled as %(name)s.", { name: result.data.name }), "success");
     window.location.assign(form.dataset.keysUrl);
   } catch (error) {
     if (fingerprint) {
       try { await deleteWitnessKey(fingerprint); } catch (ignored) { /* nothing more to undo */ }
     }
-    say(`The witness key could not be made or stored: ${error && error.message ? error.message : error}`, "error");
+    say(t("The witness key could not be made or stored: %(error)s", { error: error && error.message ? error.message : error }), "error");
   } finally {
     button.disabled = false;
   }
@@ -89,7 +89,7 @@ if (form) {
     form.addEventListener("submit", enrol);
     button.disabled = false;
   } else {
-    say("This page must be opened over HTTPS (a secure context) to make keys.", "error");
+    say(t("This page must be opened over HTTPS (a secure context) to make keys."), "error");
   }
   markKeysInThisBrowser();
 }

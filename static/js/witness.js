@@ -12,6 +12,7 @@
 // <html data-witness="..."> for anyone (and the tests) to read.
 "use strict";
 
+import { t } from "./i18n.js";
 import { getState, getWitnessKey, putState } from "./witness-store.js";
 import { LogError, cosign, hashesFrom, openCheckpoint, parseVerifierKey, verifyConsistency } from "./tlog-verify.js";
 
@@ -105,11 +106,9 @@ async function keepAndReport(key, keptNote, newNote, reason) {
   const sent = await postPublicJSON("/api/v1/log/fork-reports", {
     old_checkpoint: keptNote, new_checkpoint: newNote, reason, witness: key.name,
   });
-  const told = sent.ok ? "It was reported to the secretariat."
-    : "Reporting it to the secretariat failed: tell them yourself.";
-  banner("Warning: Accord's transparency log showed this browser a history that contradicts the one it "
-    + `cosigned before (${reason}). Someone may be showing your city a different record than other cities. `
-    + `This browser did not cosign it and keeps both checkpoints as evidence. ${told}`);
+  const told = sent.ok ? t("It was reported to the secretariat.")
+    : t("Reporting it to the secretariat failed: tell them yourself.");
+  banner(t("Warning: Accord's transparency log showed this browser a history that contradicts the one it cosigned before (%(reason)s). Someone may be showing your city a different record than other cities. This browser did not cosign it and keeps both checkpoints as evidence. %(told)s", { reason, told }));
   report(`fork: ${reason}`);
 }
 
@@ -146,7 +145,7 @@ async function witness() {
 
 witness().catch((error) => {
   if (error instanceof ForkDetected) {
-    banner(`Warning: ${error.message}. This browser did not cosign Accord's transparency log; tell the secretariat.`);
+    banner(t("Warning: %(value)s. This browser did not cosign Accord's transparency log; tell the secretariat.", { value: error.message }));
     report(`fork: ${error.message}`);
   } else {
     report(`error: ${error && error.message ? error.message : error}`);

@@ -27,13 +27,15 @@ from tests.smtp_sink import SmtpServer, smtp_servers
 
 pytestmark = pytest.mark.browser
 
-# The interface's languages the journey runs in (the Turkish leg is added with the translations).
-LOCALES = ["en"]
+# The interface's languages the journey runs in: the browser's Accept-Language picks the interface's language.
+LOCALES = ["en", "tr-TR"]
 PHONE = {"width": 390, "height": 844}
 TIMEOUT_MS = 20_000
 DELEGATE_EMAIL = "ayse@izmir.example"
 NEW_PASSWORD = "Ayşe chooses a long passphrase 42"
 SLUG = "b40-izmir-2025"
+DONE = {"en": "Signed", "tr-TR": "İmzalandı"}
+SIGNED = {"en": "Signed. Revision 1 is signed for İzmir", "tr-TR": "İmzalandı. 1 numaralı revizyon İzmir adına"}
 
 
 @pytest.fixture
@@ -87,14 +89,17 @@ def _seed(server: LiveServer) -> None:
 
 @dataclass
 class Checks:
-    """Every page visited: no sideways scroll, no serious or critical axe violation."""
+    """Every page visited: in the browser's language, no sideways scroll, no serious or critical axe violation."""
 
+    lang: str = "en"
     problems: list[str] = field(default_factory=list)
     visited: list[str] = field(default_factory=list)
 
     def page(self, page: Any, what: str) -> None:
         page.wait_for_load_state("load")
         self.visited.append(what)
+        if (lang := page.evaluate("() => document.documentElement.lang")) != self.lang:
+            self.problems.append(f"{what}: the page is in {lang!r}, not {self.lang!r}")
         if (over := _overflow(page)) > 0:
             self.problems.append(f"{what}: scrolls sideways by {over}px")
         self.problems += [f"{what}: {v}" for v in _axe_serious(page)]
@@ -122,7 +127,7 @@ def test_new_delegate_from_invitation_to_signed_revision_on_a_phone(
     server, smtp = smtp_server
     base = server.url
     _seed(server)
-    checks = Checks()
+    checks = Checks(lang=locale.split("-")[0])
     context = browser.new_context(viewport=PHONE, locale=locale, is_mobile=True, has_touch=True)
     context.set_default_timeout(TIMEOUT_MS)
     page = context.new_page()
@@ -179,6 +184,8 @@ def test_new_delegate_from_invitation_to_signed_revision_on_a_phone(
     status = page.locator("#signing-status")
     expect(status).to_be_visible()
     expect(page.locator("#signing-done-heading")).to_be_focused()
+    expect(page.locator("#signing-done-heading")).to_have_text(DONE[locale])  # the page's words, in its language
+    expect(page.locator("#signing-status-text")).to_contain_text(SIGNED[locale])  # and the script's
     expect(page.locator("#receipt-link")).to_have_attribute("href", f"/declarations/{SLUG}/signatures/1/receipt.json")
     expect(page.locator("#progress-after .cities-signed li")).to_have_count(1)
     expect(page.locator("#prepare-button")).to_be_hidden()

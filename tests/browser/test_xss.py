@@ -91,6 +91,7 @@ def _scrub(text: str) -> str:
     """Remove hashes and times, which may contain "49" innocently."""
     text = re.sub(r"[0-9a-f]{8,}", " ", text)
     text = re.sub(r"\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2})?)?", " ", text)
+    text = re.sub(r"[A-Z][a-z]{2} \d{1,2}, \d{4}(?: \d{2}:\d{2})?", " ", text)  # the pages' times ("|when")
     return text
 
 
