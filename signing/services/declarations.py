@@ -44,7 +44,6 @@ from . import (
 )
 from .cities import slugify
 from .signatures import void_standing
-from .versions import _
 from .workflow import Action, require
 
 MAX_TITLE = 200

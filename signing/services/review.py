@@ -11,7 +11,6 @@ from ..models import Amendment, AmendmentStatus, Approval, Comment, Revision, Ro
 from ..text.canonical import CanonicalTextError, canonicalize, join_paragraphs, split_paragraphs
 from . import Conflict, Forbidden, NotFound, ServiceError, audit, transactions, versions, webhooks
 from .declarations import _lock, _notify, add_revision, check_printable
-from .versions import _
 from .workflow import Action, require
 
 MAX_COMMENT = 10_000

@@ -142,12 +142,13 @@ def test_the_secretariat_adds_turkish_and_a_delegate_reads_it_and_signs_both(liv
     expect(page.locator("#signing")).to_have_attribute("data-ready", "true")
     page.get_by_role("button", name="Prepare the signature").click()
     expect(page.locator("#hash-check")).to_contain_text("✓")
-    expect(page.locator("#hash-check")).to_contain_text("It names 2 language versions (en, tr)")
+    expect(page.locator("#hash-check")).to_contain_text(
+        "It names every language version, each hashed by this browser: en, tr.")
     versions_shown = page.locator('#payload-fields dd[data-field="versions"]')
     expect(versions_shown).to_contain_text(hashes["en"])
     expect(versions_shown).to_contain_text(canonical_turkish_sha)
     expect(page.locator('#payload-fields dd[data-field="format"]')).to_have_text("accord.signature/2")
-    page.get_by_label("I have read revision 2 below and sign it for İzmir.").check()
+    page.get_by_label("I have read revision 2 above and sign it for İzmir.").check()
     page.get_by_role("button", name="Sign revision 2").click()
     expect(page.locator("#signing-status")).to_contain_text("Signed. Revision 2 is signed for İzmir")
     assert _signature_count(live_server) == 1

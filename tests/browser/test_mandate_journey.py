@@ -68,7 +68,7 @@ def _prepare_and_sign(page: Any) -> None:
 
     page.get_by_role("button", name="Prepare the signature").click()
     expect(page.locator("#hash-check")).to_contain_text("✓")
-    page.get_by_label("I have read revision 1 below and sign it for İzmir.").check()
+    page.get_by_label("I have read revision 1 above and sign it for İzmir.").check()
     page.get_by_role("button", name="Sign revision 1").click()
 
 

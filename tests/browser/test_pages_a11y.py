@@ -31,6 +31,8 @@ NOT_PAGES = {
     "signing.receipt", "log.checkpoint", "log.key", "log.tile", "public.bundle_zip", "public.bundle_asice",
     "public.bundle_pdf", "public.bundle_text", "auth.accept_invitation", "auth.reset_password",
     "auth.second_factor_step", "static",
+    # Endorsements: the embeddable counts (JSON, SVG) and the e-mail's one-time link (a secret).
+    "endorse.count_json", "endorse.count_svg", "endorse.open_link",
 }
 
 
@@ -41,6 +43,7 @@ class Seeded:
     frozen: str
     city: str
     webhook_id: int
+    endorsement: str = "0" * 64  # the SHA-256 of a stored endorsement of the frozen declaration
 
 
 def _seed(server: LiveServer) -> Seeded:
@@ -56,7 +59,8 @@ def _seed_now(server: LiveServer) -> Seeded:
     from signing.extensions import db
     from signing.manage.demo import declaration_text
     from signing.models import Role
-    from signing.services import accounts, cities, declarations, review, webhooks
+    from signing.services import accounts, cities, declarations, endorsements, review, webhooks
+    from tests.endorsements.conftest import person
     from tests.test_web_signing import enrol, sign_with_service
 
     with server.app.app_context():
@@ -88,10 +92,20 @@ def _seed_now(server: LiveServer) -> Seeded:
         declarations.open_signing(frozen, 1, sec, excluded_city_ids=[athens.id])
         sign_with_service(frozen, delegate, key)  # the rule is met: frozen inline
 
+        # A mayor (Mandates page) and a person's endorsement of the frozen declaration (its public pages).
+        mayor = accounts.create_user("mayor@b40.example", "Mehmet Mayor", Role.MAYOR, city=izmir,
+                                     password=PASSWORD)
+        enrol(mayor, Ed25519PrivateKey.generate())
+        ana = person("ana@example.org")
+        signed = ana.signed(frozen)
+        endorsement = endorsements.accept(frozen, signed.payload, signed.signature, signed.public_key,
+                                          endorser=ana.endorser)
+
         declarations.create("Draft declaration", text, sec, slug="a-draft")
         endpoint, _secret = webhooks.create_endpoint("https://hooks.example.org/accord", ["signature.accepted"],
                                                      "Example", sec)
-        seeded = Seeded(consultation.slug, opened.slug, frozen.slug, izmir.slug, endpoint.id)
+        seeded = Seeded(consultation.slug, opened.slug, frozen.slug, izmir.slug, endpoint.id,
+                        endorsement.payload_sha256)
         db.session.remove()
     return seeded
 
@@ -112,12 +126,20 @@ def _pages(s: Seeded) -> dict[str, list[tuple[str, str]]]:
         ("public.declaration", f"/public/declarations/{s.frozen}"),
         *declaration_pages,
     ]
+    endorsement_pages = [
+        ("endorse.index", f"/d/{s.frozen}/endorsements"), ("endorse.start", f"/d/{s.frozen}/endorse"),
+        ("endorse.statement", f"/d/{s.frozen}/endorsements/e/{s.endorsement}"),
+        ("endorse.withdraw_page", f"/d/{s.frozen}/endorsements/e/{s.endorsement}/withdraw"),
+    ]
     return {
         "anonymous": [("auth.login", "/login"), ("auth.request_reset", "/reset"), ("public.index", "/public/"),
-                      ("public.declaration", f"/public/declarations/{s.frozen}"), ("log.index", "/log/")],
+                      ("public.declaration", f"/public/declarations/{s.frozen}"), ("log.index", "/log/"),
+                      *endorsement_pages, ("endorse.request_account", "/endorsers/request")],
+        "mayor": [("home.home", "/"), ("mandates.index", "/mandates"), ("signing.keys_page", "/account/keys")],
         "observer": common,
         "delegate": [*common, ("signing.keys_page", "/account/keys"), ("home.city", f"/cities/{s.city}"),
-                     ("signing.sign_page", f"/declarations/{s.open}/sign")],
+                     ("signing.sign_page", f"/declarations/{s.open}/sign"),
+                     ("endorse.sign_page", f"/d/{s.frozen}/endorse/sign")],
         "other_delegate": [("home.home", "/"), ("signing.sign_page", f"/declarations/{s.open}/sign"),
                            ("declarations.show", f"/declarations/{s.open}")],
         "secretariat": [
@@ -136,12 +158,13 @@ def _pages(s: Seeded) -> dict[str, list[tuple[str, str]]]:
             ("declarations.return_to_consultation", f"/declarations/{s.open}/return-to-consultation"),
             ("declarations.show", "/declarations/a-draft"),
             ("declarations.open_consultation", "/declarations/a-draft/open-consultation"),
+            ("endorse_admin.endorsers_page", "/admin/endorsers"), ("endorse_admin.moderation", "/admin/endorsements"),
         ],
     }
 
 
 EMAILS = {"observer": "obs@b40.example", "delegate": "izmir@b40.example", "other_delegate": "athens@b40.example",
-          "secretariat": "sec@b40.example"}
+          "secretariat": "sec@b40.example", "mayor": "mayor@b40.example"}
 
 
 def test_every_html_page_is_listed(app: Flask) -> None:
@@ -164,12 +187,26 @@ def _axe_serious(page: Any) -> list[str]:
     return found
 
 
+def _too_wide(page: Any) -> str:
+    """The outermost elements that reach past the viewport's right edge (to say what to fix)."""
+    return str(page.evaluate("""() => {
+      const out = [];
+      for (const el of document.body.querySelectorAll("*")) {
+        if (el.getBoundingClientRect().right <= window.innerWidth + 1) continue;
+        if (out.some((o) => o.contains(el))) continue;
+        out.push(el);
+      }
+      return out.slice(0, 3).map((el) => el.tagName.toLowerCase() + (el.id ? "#" + el.id : "")
+        + (el.className ? "." + String(el.className).split(" ").join(".") : ""));
+    }"""))
+
+
 def _overflow(page: Any) -> int:
     """How far the page scrolls sideways (0 when it does not)."""
     return int(page.evaluate("document.documentElement.scrollWidth - window.innerWidth"))
 
 
-@pytest.mark.parametrize("role", ["anonymous", "observer", "delegate", "other_delegate", "secretariat"])
+@pytest.mark.parametrize("role", ["anonymous", "observer", "delegate", "other_delegate", "secretariat", "mayor"])
 def test_every_page_accessible_and_no_sideways_scroll(live_server: LiveServer, browser: Any, role: str) -> None:
     from playwright.sync_api import expect
 
@@ -194,7 +231,7 @@ def test_every_page_accessible_and_no_sideways_scroll(live_server: LiveServer, b
                 problems += [f"{path}: {v}" for v in _axe_serious(page)]
             else:
                 if (over := _overflow(page)) > 0:
-                    problems.append(f"360px {path}: the page scrolls sideways by {over}px")
+                    problems.append(f"360px {path}: the page scrolls sideways by {over}px ({_too_wide(page)})")
                 if role != "anonymous":
                     toggle = page.locator(".nav-toggle")
                     if not toggle.is_visible():
