@@ -16,7 +16,7 @@ from flask import Flask
 from sqlalchemy import event
 
 from signing.core import payload
-from tests.conftest import csrf_token, seed_people
+from tests.conftest import BACKENDS, csrf_token, seed_people
 from tests.endorsements.conftest import freeze_one, person
 
 POSTGRES = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
@@ -73,3 +73,37 @@ def test_an_endorsement_request_runs_few_statements_and_no_count(app_factory: Ca
         # entry and its task, webhook endpoints: 10 (12 before issue #14's changes, one of them the count)
         assert len(seen) <= 10
     redis.Redis.from_url(url).flushdb()
+
+
+@BACKENDS
+def test_cached_counts_follow_this_process_changes_and_one_thread_refreshes(app: Flask) -> None:
+    from signing.extensions import db
+    from signing.services import endorsement_queries, endorsements
+
+    frozen = freeze_one(seed_people())
+    ana, bob = person("ana@example.org"), person("bob@example.org")
+    first = endorsements.accept(frozen, *_args(ana.signed(frozen)), endorser=ana.endorser)
+    counts = endorsement_queries.counts(frozen)
+    assert counts.total == 1 and counts.by_kind["person"] == 1
+    endorsements.accept(frozen, *_args(bob.signed(frozen)), endorser=bob.endorser)
+    assert endorsement_queries.counts(frozen).total == 2  # added to the cached counts, not counted
+    endorsements.withdraw(frozen, *_args(ana.signed(frozen, withdraws=first.payload_sha256)), endorser=ana.endorser)
+    after = endorsement_queries.counts(frozen)
+    assert after.total == 1 and after.by_kind["person"] == 1 and after.by_country == [("", 1)]
+    key = (str(db.engine.url), frozen.id)
+    stale = endorsement_queries._CACHE[key][1]
+    endorsement_queries._CACHE[key] = (0.0, stale)  # expired ...
+    endorsement_queries._REFRESHING.add(key)  # ... while another thread counts: the old counts meanwhile
+    try:
+        with counted() as seen:
+            assert endorsement_queries.counts(frozen) is stale
+        assert seen == []
+    finally:
+        endorsement_queries._REFRESHING.discard(key)
+    with counted() as seen:
+        assert endorsement_queries.counts(frozen).total == 1
+    assert len(seen) == 1  # expired, nobody counting: this thread counts
+
+
+def _args(signed: Any) -> tuple[bytes, bytes, bytes]:
+    return signed.payload, signed.signature, signed.public_key
