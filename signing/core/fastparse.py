@@ -100,7 +100,7 @@ _INTEGER = r"(0|-?[1-9][0-9]{0,15})"
 _VALUES = {"string": _STRING, "integer": _INTEGER}
 # The fields every format shares that the verifier and the statement read; a format's other fields are
 # returned too unless every format has them (those are only checked for form).
-_READ = frozenset(("format", "text_sha256", "declaration_slug", "declaration_title", "revision", "city_slug",
+_READ = frozenset(("format", "issuer", "text_sha256", "declaration_slug", "declaration_title", "revision", "city_slug",
                    "city_name", "key_fingerprint", "signer_name", "statement"))
 
 

@@ -3,12 +3,13 @@
 Only standing endorsements that moderation has not hidden are public. The list is ordered by id, newest
 first, and paged with ``after`` (the last id shown): each page is one index range scan on
 (declaration_id, id), never an OFFSET. Search looks at verified organisations and cities by name. The counts are
-kept a few seconds per process (``ENDORSEMENT_COUNT_CACHE_SECONDS``); the changes made in the process forget them
+kept a few seconds per process (``ENDORSEMENT_COUNT_CACHE_SECONDS``); the changes made in the process update them
 at once, another process's show after at most that long (the public count is served with ``max-age=60`` anyway).
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -55,23 +56,55 @@ def _visible(declaration_id: int) -> tuple[ColumnElement[bool], ...]:
 
 # (database, declaration id) -> (monotonic time, counts): the counts are read far more often than they change.
 _CACHE: dict[tuple[str, int], tuple[float, Counts]] = {}
+_REFRESHING: set[tuple[str, int]] = set()  # the keys one thread of this process is counting again
+_LOCK = threading.Lock()
 
 
 def forget(declaration_id: int) -> None:
-    """Drop this process's cached counts of a declaration (after an endorsement, a withdrawal, moderation)."""
+    """Drop this process's cached counts of a declaration (after moderation, a bulk load)."""
     _CACHE.pop((str(db.engine.url), declaration_id), None)
 
 
+def changed(declaration_id: int, kind: str, country: str, delta: int) -> None:
+    """One endorsement made visible (+1) or withdrawn (-1) in this process: the cached counts follow, no count.
+
+    The entry keeps its time, so it is still counted again from the database once it is older than the TTL
+    (the other processes' changes then show).
+    """
+    key = (str(db.engine.url), declaration_id)
+    with _LOCK:
+        cached = _CACHE.get(key)
+        if cached is None:
+            return
+        old = cached[1]
+        by_kind = dict(old.by_kind)
+        by_kind[kind] = max(0, by_kind.get(kind, 0) + delta)
+        by_country = dict(old.by_country)
+        by_country[country] = max(0, by_country.get(country, 0) + delta)
+        _CACHE[key] = (cached[0], _counts(by_kind, {c: n for c, n in by_country.items() if n}))
+
+
 def counts(declaration: Declaration) -> Counts:
-    """The counts, kept ``ENDORSEMENT_COUNT_CACHE_SECONDS`` in this process (changes made here forget them)."""
+    """The counts, kept ``ENDORSEMENT_COUNT_CACHE_SECONDS`` in this process (changes made here update them).
+
+    Once they are older than that, one thread counts again while the others keep answering with the old
+    counts (no pile of identical grouped queries over every row when the entry expires under load).
+    """
     key = (str(db.engine.url), declaration.id)
     ttl = float(current_app.config["ENDORSEMENT_COUNT_CACHE_SECONDS"])
-    cached = _CACHE.get(key)
     now = time.monotonic()
-    if cached is not None and now - cached[0] < ttl:
-        return cached[1]
-    fresh = _count(declaration)
-    _CACHE[key] = (now, fresh)
+    with _LOCK:
+        cached = _CACHE.get(key)
+        if cached is not None and (now - cached[0] < ttl or key in _REFRESHING):
+            return cached[1]
+        _REFRESHING.add(key)
+    try:
+        fresh = _count(declaration)
+        with _LOCK:
+            _CACHE[key] = (now, fresh)
+    finally:
+        with _LOCK:
+            _REFRESHING.discard(key)
     return fresh
 
 
@@ -86,6 +119,10 @@ def _count(declaration: Declaration) -> Counts:
     for kind, country, number in rows:
         by_kind[kind] = by_kind.get(kind, 0) + number
         by_country[country] = by_country.get(country, 0) + number
+    return _counts(by_kind, by_country)
+
+
+def _counts(by_kind: dict[str, int], by_country: dict[str, int]) -> Counts:
     ordered = sorted(by_country.items(), key=lambda item: (-item[1], item[0] == "", item[0]))
     return Counts(sum(by_kind.values()), by_kind, ordered)
 

@@ -15,6 +15,7 @@ from flask import Blueprint, Flask, Response, request
 from flask_babel import gettext as _
 
 from ..core import payload
+from ..extensions import db
 from ..services import LoginRequired, ServiceError, endorsement_queries, endorsements, endorsers, transactions
 from .endorse import current_endorser, frozen
 
@@ -61,10 +62,12 @@ def submit(slug: str) -> tuple[dict[str, Any], int]:
     data, signature, public_key = _signed(body)
     if endorser.kind == "person" and isinstance(body.get("country"), str):
         endorser.country = endorsers.clean_country(body["country"])  # a person says where they are from
-    record = endorsements.accept(declaration, data, signature, public_key, endorser=endorser)
     if endorser.kind == "person" and isinstance(body.get("name"), str):
-        endorsers.set_name(endorser, body["name"], bool(body.get("show_name")))
+        endorsers.set_name(endorser, body["name"], bool(body.get("show_name")))  # committed with the endorsement
+    record = endorsements.accept(declaration, data, signature, public_key, endorser=endorser)
+    if db.session.dirty:  # a replay commits nothing itself; the name (or country) given with it is kept
         transactions.commit(keep=(record,))
+    # The response is built from the stored row and this process's cached counts (no count over the list).
     return {"payload_sha256": record.payload_sha256, **endorsements.links(declaration, record),
             "total": endorsement_queries.total(declaration)}, 201
 
