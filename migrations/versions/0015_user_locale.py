@@ -22,5 +22,6 @@ def upgrade():
 
 
 def downgrade():
-    with op.batch_alter_table('users') as batch_op:
-        batch_op.drop_column('locale')
+    # A plain ALTER TABLE DROP COLUMN (SQLite >= 3.35 has it): a batch copy would drop and recreate the users
+    # table, which most tables' foreign keys refer to.
+    op.execute('ALTER TABLE users DROP COLUMN locale')

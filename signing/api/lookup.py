@@ -9,7 +9,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import joinedload
 
 from ..extensions import db
-from ..models import Declaration, Role, SigningKey, User
+from ..models import Declaration, Revision, Role, SigningKey, User
 from ..services import Forbidden, NotFound, keys, workflow
 from ..services.workflow import Action
 from .bearer import current_user
@@ -18,9 +18,11 @@ from .intake import is_fingerprint
 _SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 
 
-# Every declaration URL runs this statement (built once): the declaration with its open revision.
+# Every declaration URL runs this statement (built once): the declaration with its open revision and that
+# revision's language versions (which a signature names), in one query.
 _BY_SLUG = (
-    select(Declaration).where(Declaration.slug == bindparam("slug")).options(joinedload(Declaration.open_revision))
+    select(Declaration).where(Declaration.slug == bindparam("slug"))
+    .options(joinedload(Declaration.open_revision).joinedload(Revision.version_rows))
 )
 
 
@@ -28,7 +30,7 @@ def named(slug: str) -> Declaration:
     """The declaration (its open revision loaded with it), or 404; who may do what with it is not checked here."""
     if len(slug) > 80 or not _SLUG.match(slug):
         raise NotFound(_("No such declaration."))
-    found = db.session.scalar(_BY_SLUG, {"slug": slug})
+    found = db.session.execute(_BY_SLUG, {"slug": slug}).unique().scalar_one_or_none()
     if found is None:
         raise NotFound(_("No such declaration."))
     return found

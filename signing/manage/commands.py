@@ -52,7 +52,7 @@ def demo_command(if_empty: bool, complete: bool) -> None:
         click.echo(f"  {login.role:<12} {login.email:<32} {login.password}  {login.city}".rstrip())
     if complete:
         try:
-            declaration = demo.complete_demo(logins)
+            declaration, endorsed = demo.complete_demo(logins)
         except ServiceError as exc:
             _fail(exc)
             return
@@ -60,10 +60,10 @@ def demo_command(if_empty: bool, complete: bool) -> None:
         for login in logins:
             if login.role == Role.MAYOR.value:
                 click.echo(f"  {login.role:<12} {login.email:<32} {login.password}  {login.city}".rstrip())
-        _report_completed(declaration)
+        _report_completed(declaration, endorsed)
 
 
-def _report_completed(declaration: Declaration) -> None:
+def _report_completed(declaration: Declaration, endorsed: int) -> None:
     count = len(declaration.signatories)
     click.echo(f"\nSigning opened on revision {declaration.open_revision.number if declaration.open_revision else '?'}"
                f" and signed for all {count} cities with keys made for the occasion (private keys discarded).")
@@ -72,9 +72,7 @@ def _report_completed(declaration: Declaration) -> None:
         click.echo("Freezing is queued: the workers build the bundle (or run `flask --app wsgi outbox drain`).")
         return
     click.echo(f"“{declaration.title}” is frozen; bundle SHA-256 {bundle.archive_sha256}.")
-    from .demo_endorsements import endorse_demo
-
-    click.echo(f"{endorse_demo(declaration)} endorsements added (verified organisations and people), shown on "
+    click.echo(f"{endorsed} endorsements added (verified organisations and people), shown on "
                f"/public/declarations/{declaration.slug}.")
     click.echo(f"Export it with: flask --app wsgi export-bundle {declaration.slug} {declaration.slug}-bundle.zip")
     from ..services import witness

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from ..core import payload
 from ..extensions import db
-from ..models import Declaration, Role, User, utcnow
+from ..models import Declaration, Role, Status, User, utcnow
 from ..services import accounts, cities, declarations, keys, mandates, review, signatures
 
 DEMO_CITIES: list[tuple[str, str]] = [
@@ -130,7 +130,7 @@ def load_demo_declaration() -> None:
 DEMO_KEY_LABEL = "demo key (discarded after signing)"
 
 
-def complete_demo(logins: list[DemoLogin]) -> Declaration:
+def complete_demo(logins: list[DemoLogin]) -> tuple[Declaration, int]:
     """Open signing on the demo declaration's latest revision and sign it for every city.
 
     Signing requires mayors' mandates. Each delegate enrols a fresh Ed25519 key the way the offline CLI
@@ -139,8 +139,11 @@ def complete_demo(logins: list[DemoLogin]) -> Declaration:
     for the delegate's key; the delegate asks for a payload (which names the mandate), signs it and
     submits it. The private keys exist only inside this function and are never stored.
     The last signature meets the rule (all cities), which freezes the declaration: in the
-    embedded default at once, in production through the workers.
+    embedded default at once, in production through the workers. Once frozen, organisations and people
+    endorse it (``demo_endorsements``); the witnesses then cosign the log with every entry in it.
+    Returns the declaration and how many endorsements were added (0 while the freeze is queued).
     """
+    from .demo_endorsements import endorse_demo
     from .demo_witness import witnesses
 
     secretariat = _user(f"secretariat@{DEMO_DOMAIN}")
@@ -157,9 +160,13 @@ def complete_demo(logins: list[DemoLogin]) -> Declaration:
             data = bytes(issued.payload)
             signatures.submit_signature(declaration, delegate, data, private_key.sign(data))
         run_witnesses_again()  # each cosigns the checkpoint of the freeze, after a consistency proof
+        db.session.refresh(declaration)
+        endorsed = endorse_demo(declaration) if declaration.state is Status.FROZEN else 0
+        if endorsed:
+            run_witnesses_again()  # and the checkpoint that logs the endorsements
     db.session.refresh(declaration)
     _save_logins(logins)
-    return declaration
+    return declaration, endorsed
 
 
 def _raw(private_key: Ed25519PrivateKey) -> bytes:
