@@ -628,6 +628,8 @@ def run_verify_txt(folder: Path, platform_fingerprint: str) -> tuple[int, list[s
             ok = result.returncode == 0 and result.stdout == ""
         elif command == "sha256sum declaration.md":
             ok = _first_word(result) == hash_line.group(1)
+        elif command.startswith("sha256sum ") and len(command.split()) == 2 and re.fullmatch(r"[0-9a-f]{64}", expect):
+            ok = _first_word(result) == expect  # format 3: each language version, each mandate
         elif command.startswith("grep -c"):
             ok = result.stdout.strip() == expect
         elif command.startswith("openssl x509 -in seal.crt"):  # format 2: the PDF seal's certificate
