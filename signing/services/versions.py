@@ -8,10 +8,8 @@ exactly one authoritative. Declaration text is never translated by Accord.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
-from flask import has_request_context
-from flask_babel import gettext
+from flask_babel import gettext as _
 
 from ..core import languages
 from ..models import LanguageVersion, Revision
@@ -20,13 +18,6 @@ from ..text.canonical import CanonicalTextError, canonicalize, text_sha256
 from . import NotFound, ServiceError
 
 MAX_VERSIONS = 30
-
-
-def _(message: str, **values: Any) -> str:
-    """``gettext`` in a request (the reader's language); the English message elsewhere (commands, workers)."""
-    if has_request_context():
-        return str(gettext(message, **values))
-    return message % values if values else message
 
 
 def clean_tag(tag: str) -> str:
