@@ -8,6 +8,7 @@
 // with the non-extractable key (IndexedDB, keystore.js) and posts {payload, signature, public_key} in one request.
 "use strict";
 
+import { t } from "./i18n.js";
 import { allKeys, bytesToBase64, cryptoAvailable, errorMessage, fingerprintOf, postJSON, putKey, utf8 } from "./keystore.js";
 
 const section = document.getElementById("endorsing");
@@ -47,12 +48,12 @@ function nowSeconds() {
 function check(format, fields) {
   const names = format.fields.map((field) => field.name).sort();
   const given = Object.keys(fields).sort();
-  if (names.join(",") !== given.join(",")) return "The statement's fields differ from its format.";
+  if (names.join(",") !== given.join(",")) return t("The statement's fields differ from its format.");
   for (const field of format.fields) {
-    if (field.type !== "string" || typeof fields[field.name] !== "string") return `The field ${field.name} is not a string.`;
+    if (field.type !== "string" || typeof fields[field.name] !== "string") return t("The field %(name)s is not a string.", { name: field.name });
   }
   const sentence = format.sentence.replace(/\{(\w+)\}/g, (_, name) => fields[name]);
-  if (sentence !== fields.statement) return "The statement is not the sentence of its fields.";
+  if (sentence !== fields.statement) return t("The statement is not the sentence of its fields.");
   return null;
 }
 
@@ -89,11 +90,11 @@ async function run() {
   try {
     record = await keyFor(facts.endorser_id, !withdrawing);
   } catch (error) {
-    showError("This browser cannot make or keep Ed25519 keys. Use a current browser.");
+    showError(t("This browser cannot make or keep Ed25519 keys. Use a current browser."));
     return;
   }
   if (!record) {
-    showError("This browser holds no key of this endorser. Use the browser you endorsed with.");
+    showError(t("This browser holds no key of this endorser. Use the browser you endorsed with."));
     return;
   }
   const raw = new Uint8Array(await crypto.subtle.exportKey("raw", record.keyPair.publicKey));
@@ -130,21 +131,21 @@ async function run() {
     return;
   }
   if (withdrawing) {
-    showStatus(`Your endorsement is withdrawn. Endorsements now: ${result.data.total}.`);
+    showStatus(t("Your endorsement is withdrawn. Endorsements now: %(total)s.", { total: result.data.total }));
   } else {
-    showStatus(`Your endorsement is recorded. Endorsements now: ${result.data.total}.`,
-      { href: result.data.view_url, text: "See your signed endorsement", id: "endorsement-link" });
+    showStatus(t("Your endorsement is recorded. Endorsements now: %(total)s.", { total: result.data.total }),
+      { href: result.data.view_url, text: t("See your signed endorsement"), id: "endorsement-link" });
   }
   button.hidden = true;
 }
 
 if (section && button) {
   if (!cryptoAvailable()) {
-    showError("This page needs a secure connection (HTTPS) and a browser with WebCrypto Ed25519.");
+    showError(t("This page needs a secure connection (HTTPS) and a browser with WebCrypto Ed25519."));
     button.disabled = true;
   } else {
     button.addEventListener("click", () => {
-      run().catch((error) => showError(`Endorsing failed: ${error.message || error}`));
+      run().catch((error) => showError(t("Endorsing failed: %(error)s", { error: error.message || error })));
     });
   }
 }

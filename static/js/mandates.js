@@ -9,6 +9,7 @@
 // A revocation goes the same way (accord.mandate-revocation/1 naming the mandate's SHA-256).
 "use strict";
 
+import { t } from "./i18n.js";
 import { allKeys, base64ToBytes, bytesToBase64, cryptoAvailable, errorMessage, getKey, postJSON } from "./keystore.js";
 
 const section = document.getElementById("mandates");
@@ -70,15 +71,15 @@ function problemsWith(fields, format, expected) {
   const problems = [];
   const names = new Set(format.fields.map((field) => field.name));
   const keys = Object.keys(fields);
-  if (fields.format !== format.name) problems.push(`the format is ${fields.format}, not ${format.name}`);
-  if (keys.length !== names.size || keys.some((name) => !names.has(name))) problems.push("it has other fields");
+  if (fields.format !== format.name) problems.push(t("the format is %(given)s, not %(expected)s", { given: fields.format, expected: format.name }));
+  if (keys.length !== names.size || keys.some((name) => !names.has(name))) problems.push(t("it has other fields"));
   for (const { name, type } of format.fields) {
-    if (!TYPES[type]?.(fields[name])) problems.push(`its field ${name} is not of type ${type}`);
+    if (!TYPES[type]?.(fields[name])) problems.push(t("its field %(name)s is not of type %(type)s", { name, type }));
   }
   const sentence = format.sentence.replace(/\{(\w+)\}/g, (_, name) => String(fields[name]));
-  if (fields.statement !== sentence) problems.push("its statement is not the sentence its fields make");
+  if (fields.statement !== sentence) problems.push(t("its statement is not the sentence its fields make"));
   for (const [name, value] of Object.entries(expected)) {
-    if (JSON.stringify(fields[name]) !== JSON.stringify(value)) problems.push(`it names another ${name}`);
+    if (JSON.stringify(fields[name]) !== JSON.stringify(value)) problems.push(t("it names another %(name)s", { name }));
   }
   return problems;
 }
@@ -87,7 +88,7 @@ async function prepare(url, body, format, expected, submitUrl) {
   reset();
   const fingerprint = mayorKey.value;
   if (!fingerprint) {
-    showError("Choose one of your keys first.");
+    showError(t("Choose one of your keys first."));
     return;
   }
   const result = await postJSON(url, { ...body, key_fingerprint: fingerprint });
@@ -103,14 +104,14 @@ async function prepare(url, body, format, expected, submitUrl) {
     fields = null;
   }
   if (fields === null || typeof fields !== "object" || Array.isArray(fields)) {
-    showError("Refused: the statement Accord sent is not a JSON object. Nothing was signed.");
+    showError(t("Refused: the statement Accord sent is not a JSON object. Nothing was signed."));
     return;
   }
   const problems = problemsWith(fields, format, {
     ...expected, city_slug: data.citySlug, mayor_id: Number(data.mayorId), mayor_key_fingerprint: fingerprint,
   });
   if (problems.length) {
-    showError(`Refused: the statement Accord sent does not match your choices (${problems.join("; ")}). Nothing was signed.`);
+    showError(t("Refused: the statement Accord sent does not match your choices (%(problems)s). Nothing was signed.", { problems: problems.join("; ") }));
     return;
   }
   statementText.textContent = fields.statement;
@@ -126,7 +127,7 @@ async function sign() {
   try {
     const record = await getKey(current.fingerprint);
     if (!record || !record.keyPair || !record.keyPair.privateKey) {
-      showError("The chosen key is no longer in this browser. Nothing was signed.");
+      showError(t("The chosen key is no longer in this browser. Nothing was signed."));
       return;
     }
     const signature = new Uint8Array(
@@ -135,15 +136,15 @@ async function sign() {
     const result = await postJSON(current.submitUrl, { payload: current.payload, signature: bytesToBase64(signature) });
     if (!result.ok) {
       reset();
-      showError(`${errorMessage(result)} Prepare the statement again to retry.`);
+      showError(t("%(error)s Prepare the statement again to retry.", { error: errorMessage(result) }));
       return;
     }
     reset();
-    statusBox.textContent = "Signed. The page now shows it.";
+    statusBox.textContent = t("Signed. The page now shows it.");
     statusBox.hidden = false;
     window.location.reload();
   } catch (error) {
-    showError(`Signing failed in this browser: ${error && error.message ? error.message : error}`);
+    showError(t("Signing failed in this browser: %(error)s", { error: error && error.message ? error.message : error }));
   }
 }
 
@@ -166,7 +167,7 @@ async function loadKeys() {
 
 if (section) {
   if (!cryptoAvailable()) {
-    showError("This page must be opened over HTTPS (a secure context) to sign.");
+    showError(t("This page must be opened over HTTPS (a secure context) to sign."));
   } else {
     showKeys();
     delegateSelect.addEventListener("change", () => { showKeys(); reset(); });
@@ -174,7 +175,7 @@ if (section) {
       event.preventDefault();
       const chosen = [...keyBoxes.querySelectorAll("input:checked")].map((box) => box.value).sort();
       if (!untilInput.value) {
-        showError("Choose the date until which the mandate is valid.");
+        showError(t("Choose the date until which the mandate is valid."));
         return;
       }
       const validUntil = `${untilInput.value}T00:00:00Z`;
@@ -183,13 +184,13 @@ if (section) {
       const expected = { delegate_id: body.delegate_id, scope: body.scope, valid_until: validUntil };
       if (chosen.length) expected.delegate_key_fingerprints = chosen;
       prepare(data.payloadUrl, body, parse("mandateFormat"), expected, data.submitUrl).catch(
-        (error) => showError(`Preparing failed: ${error && error.message ? error.message : error}`));
+        (error) => showError(t("Preparing failed: %(error)s", { error: error && error.message ? error.message : error })));
     });
     document.querySelectorAll(".revoke-button").forEach((button) => {
       button.addEventListener("click", () => {
         prepare(data.revokeUrl.replace("{id}", button.dataset.mandateId), {}, parse("revocationFormat"),
           { revokes_mandate_sha256: button.dataset.mandateSha256 }, data.revokeSubmitUrl).catch(
-          (error) => showError(`Preparing failed: ${error && error.message ? error.message : error}`));
+          (error) => showError(t("Preparing failed: %(error)s", { error: error && error.message ? error.message : error })));
       });
     });
     confirmBox.addEventListener("change", () => { signButton.disabled = !(prepared && confirmBox.checked); });
