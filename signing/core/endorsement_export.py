@@ -12,10 +12,11 @@ Pure: the standard library, ``cryptography`` and ``signing.core`` only.
 
 from __future__ import annotations
 
+import gc
 import hashlib
-import io
 import json
-from collections.abc import Iterable, Iterator
+import tempfile
+from collections.abc import Container, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, BinaryIO
@@ -107,12 +108,30 @@ class _Folder:
         for digest in digests:
             self.records += digest
 
-    def lines(self) -> Iterator[tuple[str, str]]:
-        """``(path, hex SHA-256)`` of every file, in path order."""
-        width = 32 * (1 + len(self.suffixes) - self.self_named)
+    @property
+    def width(self) -> int:
+        return 32 * (1 + len(self.suffixes) - self.self_named)
+
+    def names(self) -> set[bytes]:
+        """The 32-byte hashes the files' names share."""
+        return {bytes(self.records[i : i + 32]) for i in range(0, len(self.records), self.width)}
+
+    def lines(self, taken: Container[bytes] = frozenset()) -> Iterator[tuple[str, str]]:
+        """``(path, hex SHA-256)`` of every file, in path order; the records are freed.
+
+        ``ValueError`` if a statement comes twice (two equal names, sorted next to each other) or its name is
+        one of ``taken`` (another folder's).
+        """
+        width = self.width
         records = sorted(bytes(self.records[i : i + width]) for i in range(0, len(self.records), width))
+        self.records = bytearray()  # the sorted copy is all that is read from here: freed at once
+        previous = b""
         for record in records:
-            name = record[:32].hex()
+            name_hash = record[:32]
+            if self.self_named and (name_hash == previous or name_hash in taken):
+                raise ValueError(f"the statement {name_hash.hex()} twice in the export")
+            previous = name_hash
+            name = name_hash.hex()
             digests = record if self.self_named else record[32:]  # a statement's first digest is its name
             for index, suffix in enumerate(self.suffixes):  # ".json" < ".sig": the order of the paths
                 yield self.prefix + name + suffix, digests[32 * index : 32 * (index + 1)].hex()
@@ -124,7 +143,9 @@ def write_export(target: BinaryIO, header: Header, items: Iterable[Item], platfo
 
     Each item's statement is ``endorsements/<its SHA-256>.json`` (+ ``.sig``), its withdrawal
     ``withdrawals/<its SHA-256>.json`` (+ ``.sig``), each key ``keys/<fingerprint>.pem`` once. Memory: 32 bytes
-    per file until the manifest, which is built (and signed) in memory. ``ValueError`` if a statement comes twice.
+    per file until the manifest, whose file list is written to a temporary file; only then, with the records
+    freed, is the manifest read back whole (Ed25519 signs it in one piece). ``ValueError`` if a statement comes
+    twice.
     ``log``: the transparency log's evidence (``core.endorsement_log.log_files``), written after the manifest and
     outside its list; read only once every item is written.
     """
@@ -134,16 +155,12 @@ def write_export(target: BinaryIO, header: Header, items: Iterable[Item], platfo
     folders = {ENDORSEMENTS: _Folder(ENDORSEMENTS, (".json", ".sig"), self_named=True),
                WITHDRAWALS: _Folder(WITHDRAWALS, (".json", ".sig"), self_named=True),
                KEYS: _Folder(KEYS, (".pem",), self_named=False)}
-    seen: set[bytes] = set()  # the statements' 32-byte hashes
     seen_keys: set[bytes] = set()  # the keys' fingerprints (32 bytes)
     keys = endorsements = withdrawn = 0
 
     def statement(folder: str, data: bytes, signature: bytes, public_key: bytes) -> None:
         nonlocal keys
-        digest = sha256(data).digest()
-        if digest in seen:
-            raise ValueError(f"the statement {digest.hex()} twice in the export")
-        seen.add(digest)
+        digest = sha256(data).digest()  # a statement that comes twice is found when the names are sorted
         name = root + folder + digest.hex()
         zip_file.add(name + ".json", data)
         zip_file.add(name + ".sig", signature)
@@ -163,7 +180,6 @@ def write_export(target: BinaryIO, header: Header, items: Iterable[Item], platfo
             withdrawal = item.withdrawal
             statement(WITHDRAWALS, withdrawal.payload, withdrawal.signature, withdrawal.public_key)
             withdrawn += 1
-    seen.clear()
     seen_keys.clear()
     platform_public = platform_key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     counts = {"endorsements": endorsements, "withdrawn": withdrawn, "standing": endorsements - withdrawn}
@@ -175,17 +191,22 @@ def write_export(target: BinaryIO, header: Header, items: Iterable[Item], platfo
     def listed() -> Iterator[tuple[str, str]]:
         """Every listed file but SHA256SUMS, in path order (upper case before lower: VERIFY.txt first)."""
         yield VERIFY, sha256(fixed[VERIFY]).hexdigest()
-        yield from folders[ENDORSEMENTS].lines()
+        yield from folders[ENDORSEMENTS].lines(taken=folders[WITHDRAWALS].names())
         yield from folders[KEYS].lines()
         yield PLATFORM_KEY, sha256(fixed[PLATFORM_KEY]).hexdigest()
         yield from folders[WITHDRAWALS].lines()
 
     # One pass over the records writes SHA256SUMS (streamed into the zip) and the manifest's file list, in
     # which "SHA256SUMS" comes first (upper-case S sorts before every other name): its hash is filled in after.
-    manifest = _Manifest(header, counts, platform_public)
-    sums_sha256 = zip_file.add_stream(root + SUMS, manifest.sums_chunks(listed()))
-    data = manifest.close(sums_sha256)
-    view = memoryview(data)  # some 45 MB for 100,000 endorsements: deflated a megabyte at a time
+    # The list goes to a temporary file, so the records and the manifest are never in memory together.
+    with _Manifest(header, counts, platform_public) as manifest:
+        sums_sha256 = zip_file.add_stream(root + SUMS, manifest.sums_chunks(listed()))
+        folders.clear()
+        # A full collection also empties the interpreter's free lists, whose objects would otherwise keep
+        # pymalloc arenas that are otherwise free (some 8 MB for 100,000 endorsements) while the manifest is read.
+        gc.collect()
+        data = manifest.close(sums_sha256)  # some 45 MB for 100,000 endorsements: Ed25519 signs it whole
+    view = memoryview(data)  # deflated a megabyte at a time
     zip_file.add_stream(root + MANIFEST, (bytes(view[i : i + (1 << 20)]) for i in range(0, len(view), 1 << 20)))
     view.release()
     zip_file.add(root + MANIFEST_SIG, platform_key.sign(data))
@@ -196,11 +217,11 @@ def write_export(target: BinaryIO, header: Header, items: Iterable[Item], platfo
 
 
 class _Manifest:
-    """RFC 8785 bytes of the manifest, its file list written straight from the records.
+    """RFC 8785 bytes of the manifest, its file list written straight from the records to a temporary file.
 
     Its keys are ASCII and its values strings and integers, for which JCS is sorted keys, no whitespace and
     minimal escaping: what ``json.dumps`` writes with these options (``payload.is_canonical`` relies on the
-    same).
+    same). A context manager: the temporary file is closed (and gone) on leaving it.
     """
 
     def __init__(self, header: Header, counts: dict[str, int], platform_public: bytes) -> None:
@@ -217,7 +238,7 @@ class _Manifest:
         }
         before = manifest_bytes({name: value for name, value in members.items() if name < "files"})
         self.after = manifest_bytes({name: value for name, value in members.items() if name > "files"})
-        self.out = io.BytesIO()
+        self.out = tempfile.TemporaryFile()  # noqa: SIM115 - closed by __exit__
         self.out.write(before[:-1] + b',"files":{"' + SUMS.encode() + b'":"')
         self.sums_at = self.out.tell()
         self.out.write(b"0" * 64 + b'"')
@@ -238,11 +259,19 @@ class _Manifest:
         if lines:
             yield b"".join(lines)
 
+    def __enter__(self) -> _Manifest:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.out.close()
+
     def close(self, sums_sha256: str) -> bytes:
+        """The manifest's bytes, read back whole once the list is complete."""
         self.out.write(b"}," + self.after[1:])
         self.out.seek(self.sums_at)
         self.out.write(sums_sha256.encode())
-        return self.out.getvalue()
+        self.out.seek(0)
+        return self.out.read()
 
 
 def manifest_bytes(manifest: dict[str, Any]) -> bytes:

@@ -16,7 +16,7 @@ from flask_babel import gettext as _
 from sqlalchemy import Integer, bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 
-from ..core import languages, log_entry, payload, pdf
+from ..core import languages, log_entry, payload
 from ..core.bundle import BundleInput, BundleVersion, SignedItem, WithdrawnItem, build_bundle
 from ..core.bundle_mandates import MandateItem, RevocationItem
 from ..extensions import db
@@ -174,6 +174,10 @@ def freeze_declaration(declaration_id: int, reason: str = "") -> int | None:
     key = platform_key.load()
     credentials = seal.load()
     verify_url = f"{current_app.config['PUBLIC_URL']}/public/declarations/{declaration.slug}"
+    # Imported here: fpdf2 (with Pillow and fontTools) adds some 30 MB to every process that imports it, and
+    # only the freeze renders a PDF.
+    from ..core import pdf
+
     document = pdf.render(
         title=declaration.title, text=revision.text, revision=revision.number, text_sha256=revision.sha256,
         frozen_at=frozen_at, verify_url=verify_url, platform_fingerprint=platform_key.fingerprint(key),

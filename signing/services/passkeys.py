@@ -13,28 +13,24 @@ import hashlib
 import hmac
 import secrets
 import unicodedata
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import webauthn
 from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, select, update
-from webauthn.helpers import parse_authentication_credential_json
-from webauthn.helpers.exceptions import WebAuthnException
-from webauthn.helpers.structs import (
-    AuthenticatorSelectionCriteria,
-    AuthenticatorTransport,
-    PublicKeyCredentialDescriptor,
-    ResidentKeyRequirement,
-    UserVerificationRequirement,
-)
 
 from ..extensions import db
 from ..models import Passkey, User, WebAuthnChallenge, utcnow
 from . import Conflict, NotFound, ServiceError, audit, second_factor, transactions
 from .passwords import verify_password
+
+if TYPE_CHECKING:
+    from webauthn.helpers.structs import PublicKeyCredentialDescriptor
+
+# py_webauthn (with pyOpenSSL, pyasn1 and cbor2: some 7 MB in every process) is imported by the ceremonies
+# that use it, not with this module.
 
 REGISTER = "register"
 AUTHENTICATE = "authenticate"
@@ -90,6 +86,8 @@ def _consume_challenge(challenge_id: int, purpose: str, user: User | None) -> by
 
 
 def _descriptors(user: User) -> list[PublicKeyCredentialDescriptor]:
+    from webauthn.helpers.structs import PublicKeyCredentialDescriptor
+
     return [PublicKeyCredentialDescriptor(id=bytes(p.credential_id)) for p in list_for(user)]
 
 
@@ -98,6 +96,13 @@ def registration_options(user: User) -> tuple[int, str]:
     if second_factor.passkey_count(user) >= MAX_PASSKEYS:
         raise Conflict(_("You have %(MAX_PASSKEYS)s passkeys already; remove one first.",
                          MAX_PASSKEYS=MAX_PASSKEYS))
+    import webauthn
+    from webauthn.helpers.structs import (
+        AuthenticatorSelectionCriteria,
+        ResidentKeyRequirement,
+        UserVerificationRequirement,
+    )
+
     challenge = _new_challenge(REGISTER, user)
     options = webauthn.generate_registration_options(
         rp_id=rp_id(), rp_name=RP_NAME, user_name=user.email, user_id=_user_handle(user),
@@ -127,6 +132,10 @@ def _clean_name(name: str) -> str:
 
 def register(user: User, challenge_id: int, name: str, credential: dict[str, Any]) -> Passkey:
     """Check the browser's answer to the registration challenge and keep the new passkey."""
+    import webauthn
+    from webauthn.helpers.exceptions import WebAuthnException
+    from webauthn.helpers.structs import AuthenticatorTransport
+
     clean = _clean_name(name)
     expected = _consume_challenge(challenge_id, REGISTER, user)
     transactions.commit()  # the challenge is spent whatever happens next
@@ -157,6 +166,9 @@ def register(user: User, challenge_id: int, name: str, credential: dict[str, Any
 
 def authentication_options(user: User | None) -> tuple[int, str]:
     """Start a login with a passkey: for ``user`` (second factor) or anyone (passwordless, UV required)."""
+    import webauthn
+    from webauthn.helpers.structs import UserVerificationRequirement
+
     challenge = _new_challenge(AUTHENTICATE, user)
     options = webauthn.generate_authentication_options(
         rp_id=rp_id(), challenge=challenge.challenge, timeout=120_000,
@@ -179,6 +191,10 @@ def _refuse(user: User | None, reason: str) -> ServiceError:
 
 def authenticate(challenge_id: int, credential: dict[str, Any], user: User | None) -> User:
     """Check a passkey assertion; returns its account. ``user``: the account that gave its password, if any."""
+    import webauthn
+    from webauthn.helpers import parse_authentication_credential_json
+    from webauthn.helpers.exceptions import WebAuthnException
+
     if user is not None:
         second_factor.check_not_locked_out(user)
     expected = _consume_challenge(challenge_id, AUTHENTICATE, user)
