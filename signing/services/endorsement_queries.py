@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from flask import current_app
+from flask import Flask, current_app
 from sqlalchemy import ColumnElement, event, func, select
 from sqlalchemy.orm import Session
 
@@ -133,7 +133,10 @@ def frozen_declaration(slug: str) -> FrozenDeclaration | None:
 
 def forget(declaration_id: int) -> None:
     """Drop this process's cached counts of a declaration (after moderation, a bulk load)."""
-    _CACHE.pop((_database(), declaration_id), None)
+    key = (_database(), declaration_id)
+    with _LOCK:
+        _CACHE.pop(key, None)
+        _VERSION[key] = _VERSION.get(key, 0) + 1
     _moved()
 
 
@@ -146,6 +149,7 @@ def changed(declaration_id: int, kind: str, country: str, delta: int) -> None:
     key = (_database(), declaration_id)
     with _LOCK:
         _EPOCH[0] += 1
+        _VERSION[key] = _VERSION.get(key, 0) + 1
         cached = _CACHE.get(key)
         if cached is None:
             return
@@ -160,8 +164,10 @@ def changed(declaration_id: int, kind: str, country: str, delta: int) -> None:
 def counts(declaration: Identified) -> Counts:
     """The counts, kept ``ENDORSEMENT_COUNT_CACHE_SECONDS`` in this process (changes made here update them).
 
-    Once they are older than that, one thread counts again while the others keep answering with the old
-    counts (no pile of identical grouped queries over every row when the entry expires under load).
+    Once they are older than that, they are counted again on a thread of their own while every request keeps
+    answering with the old counts: no request waits for the grouped query over every row but the first ones of
+    a process (nothing to answer with yet: one thread counts, the others wait for its answer), and there is
+    never more than one such query per process and declaration at a time.
     """
     key = (_database(), declaration.id)
     ttl = float(current_app.config["ENDORSEMENT_COUNT_CACHE_SECONDS"])
@@ -170,22 +176,70 @@ def counts(declaration: Identified) -> Counts:
         cached = _CACHE.get(key)
         if cached is not None and (now - cached[0] < ttl or key in _REFRESHING):
             return cached[1]
-        _REFRESHING.add(key)
-    try:
-        fresh = _count(declaration)
+        first = _FIRST.get(key) if cached is None else None
+        if first is None:
+            _REFRESHING.add(key)
+            if cached is None:
+                _FIRST[key] = threading.Event()
+        version = _VERSION.get(key, 0)
+    if first is not None:  # another thread is counting them: its answer (or, if it fails, our own count)
+        first.wait(timeout=FIRST_COUNT_WAIT)
         with _LOCK:
-            _CACHE[key] = (now, fresh)
+            cached = _CACHE.get(key)
+        return cached[1] if cached is not None else _store(key, now, version, _count(declaration.id))
+    if cached is not None:  # expired: the old counts meanwhile
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        _REFRESHERS[key] = thread = threading.Thread(target=_recount, args=(app, key, version, declaration.id),
+                                                     daemon=True, name=f"accord-endorsement-counts-{declaration.id}")
+        try:
+            thread.start()
+        except RuntimeError:  # no thread to be had (shutting down): counted next time
+            with _LOCK:
+                _REFRESHING.discard(key)
+        return cached[1]
+    try:
+        return _store(key, now, version, _count(declaration.id))
     finally:
         with _LOCK:
             _REFRESHING.discard(key)
+            done = _FIRST.pop(key, None)
+        if done is not None:
+            done.set()
+
+
+FIRST_COUNT_WAIT = 10.0  # seconds a request waits for another thread's first count before counting itself
+_FIRST: dict[tuple[str, int], threading.Event] = {}  # a first count under way (no old counts to answer with)
+_VERSION: dict[tuple[str, int], int] = {}  # moved by ``changed`` and ``forget``: a count begun before is stale
+_REFRESHERS: dict[tuple[str, int], threading.Thread] = {}  # the last thread started per key (tests join it)
+
+
+def _recount(app: Flask, key: tuple[str, int], version: int, declaration_id: int) -> None:
+    started = time.monotonic()
+    try:
+        with app.app_context():  # its own session, removed when the context ends
+            _store(key, started, version, _count(declaration_id))
+    except Exception:  # the old counts stay; the next request past the TTL tries again
+        app.logger.exception("counting the endorsements of declaration %s again failed", declaration_id)
+    finally:
+        with _LOCK:
+            _REFRESHING.discard(key)
+
+
+def _store(key: tuple[str, int], started: float, version: int, fresh: Counts) -> Counts:
+    """Keep what was counted, unless this process changed the counts meanwhile (``changed``, ``forget``): the
+    count may or may not hold that change, so it is not kept (the entry that followed the change stays, or the
+    next request counts)."""
+    with _LOCK:
+        if _VERSION.get(key, 0) == version:
+            _CACHE[key] = (started, fresh)
     return fresh
 
 
-def _count(declaration: Identified) -> Counts:
+def _count(declaration_id: int) -> Counts:
     """One grouped query over the partial index ``ix_endorsements_counts`` (an index-only scan)."""
     rows = db.session.execute(
         select(Endorsement.endorser_kind, Endorsement.country, func.count())
-        .where(*_visible(declaration.id)).group_by(Endorsement.endorser_kind, Endorsement.country)
+        .where(*_visible(declaration_id)).group_by(Endorsement.endorser_kind, Endorsement.country)
     ).all()
     by_kind: dict[str, int] = {"person": 0, "organisation": 0, "city": 0}
     by_country: dict[str, int] = {}
