@@ -30,12 +30,16 @@ def _page(client: FlaskClient, path: str, **headers: str) -> str:
 
 
 def _expire_counts(frozen: Any) -> None:
-    """As if the counts' few seconds had passed: the next request counts again (a new ``Counts``)."""
+    """As if the counts' few seconds had passed and they had been counted again (a new ``Counts``)."""
     from signing.extensions import db
     from signing.services import endorsement_queries
 
     key = (str(db.engine.url), frozen.id)
-    endorsement_queries._CACHE[key] = (0.0, endorsement_queries._CACHE[key][1])
+    stale = endorsement_queries._CACHE[key][1]
+    endorsement_queries._CACHE[key] = (0.0, stale)
+    assert endorsement_queries.counts(frozen) is stale  # answered at once; counted again on another thread
+    endorsement_queries._REFRESHERS[key].join(timeout=30)
+    assert endorsement_queries.counts(frozen) is not stale
     endorsement_queries._OLDEST.pop(key, None)
 
 
@@ -152,3 +156,40 @@ def test_a_declaration_not_frozen_yet_is_not_kept_as_missing(app: Flask, people:
         signer.sign(declaration)
     assert client.get("/d/later/endorsements").status_code == 200
     assert client.get("/d/later/endorsements/count.json").get_json()["total"] == 0
+
+
+def test_a_first_count_is_run_once_and_a_count_overtaken_by_a_change_is_not_kept(
+        app: Flask, frozen: Any, monkeypatch: Any) -> None:
+    import threading
+    import time
+
+    from signing.extensions import db
+    from signing.services import endorsement_queries
+
+    real, calls = endorsement_queries._count, []
+
+    def slow_count(declaration_id: int) -> Any:
+        calls.append(declaration_id)
+        time.sleep(0.3)  # long enough for the other threads to arrive meanwhile
+        return real(declaration_id)
+
+    monkeypatch.setattr(endorsement_queries, "_count", slow_count)
+    answers: list[Any] = []
+
+    def ask() -> None:
+        with app.app_context():
+            answers.append(endorsement_queries.counts(frozen))
+
+    threads = [threading.Thread(target=ask) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert len(calls) == 1 and len(answers) == 4 and all(answer is answers[0] for answer in answers)
+
+    key = (str(db.engine.url), frozen.id)
+    endorsement_queries._CACHE[key] = (0.0, answers[0])  # expired: counted again on another thread ...
+    assert endorsement_queries.counts(frozen) is answers[0]
+    endorsement_queries.forget(frozen.id)  # ... while this process hides one (say): that count is not kept
+    endorsement_queries._REFRESHERS[key].join(timeout=30)
+    assert key not in endorsement_queries._CACHE and len(calls) == 2
