@@ -90,15 +90,23 @@ def server_env(url: str, secret: str, instance: Path, redis: str) -> dict[str, s
     return env
 
 
-def pages(port: int, paths: dict[str, str], requests: int, clients: int) -> list[tuple[str, float, float, int]]:
-    """Each path GET ``requests`` times from ``clients`` clients: (label, p50 ms, p99 ms, failures)."""
+def pages(port: int, paths: dict[str, str], requests: int, clients: int,
+          warm_up: int = 1) -> list[tuple[str, float, float, int]]:
+    """Each path GET ``requests`` times from ``clients`` clients: (label, p50 ms, p99 ms, failures).
+
+    Warm-up: ``warm_up`` rounds of one GET per client, each round on new connections. gunicorn hands each
+    connection to whichever worker accepts it first, so one round of 8 connections can leave one of the 4
+    workers without any: its first requests (its templates compiled, its database connections opened, its
+    caches filled) then fall in the measured run.
+    """
     def get(client: Client, path: str) -> Any:
         status, _ = client.request("GET", path, None, {"Accept": "text/html,application/json"})
         return None if status == 200 else f"GET {path}: HTTP {status}"
 
     figures = []
     for label, path in paths.items():
-        drive(port, [path] * clients, clients, get)  # warm-up: every worker's connections and caches
+        for _ in range(warm_up):  # warm-up: every worker's connections and caches
+            drive(port, [path] * clients, clients, get)
         run = drive(port, [path] * requests, clients, get)
         figures.append((label, run.percentile(50) * 1000, run.percentile(99) * 1000, len(run.errors)))
         print(f"{label:<28} {path:<60} p50 {figures[-1][1]:6.1f} ms  p99 {figures[-1][2]:6.1f} ms  "
@@ -152,6 +160,8 @@ def main() -> int:
     parser.add_argument("--page", default="/d/{slug}/endorsements", help="the public endorsement page")
     parser.add_argument("--last-page", default="/d/{slug}/endorsements?after={last}", help="the list's last page")
     parser.add_argument("--count", default="/d/{slug}/endorsements/count.json", help="the count endpoint")
+    parser.add_argument("--warm-up", type=int, default=1,
+                        help="warm-up rounds of the pages, each on new connections (see pages())")
     parser.add_argument("--pages-only", action="store_true", help="stop after the pages (no export, no verification)")
     args = parser.parse_args()
 
@@ -171,7 +181,7 @@ def main() -> int:
         last = "" if last_after is None else str(last_after)  # keyset: the page of the oldest endorsements
         paths = {label: template.format(slug=setup.SLUG, last=last) for label, template in
                  (("public page", args.page), ("list, last page", args.last_page), ("count endpoint", args.count))}
-        figures = pages(port, paths, args.requests, args.clients)
+        figures = pages(port, paths, args.requests, args.clients, args.warm_up)
         stop(server)
         server = None
         failed |= any(errors for *_, errors in figures)
