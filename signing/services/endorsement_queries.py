@@ -4,7 +4,8 @@ Only standing endorsements that moderation has not hidden are public. The list i
 first, and paged with ``after`` (the last id shown): each page is one index range scan on
 (declaration_id, id), never an OFFSET. Search looks at verified organisations and cities by name. The counts are
 kept a few seconds per process (``ENDORSEMENT_COUNT_CACHE_SECONDS``); the changes made in the process update them
-at once, another process's show after at most that long (the public count is served with ``max-age=60`` anyway).
+at once, another process's show after at most that long (the public count is served with ``max-age=60`` anyway);
+once expired they are counted again on a thread of their own, the old counts answering meanwhile.
 
 What the public pages keep besides (``signing/web/endorse_pages.py``) follows the same rule: a frozen declaration's
 id, slug and title (the database refuses any change to a frozen declaration), and ``oldest_after``. Every
@@ -81,7 +82,10 @@ def _visible(declaration_id: int) -> tuple[ColumnElement[bool], ...]:
 _CACHE: dict[tuple[str, int], tuple[float, Counts]] = {}
 _REFRESHING: set[tuple[str, int]] = set()  # the keys one thread of this process is counting again
 _LOCK = threading.Lock()
-
+FIRST_COUNT_WAIT = 10.0  # seconds a request waits for another thread's first count before counting itself
+_FIRST: dict[tuple[str, int], threading.Event] = {}  # a first count under way (no old counts to answer with)
+_VERSION: dict[tuple[str, int], int] = {}  # moved by ``changed`` and ``forget``: a count begun before is stale
+_REFRESHERS: dict[tuple[str, int], threading.Thread] = {}  # the last thread started per key (tests join it)
 
 _FROZEN: dict[tuple[str, str], FrozenDeclaration] = {}  # (database, slug): only frozen ones, read once
 _OLDEST: dict[tuple[str, int], tuple[float, int, int | None]] = {}  # (database, id) -> (time, epoch, oldest_after)
@@ -205,12 +209,6 @@ def counts(declaration: Identified) -> Counts:
             done = _FIRST.pop(key, None)
         if done is not None:
             done.set()
-
-
-FIRST_COUNT_WAIT = 10.0  # seconds a request waits for another thread's first count before counting itself
-_FIRST: dict[tuple[str, int], threading.Event] = {}  # a first count under way (no old counts to answer with)
-_VERSION: dict[tuple[str, int], int] = {}  # moved by ``changed`` and ``forget``: a count begun before is stale
-_REFRESHERS: dict[tuple[str, int], threading.Thread] = {}  # the last thread started per key (tests join it)
 
 
 def _recount(app: Flask, key: tuple[str, int], version: int, declaration_id: int) -> None:
