@@ -109,7 +109,9 @@ def _moved() -> None:
 
 @event.listens_for(Session, "after_flush")
 def _note_changes(session: Session, _context: Any) -> None:
-    if any(isinstance(item, (Endorser, Endorsement)) for item in (*session.new, *session.dirty, *session.deleted)):
+    """A new endorsement, or a changed endorser or endorsement (a new endorser is on no list yet)."""
+    if any(isinstance(item, Endorsement) for item in session.new) or any(
+            isinstance(item, (Endorser, Endorsement)) for item in (*session.dirty, *session.deleted)):
         session.info[_CHANGED] = True
 
 
