@@ -10,7 +10,6 @@ statement to ``endorse_json`` (``signing/web/endorse_json.py``).
 from __future__ import annotations
 
 import hashlib
-import json
 from html import escape
 
 from flask import Blueprint, Flask, Response, abort, current_app, redirect, render_template, request, session, url_for
@@ -31,6 +30,8 @@ from ..services import (
     endorsers,
 )
 from ..services import declarations as declaration_service
+from ..services.endorsement_queries import FrozenDeclaration
+from . import endorse_pages
 from .endorse_forms import AccountRequestForm, ContinueForm, EndorseEmailForm
 
 bp = Blueprint("endorse", __name__)
@@ -46,6 +47,14 @@ def frozen(slug: str) -> Declaration:
     if declaration.status != Status.FROZEN.value:
         abort(404)
     return declaration
+
+
+def frozen_view(slug: str) -> FrozenDeclaration:
+    """For the public pages that show only its id, slug and title: kept per process once frozen (no query)."""
+    found = endorsement_queries.frozen_declaration(slug)
+    if found is None:
+        abort(404)
+    return found
 
 
 def current_endorser(declaration: Declaration, *, create: bool = False) -> Endorser | None:
@@ -71,19 +80,8 @@ def _signed_in_kind() -> bool:
 
 @bp.route("/d/<slug>/endorsements")
 def index(slug: str) -> ResponseReturnValue:
-    declaration = frozen(slug)
-    after = request.args.get("after", type=int)
-    search = request.args.get("q", "")
-    page = endorsement_queries.page(declaration, after=after, search=search)
-    return render_template("endorse/list.html", declaration=declaration, page=page, search=search,
-                           counts=endorsement_queries.counts(declaration), countries=endorsers.countries(),
-                           oldest_after=endorsement_queries.oldest_after(declaration))
-
-
-def _count_body(declaration: Declaration) -> dict[str, object]:
-    counts = endorsement_queries.counts(declaration)
-    return {"declaration": declaration.slug, "total": counts.total, "by_kind": counts.by_kind,
-            "by_country": dict(counts.by_country)}
+    """Counts and one page of the list (``after``: keyset; ``q``: search), kept rendered (``endorse_pages``)."""
+    return endorse_pages.list_page(frozen_view(slug), request.args.get("after", type=int), request.args.get("q", ""))
 
 
 def _cached(response: Response) -> ResponseReturnValue:
@@ -95,13 +93,15 @@ def _cached(response: Response) -> ResponseReturnValue:
 
 @bp.route("/d/<slug>/endorsements/count.json")
 def count_json(slug: str) -> ResponseReturnValue:
-    body = json.dumps(_count_body(frozen(slug)), sort_keys=True, separators=(",", ":"))
-    return _cached(Response(body, mimetype="application/json"))
+    body, etag = endorse_pages.count_json(frozen_view(slug))
+    response = Response(body, mimetype="application/json")
+    response.set_etag(etag)
+    return _cached(response)
 
 
 @bp.route("/d/<slug>/endorsements/count.svg")
 def count_svg(slug: str) -> ResponseReturnValue:
-    total = endorsement_queries.total(frozen(slug))
+    total = endorsement_queries.total(frozen_view(slug))
     label, value = escape(_("endorsements")), f"{total:,}".replace(",", "\u202f")
     left, right = 8 + 7 * len(label), 12 + 8 * len(value)
     svg = (f'<svg xmlns="http://www.w3.org/2000/svg" width="{left + right}" height="20" role="img" '

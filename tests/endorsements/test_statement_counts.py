@@ -101,8 +101,11 @@ def test_cached_counts_follow_this_process_changes_and_one_thread_refreshes(app:
     finally:
         endorsement_queries._REFRESHING.discard(key)
     with counted() as seen:
-        assert endorsement_queries.counts(frozen).total == 1
-    assert len(seen) == 1  # expired, nobody counting: this thread counts
+        assert endorsement_queries.counts(frozen) is stale  # expired, nobody counting: counted on another thread
+        endorsement_queries._REFRESHERS[key].join(timeout=30)
+    assert len(seen) == 1 and [s for s in seen if "count(" in s.lower()]
+    fresh = endorsement_queries.counts(frozen)
+    assert fresh is not stale and fresh.total == 1 and endorsement_queries._CACHE[key][0] > 0.0
 
 
 def _args(signed: Any) -> tuple[bytes, bytes, bytes]:
