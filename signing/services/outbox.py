@@ -50,6 +50,7 @@ log = logging.getLogger(__name__)
 _PENDING_KEY = "accord_outbox_new"
 _QUEUED_KEY = "accord_outbox_queued"  # dedupe key -> e-mail row queued in this transaction
 _UNCHECKED_KEY = "accord_outbox_unchecked"  # queued rows whose key is looked up in the database at the flush
+_INSERTED_KEY = "accord_outbox_inserted"  # (kind, id) of rows a service inserted with its own statement
 MAX_TASK_ATTEMPTS = 8
 EMAIL_CHUNK = delivery.EMAIL_CHUNK
 _LOOKUP_CHUNK = 500  # dedupe keys per look-up query (bound parameters stay few on SQLite too)
@@ -60,6 +61,22 @@ TaskHandler = Callable[..., object]
 def _publishing_at() -> datetime | None:
     """``published_at`` of a new row: now in celery mode (it is published right after the commit), else None."""
     return utcnow() if current_app.config["TASK_MODE"] == "celery" else None
+
+
+def publishing_at() -> datetime | None:
+    """What a service inserting outbox rows with its own statement writes in ``published_at`` (see ``inserted``)."""
+    return _publishing_at()
+
+
+def inserted(items: Iterable[tuple[str, int]]) -> None:
+    """Rows (``("email" | "task", id)``) this transaction inserted without ``queue_email``/``queue_task``.
+
+    A hot path may insert its outbox rows in its own statement (``services.endorsement_intake``): it writes
+    them as those functions would (``published_at`` from ``publishing_at``, no ``not_before``) and names them
+    here, so that they are relayed after the commit like the others. Forgotten if the transaction rolls back.
+    """
+    db.session.info.setdefault(_INSERTED_KEY, []).extend(items)
+    transactions.before_commit("outbox", _collect)
 
 
 def _remember(kind: str, row: OutboxEmail | OutboxTask) -> None:
@@ -120,6 +137,7 @@ def _forget_queued(session: Session, transaction: SessionTransaction) -> None:
         session.info.pop(_PENDING_KEY, None)
         session.info.pop(_QUEUED_KEY, None)
         session.info.pop(_UNCHECKED_KEY, None)
+        session.info.pop(_INSERTED_KEY, None)
     elif _QUEUED_KEY in session.info:  # a savepoint: forget what it rolled back
         queued = session.info[_QUEUED_KEY]
         for key in [key for key, row in queued.items() if row not in session]:
@@ -183,6 +201,7 @@ def _collect() -> Relay | None:
     """At the commit, after the last flush: the ids of the rows this transaction inserted (dropped ones have none)."""
     pending: list[tuple[str, OutboxEmail | OutboxTask]] = db.session.info.pop(_PENDING_KEY, [])
     items = [(kind, row.id) for kind, row in pending if row.id is not None]
+    items += db.session.info.pop(_INSERTED_KEY, [])
     return Relay(items) if items else None
 
 

@@ -11,12 +11,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Flask, Response, request
+from flask import Blueprint, Flask, Response, abort, request
 from flask_babel import gettext as _
 
 from ..core import payload
 from ..extensions import db
-from ..services import LoginRequired, ServiceError, endorsement_queries, endorsements, endorsers, transactions
+from ..services import (
+    LoginRequired,
+    ServiceError,
+    endorsement_intake,
+    endorsement_queries,
+    endorsements,
+    endorsers,
+    transactions,
+)
 from .endorse import current_endorser, frozen
 
 bp = Blueprint("endorse_json", __name__)
@@ -54,7 +62,9 @@ def not_cached(response: Response) -> Response:
 
 @bp.post("/d/<slug>/endorse/submit")
 def submit(slug: str) -> tuple[dict[str, Any], int]:
-    declaration = frozen(slug)
+    declaration = endorsement_intake.frozen(slug)  # read once per process (a frozen declaration never changes)
+    if declaration is None:
+        abort(404)
     body = _body()
     endorser = current_endorser(declaration)
     if endorser is None:
