@@ -11,10 +11,11 @@ endorsement, the receipt e-mail, the log's pending entry and its sequencing task
 message (and its delivery task) per active endpoint subscribed to ``endorsement.accepted`` — the
 endpoints as they are in this transaction, as ``webhooks.emit`` reads them. The outbox rows are
 written as ``outbox.queue_email``/``queue_task`` write them and relayed after the commit
-(``outbox.inserted``). Anything out of the ordinary — a key of another endorser or not registered,
-a concurrent insert of the same key, a unique index refusing the row (a second standing endorsement,
-the same bytes racing) — inserts nothing here and returns ``None``: the caller then takes the general
-path (the ORM, one statement at a time), which gives the answer it always gave (403, 409, the replay).
+(``outbox.inserted``), in celery mode as one message (``workers.tasks.run_jobs``). Anything out of the
+ordinary — a key of another endorser or not registered, a concurrent insert of the same key, a unique
+index refusing the row (a second standing endorsement, the same bytes racing) — inserts nothing here
+and returns ``None``: the caller then takes the general path (the ORM, one statement at a time), which
+gives the answer it always gave (403, 409, the replay).
 A replay (the same bytes stored before) returns the stored row, or 409 if it was withdrawn.
 """
 
@@ -200,8 +201,9 @@ def store(row: Row) -> Stored | None:
         return None if prior is None else Stored(prior, new=False)
     if result.endorsement_id is None:  # the key: another endorser's, not registered, or registered just now
         return None
-    outbox.inserted([("email", result.receipt_id)] if result.receipt_id is not None else [])
-    outbox.inserted([("task", result.sequencing_id)] + [("task", task_id) for task_id in result.attempt_ids])
+    receipt = [("email", result.receipt_id)] if result.receipt_id is not None else []
+    tasks = [("task", task_id) for task_id in [result.sequencing_id, *result.attempt_ids]]
+    outbox.inserted(receipt + tasks, one_message=True)  # one publish for the request's jobs
     return Stored(Endorsement(id=result.endorsement_id, declaration_id=row.declaration_id, endorser_id=row.endorser_id,
                        key_id=result.key_id,
                        endorser_kind=row.endorser_kind, country=row.country, payload=row.payload,

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from signing.core import log_entry, payload
 from tests.conftest import BACKENDS, People, seed_people
@@ -26,7 +26,7 @@ pytestmark = BACKENDS
 
 
 def _published(url: str) -> list[tuple[str, list[Any]]]:
-    """The task messages waiting in the default Celery queue: (task name, arguments)."""
+    """The jobs waiting in the default Celery queue: (task name, arguments), those of a ``run_jobs`` message too."""
     import redis
 
     client = redis.Redis.from_url(url)
@@ -35,7 +35,9 @@ def _published(url: str) -> list[tuple[str, list[Any]]]:
         for raw in client.lrange("celery", 0, -1):
             message = json.loads(raw)
             body = json.loads(base64.b64decode(message["body"]))
-            found.append((message["headers"]["task"], body[0]))
+            name, arguments = message["headers"]["task"], body[0]
+            together = name == "workers.tasks.run_jobs"
+            found.extend([(job, args) for job, args in arguments[0]] if together else [(name, arguments)])
         return found
     finally:
         client.close()
@@ -150,3 +152,40 @@ def test_a_unique_index_refusing_the_one_statement_falls_back_to_the_general_ans
     assert refused.value.code == "already_endorsed"
     assert [db.session.scalar(select(func.count()).select_from(table))
             for table in (Endorsement, EndorserKey, LogPending, OutboxEmail)] == counts
+
+
+def test_the_jobs_go_as_one_message_on_postgresql_and_the_worker_does_each_once(app: Flask) -> None:
+    """Celery mode: the receipt and the log's task are one ``run_jobs`` message on PostgreSQL (their own messages
+    on SQLite); the worker sends the e-mail and sequences the entry, and the same message again changes nothing."""
+    from signing.extensions import db
+    from signing.models import LogEntry, LogPending, OutboxEmail
+    from signing.services import endorsements
+    from tests.freeze.test_outbox_batch import broker_messages
+    from workers.tasks import run_jobs
+
+    frozen = freeze_one(seed_people())
+    app.config["TASK_MODE"] = "celery"  # the memory broker
+    broker_messages(app)
+    ana = person()
+    signed = ana.signed(frozen)
+    record = endorsements.accept(frozen, signed.payload, signed.signature, signed.public_key, endorser=ana.endorser)
+    published = broker_messages(app)
+    if db.engine.dialect.name == "postgresql":
+        assert [name for name, _args in published] == ["workers.tasks.run_jobs"]
+        jobs = published[0][1][0]
+    else:
+        jobs = [[name, args] for name, args in published]
+    email = db.session.scalar(select(OutboxEmail).where(OutboxEmail.dedupe_key == f"endorsement_receipt:{record.id}"))
+    assert email is not None
+    assert sorted(name for name, _args in jobs) == ["workers.tasks.run_task", "workers.tasks.send_email"]
+    assert ["workers.tasks.send_email", [email.id]] in jobs
+    assert run_jobs(jobs) == ["1 of 1 e-mail(s) done", "done"] and broker_messages(app) == []  # nothing to retry
+    db.session.expire_all()
+    assert db.session.get(OutboxEmail, email.id).status == "sent"  # type: ignore[union-attr]
+    assert db.session.scalar(select(LogPending.id)) is None
+    assert db.session.scalar(select(LogEntry.kind).order_by(LogEntry.index.desc())) == "endorsement.accepted"
+    assert run_jobs(jobs) == ["1 of 1 e-mail(s) done", "done"]  # delivered again: sent once, sequenced once
+    assert broker_messages(app) == [] and db.session.scalar(select(func.count(LogEntry.index))) == \
+        db.session.scalar(select(func.count(LogEntry.index.distinct())))
+    with pytest.raises(ValueError, match="not an outbox job"):
+        run_jobs([["workers.tasks.drain_outbox", []]])
