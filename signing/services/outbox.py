@@ -26,6 +26,10 @@ of its own and a worker never finds the row locked by the publisher. The rows of
 publishing fails are reset to ``NULL`` (the next sweep retries them); a row whose process died between
 the commit and the publishing looks like a lost message and is republished once
 ``OUTBOX_STALE_SECONDS`` have passed.
+
+A hot path's rows (``inserted(..., one_message=True)``) are, in celery mode, handed to this process's
+publisher thread (``outbox_publisher``, batched across requests; ``OUTBOX_BACKGROUND_PUBLISH``, on by
+default outside tests) instead of being published by the request: the same two guarantees hold there.
 """
 
 from __future__ import annotations
@@ -44,7 +48,7 @@ from sqlalchemy.orm import Session, SessionTransaction, UOWTransaction
 from .. import task_queue
 from ..extensions import db
 from ..models import OutboxEmail, OutboxTask, utcnow
-from . import delivery, transactions
+from . import delivery, outbox_publisher, transactions
 
 log = logging.getLogger(__name__)
 _PENDING_KEY = "accord_outbox_new"
@@ -229,6 +233,11 @@ def relay(items: Iterable[tuple[str, int]], *, one_message: bool = False) -> Non
     """
     items = list(items)
     if current_app.config["TASK_MODE"] == "celery":
+        if one_message and current_app.config.get("OUTBOX_BACKGROUND_PUBLISH", not current_app.testing):
+            # off the request's path: this process's publisher batches them (``outbox_publisher``)
+            app = current_app._get_current_object()  # type: ignore[attr-defined]
+            outbox_publisher.submit(app, items, _publish_together)
+            return
         _publish(items, one_message=one_message)
         return
     db.session.expire_all()  # in-process work reads the rows afresh, objects ``commit`` kept included
@@ -252,6 +261,10 @@ def job_message(kind: str, ids: list[int]) -> tuple[str, list[Any]]:
     if kind == "task":
         return task_queue.RUN_TASK, [ids[0]]
     return (task_queue.SEND_EMAIL, [ids[0]]) if len(ids) == 1 else (task_queue.SEND_EMAILS, [ids])
+
+
+def _publish_together(items: list[tuple[str, int]]) -> None:
+    _publish(items, one_message=True)
 
 
 def _publish(items: list[tuple[str, int]], *, one_message: bool = False) -> None:
