@@ -3,8 +3,9 @@
 ``outbox.inserted(..., one_message=True)`` (the endorsement intake) asks for its jobs to go to the broker
 as one message. In celery mode, when ``OUTBOX_BACKGROUND_PUBLISH`` is on (the default outside tests),
 the request only hands the committed rows' ids to this process's publisher (``submit``) and returns;
-the publisher thread takes whatever has accumulated since its last turn and publishes it as one
-``run_jobs`` message (a few for a large backlog: ``BATCH_ITEMS`` rows each), with one producer.
+the publisher thread takes whatever has accumulated since its last turn (it lingers ``LINGER_SECONDS``
+after the first rows arrive) and publishes it as one ``run_jobs`` message (a few for a large backlog:
+``BATCH_ITEMS`` rows each), with one producer.
 
 Crash safety is the outbox's own, unchanged: the rows carry ``published_at`` from their transaction, so
   * a publish that fails resets their ``published_at`` to NULL (``outbox._publish``) and the next sweep
@@ -27,6 +28,7 @@ import atexit
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -35,6 +37,7 @@ from flask import Flask
 log = logging.getLogger(__name__)
 BATCH_ITEMS = 200  # outbox rows per message at most
 EXIT_WAIT_SECONDS = 5.0
+LINGER_SECONDS = 0.01  # after the first rows arrive, how long the publisher lets concurrent requests' rows join
 Items = list[tuple[str, int]]
 Publish = Callable[[Items], None]  # publishes rows inside an app context (``outbox._publish``)
 
@@ -98,6 +101,8 @@ def _run(publisher: _Publisher) -> None:
     while True:
         with publisher.ready:
             publisher.ready.wait_for(lambda: bool(publisher.waiting))
+        time.sleep(LINGER_SECONDS)  # the rows of requests committing now join this message (no CPU spent)
+        with publisher.ready:
             taken, publisher.waiting = publisher.waiting, []
         try:
             _publish_batches(taken)
