@@ -62,14 +62,16 @@ def test_the_request_returns_before_publishing_and_what_accumulates_goes_as_one_
     from signing.services import outbox_publisher
 
     assert outbox_publisher.flush()
-    release = threading.Event()
+    release, started = threading.Event(), threading.Event()
     held: list[int] = []
 
     def blocked(items: list[tuple[str, int]]) -> None:  # keeps the publisher busy while requests commit
         held.append(len(items))
+        started.set()
         release.wait(10)
 
     outbox_publisher.submit(app, [("task", -1)], blocked)
+    assert started.wait(10)  # taken (after its linger): what follows accumulates
     committed = [item for prefix in ("a", "b", "c") for item in _hot_transaction(prefix)]
     assert broker_messages(app) == []  # nothing published by the requests themselves
     release.set()
@@ -110,7 +112,11 @@ def test_rows_the_publisher_never_got_to_are_republished_once_stale(app: Flask) 
     from signing.services import outbox, outbox_publisher
 
     release = threading.Event()
-    outbox_publisher.submit(app, [("task", -1)], lambda items: release.wait(10) and None)
+
+    def blocked(items: list[tuple[str, int]]) -> None:
+        release.wait(10)
+
+    outbox_publisher.submit(app, [("task", -1)], blocked)
     _hot_transaction("died")
     assert outbox.drain() == {"emails": 0, "tasks": 0}  # marked published: not before they are stale
     app.config["OUTBOX_STALE_SECONDS"] = 0
