@@ -20,6 +20,7 @@ from kombu.messaging import Producer
 SEND_EMAIL = "workers.tasks.send_email"
 SEND_EMAILS = "workers.tasks.send_emails"
 RUN_TASK = "workers.tasks.run_task"
+RUN_JOBS = "workers.tasks.run_jobs"  # several of the above in one message: [[name, args], …]
 DRAIN_OUTBOX = "workers.tasks.drain_outbox"
 SEND_REMINDERS = "workers.tasks.send_reminders"
 SEND_ENDORSEMENT_DIGEST = "workers.tasks.send_endorsement_digest"

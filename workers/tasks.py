@@ -6,6 +6,7 @@ Each is registered under its name in ``signing.task_queue``, by which the servic
 from __future__ import annotations
 
 from collections import Counter
+from typing import Any
 
 from celery import shared_task
 
@@ -65,6 +66,34 @@ def run_task(self, task_id: int) -> str:  # type: ignore[no-untyped-def]
     if status == "pending":  # failed this time: back off
         raise self.retry(countdown=min(2 ** self.request.retries * 5, 600))
     return status
+
+
+@shared_task(name=task_queue.RUN_JOBS)
+def run_jobs(jobs: list[list[Any]]) -> list[str]:
+    """Several outbox jobs of one transaction, published as one message (``outbox.inserted(one_message=True)``).
+
+    Each job (``[task name, arguments]``: ``run_task``, ``send_email`` or ``send_emails``) is done here once,
+    as its own task would do it the first time; a job not done (a temporary failure, a row locked elsewhere)
+    is published as that task, which retries it as always. Returns what became of each job.
+    """
+    outcomes: list[str] = []
+    for name, arguments in jobs:
+        if name == task_queue.RUN_TASK:
+            status = outbox.run_task(int(arguments[0]))
+            if status == "pending":  # failed this time: its own task backs off
+                run_task.apply_async(args=arguments, countdown=_backoff(0))
+            outcomes.append(status)
+        elif name in (task_queue.SEND_EMAIL, task_queue.SEND_EMAILS):
+            ids = [int(arguments[0])] if name == task_queue.SEND_EMAIL else [int(i) for i in arguments[0]]
+            outcome = delivery.deliver(ids)
+            left = [row_id for row_id in ids if outcome.get(row_id, "pending") == "pending"]
+            left = delivery.still_pending(left) if left else []
+            if left:  # a temporary failure, or locked by another transaction: its own task retries them
+                send_emails.apply_async(args=(left,), countdown=1)
+            outcomes.append(f"{len(ids) - len(left)} of {len(ids)} e-mail(s) done")
+        else:
+            raise ValueError(f"not an outbox job: {name!r}")
+    return outcomes
 
 
 @shared_task(name=task_queue.DRAIN_OUTBOX)

@@ -24,7 +24,18 @@ from sqlalchemy.exc import IntegrityError
 from ..core import fastparse, log_entry, payload, statements
 from ..extensions import db
 from ..models import Bundle, Declaration, Endorsement, Endorser, EndorserKey, Status, utcnow
-from . import Conflict, NotFound, ServiceError, endorsement_queries, endorsers, outbox, tlog, transactions, webhooks
+from . import (
+    Conflict,
+    NotFound,
+    ServiceError,
+    endorsement_intake,
+    endorsement_queries,
+    endorsers,
+    outbox,
+    tlog,
+    transactions,
+    webhooks,
+)
 
 
 class EndorsementRejected(ServiceError):
@@ -129,13 +140,18 @@ def accept(declaration: Declaration, payload_bytes: bytes, signature: bytes, pub
     """Verify and store one endorsement (one transaction); a replay returns the stored row unchanged.
 
     ``endorser``: who the caller proved to be (an e-mail link, an account); a new key is then registered
-    to it. Without it, the key must already be this endorser's.
+    to it. Without it, the key must already be this endorser's. On PostgreSQL the writes are one statement
+    (``endorsement_intake.store``); whatever that path does not settle takes the general one below.
     """
     signed = Signed(payload_bytes, signature, public_key)
     fields = _read(payload_bytes, statements.ENDORSEMENT)
     named = _check_facts(declaration, fields, public_key, endorser)
     _verify(signed)
     sha256 = hashlib.sha256(payload_bytes).hexdigest()
+    if db.engine.dialect.name == "postgresql":  # one statement; None: the general path below decides
+        stored = _store(declaration, named, signed, fields, sha256, register=endorser is not None)
+        if stored is not None:
+            return stored
     existing = db.session.scalar(select(Endorsement).where(Endorsement.payload_sha256 == sha256))
     if existing is not None:  # a replay: nothing changes
         if existing.withdrawn_at is not None:
@@ -161,6 +177,36 @@ def accept(declaration: Declaration, payload_bytes: bytes, signature: bytes, pub
     return record
 
 
+def _store(declaration: Declaration, named: Endorser, signed: Signed, fields: dict[str, Any], sha256: str, *,
+           register: bool) -> Endorsement | None:
+    """``accept``'s writes in one statement (``endorsement_intake.store``, PostgreSQL), then the commit."""
+    now = utcnow()
+    try:
+        endorsed_at = _check_time(fields["endorsed_at"], now)
+    except EndorsementRejected:
+        return None  # the general path: the replay of older bytes is still the stored row
+    if payload.is_weak_public_key(signed.public_key):
+        return None  # the general path refuses it (after the replay check, as always)
+    fingerprint = fields["key_fingerprint"]  # the key's own (``_check_facts``)
+    entry = log_entry.make(log_entry.ENDORSEMENT_ACCEPTED, now, declaration=declaration.slug,
+                           endorser=named.public_id, endorser_kind=named.kind, key_fingerprint=fingerprint,
+                           payload_sha256=sha256, signature_sha256=log_entry.sha256_hex(signed.signature))
+    intake = endorsement_intake
+    event = webhooks.message_body(intake.EVENT, intake.event_data(declaration, named, sha256, endorsed_at), now)
+    stored = intake.store(intake.Row(
+        declaration_id=declaration.id, endorser_id=named.id, endorser_kind=named.kind, country=named.country,
+        payload=signed.payload, payload_sha256=sha256, signature=signed.signature, public_key=signed.public_key,
+        fingerprint=fingerprint, endorsed_at=endorsed_at, accepted_at=now, register=register,
+        email=named.email or None, email_context=intake.receipt_context(declaration, named, sha256),
+        log_entry=entry, event_body=event))
+    if stored is None or not stored.new:  # the general path, or a replay (nothing written, nothing to commit)
+        return None if stored is None else stored.record
+    transactions.commit(keep=(named, declaration))
+    record = stored.record
+    endorsement_queries.changed(declaration.id, record.endorser_kind, record.country, +1)
+    return record
+
+
 def _log(kind: str, declaration: Declaration, endorser: Endorser, key: EndorserKey, data: bytes, signature: bytes,
          *, queue: bool = True, **extra: str) -> None:
     tlog.append(kind, queue=queue, declaration=declaration.slug, endorser=endorser.public_id,
@@ -170,22 +216,16 @@ def _log(kind: str, declaration: Declaration, endorser: Endorser, key: EndorserK
 
 def links(declaration: Declaration, record: Endorsement) -> dict[str, str]:
     """The public page of one endorsement and its withdrawal page (absolute URLs)."""
-    view = f"{current_app.config['PUBLIC_URL']}/d/{declaration.slug}/endorsements/e/{record.payload_sha256}"
-    return {"view_url": view, "withdraw_url": view + "/withdraw"}
+    return endorsement_intake.links(declaration, record.payload_sha256)
 
 
 def _after_accept(declaration: Declaration, endorser: Endorser, record: Endorsement) -> None:
     """The endorser's confirmation e-mail and the webhook event, in the caller's transaction."""
     if endorser.email:
         outbox.queue_email(f"endorsement_receipt:{record.id}", endorser.email, "endorsement_receipt", new_key=True,
-                           title=declaration.title, slug=declaration.slug, endorser_id=endorser.public_id,
-                           payload_sha256=record.payload_sha256, **links(declaration, record))
-    webhooks.emit("endorsement.accepted", {
-        "declaration": webhooks.declaration_data(declaration),
-        "endorsement": {"endorser_id": endorser.public_id, "endorser_kind": endorser.kind,
-                        "country": endorser.country, "verified": endorser.verified_at is not None,
-                        "payload_sha256": record.payload_sha256, "endorsed_at": payload.timestamp(record.endorsed_at)},
-    })
+                           **endorsement_intake.receipt_context(declaration, endorser, record.payload_sha256))
+    webhooks.emit(endorsement_intake.EVENT, endorsement_intake.event_data(declaration, endorser, record.payload_sha256,
+                                                        record.endorsed_at))
 
 
 def withdraw(declaration: Declaration, payload_bytes: bytes, signature: bytes, public_key: bytes,

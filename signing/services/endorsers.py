@@ -72,6 +72,21 @@ def by_public_id(public_id: str) -> Endorser | None:
     return db.session.scalar(select(Endorser).where(Endorser.public_id == public_id))
 
 
+_COLUMNS = tuple(Endorser.__table__.columns)
+
+
+def read_by_public_id(public_id: str) -> Endorser | None:
+    """``by_public_id`` without the ORM's loading: one Core select of the row, a transient ``Endorser`` made of it.
+
+    The object is never added to the session (nothing of it is ever written, nothing to invalidate: it is
+    read afresh each time); for a caller that only reads the endorser (the one-request endorsement).
+    """
+    if not isinstance(public_id, str) or not PUBLIC_ID.match(public_id):
+        return None
+    row = db.session.connection().execute(select(*_COLUMNS).where(Endorser.public_id == public_id)).first()
+    return None if row is None else Endorser(**{column.key: row[index] for index, column in enumerate(_COLUMNS)})
+
+
 def person_for_email(email: str) -> Endorser:
     """The person endorser of this address, made on first use (caller commits)."""
     email = clean_email(email)

@@ -26,6 +26,10 @@ of its own and a worker never finds the row locked by the publisher. The rows of
 publishing fails are reset to ``NULL`` (the next sweep retries them); a row whose process died between
 the commit and the publishing looks like a lost message and is republished once
 ``OUTBOX_STALE_SECONDS`` have passed.
+
+A hot path's rows (``inserted(..., one_message=True)``) are, in celery mode, handed to this process's
+publisher thread (``outbox_publisher``, batched across requests; ``OUTBOX_BACKGROUND_PUBLISH``, on by
+default outside tests) instead of being published by the request: the same two guarantees hold there.
 """
 
 from __future__ import annotations
@@ -44,12 +48,14 @@ from sqlalchemy.orm import Session, SessionTransaction, UOWTransaction
 from .. import task_queue
 from ..extensions import db
 from ..models import OutboxEmail, OutboxTask, utcnow
-from . import delivery, transactions
+from . import delivery, outbox_publisher, transactions
 
 log = logging.getLogger(__name__)
 _PENDING_KEY = "accord_outbox_new"
 _QUEUED_KEY = "accord_outbox_queued"  # dedupe key -> e-mail row queued in this transaction
 _UNCHECKED_KEY = "accord_outbox_unchecked"  # queued rows whose key is looked up in the database at the flush
+_INSERTED_KEY = "accord_outbox_inserted"  # (kind, id) of rows a service inserted with its own statement
+_ONE_MESSAGE_KEY = "accord_outbox_one_message"  # this transaction's jobs are published as one message
 MAX_TASK_ATTEMPTS = 8
 EMAIL_CHUNK = delivery.EMAIL_CHUNK
 _LOOKUP_CHUNK = 500  # dedupe keys per look-up query (bound parameters stay few on SQLite too)
@@ -60,6 +66,26 @@ TaskHandler = Callable[..., object]
 def _publishing_at() -> datetime | None:
     """``published_at`` of a new row: now in celery mode (it is published right after the commit), else None."""
     return utcnow() if current_app.config["TASK_MODE"] == "celery" else None
+
+
+def publishing_at() -> datetime | None:
+    """What a service inserting outbox rows with its own statement writes in ``published_at`` (see ``inserted``)."""
+    return _publishing_at()
+
+
+def inserted(items: Iterable[tuple[str, int]], *, one_message: bool = False) -> None:
+    """Rows (``("email" | "task", id)``) this transaction inserted without ``queue_email``/``queue_task``.
+
+    A hot path may insert its outbox rows in its own statement (``services.endorsement_intake``): it writes
+    them as those functions would (``published_at`` from ``publishing_at``, no ``not_before``) and names them
+    here, so that they are relayed after the commit like the others. Forgotten if the transaction rolls back.
+    ``one_message``: in celery mode, the transaction's jobs go to the broker as one ``run_jobs`` message (one
+    publish instead of one per job; the worker does each job once and publishes what is left as its own task).
+    """
+    db.session.info.setdefault(_INSERTED_KEY, []).extend(items)
+    if one_message:
+        db.session.info[_ONE_MESSAGE_KEY] = True
+    transactions.before_commit("outbox", _collect)
 
 
 def _remember(kind: str, row: OutboxEmail | OutboxTask) -> None:
@@ -120,6 +146,8 @@ def _forget_queued(session: Session, transaction: SessionTransaction) -> None:
         session.info.pop(_PENDING_KEY, None)
         session.info.pop(_QUEUED_KEY, None)
         session.info.pop(_UNCHECKED_KEY, None)
+        session.info.pop(_INSERTED_KEY, None)
+        session.info.pop(_ONE_MESSAGE_KEY, None)
     elif _QUEUED_KEY in session.info:  # a savepoint: forget what it rolled back
         queued = session.info[_QUEUED_KEY]
         for key in [key for key, row in queued.items() if row not in session]:
@@ -174,16 +202,22 @@ class Relay:
     """The after-commit work of a transaction that queued outbox rows: hand ``items`` to whoever runs them."""
 
     items: list[tuple[str, int]]
+    one_message: bool = False
 
     def __call__(self) -> None:
-        relay(self.items)
+        if self.one_message:
+            relay(self.items, one_message=True)
+        else:
+            relay(self.items)
 
 
 def _collect() -> Relay | None:
     """At the commit, after the last flush: the ids of the rows this transaction inserted (dropped ones have none)."""
     pending: list[tuple[str, OutboxEmail | OutboxTask]] = db.session.info.pop(_PENDING_KEY, [])
     items = [(kind, row.id) for kind, row in pending if row.id is not None]
-    return Relay(items) if items else None
+    items += db.session.info.pop(_INSERTED_KEY, [])
+    one_message = bool(db.session.info.pop(_ONE_MESSAGE_KEY, False))
+    return Relay(items, one_message) if items else None
 
 
 def relayed_items(work: Iterable[object]) -> list[tuple[str, int]]:
@@ -191,14 +225,20 @@ def relayed_items(work: Iterable[object]) -> list[tuple[str, int]]:
     return [item for after in work if isinstance(after, Relay) for item in after.items]
 
 
-def relay(items: Iterable[tuple[str, int]]) -> None:
+def relay(items: Iterable[tuple[str, int]], *, one_message: bool = False) -> None:
     """Hand committed rows to whoever runs them. Never raises: ``drain`` retries.
 
-    In celery mode the rows carry ``published_at`` already (``queue_email``, ``queue_task``, ``drain``).
+    In celery mode the rows carry ``published_at`` already (``queue_email``, ``queue_task``, ``drain``);
+    ``one_message``: their jobs are published together (``inserted``).
     """
     items = list(items)
     if current_app.config["TASK_MODE"] == "celery":
-        _publish(items)
+        if one_message and current_app.config.get("OUTBOX_BACKGROUND_PUBLISH", not current_app.testing):
+            # off the request's path: this process's publisher batches them (``outbox_publisher``)
+            app = current_app._get_current_object()  # type: ignore[attr-defined]
+            outbox_publisher.submit(app, items, _publish_together)
+            return
+        _publish(items, one_message=one_message)
         return
     db.session.expire_all()  # in-process work reads the rows afresh, objects ``commit`` kept included
     try:
@@ -216,35 +256,48 @@ def _chunks(ids: list[int]) -> list[list[int]]:
     return [ids[start : start + EMAIL_CHUNK] for start in range(0, len(ids), EMAIL_CHUNK)]
 
 
-def _publish(items: list[tuple[str, int]]) -> None:
+def job_message(kind: str, ids: list[int]) -> tuple[str, list[Any]]:
+    """The task (registered name and arguments) of one job: a task row, an e-mail, a chunk of e-mails."""
+    if kind == "task":
+        return task_queue.RUN_TASK, [ids[0]]
+    return (task_queue.SEND_EMAIL, [ids[0]]) if len(ids) == 1 else (task_queue.SEND_EMAILS, [ids])
+
+
+def _publish_together(items: list[tuple[str, int]]) -> None:
+    _publish(items, one_message=True)
+
+
+def _publish(items: list[tuple[str, int]], *, one_message: bool = False) -> None:
     """Publish the rows with one broker connection; rows that did not go out are reset for the sweep.
 
     E-mails go ``EMAIL_CHUNK`` to a ``send_emails`` task (one worker transaction and one SMTP connection
     each); an e-mail on its own goes as ``send_email(id)``, the message of earlier versions. A task
-    row is one ``run_task`` job.
+    row is one ``run_task`` job. ``one_message``: all of them as one ``run_jobs`` message.
     """
     jobs = [("email", chunk) for chunk in _chunks([row_id for kind, row_id in items if kind == "email"])]
     jobs += [("task", [row_id]) for kind, row_id in items if kind == "task"]
+    # (task name, arguments, the jobs it carries)
+    messages = [(*job_message(kind, ids), [(kind, ids)]) for kind, ids in jobs]
+    if one_message and len(jobs) > 1:
+        messages = [(task_queue.RUN_JOBS, [[list(job_message(kind, ids)) for kind, ids in jobs]], jobs)]
     failed: dict[str, list[int]] = {"email": [], "task": []}
     tried = 0
     try:
         with task_queue.celery_app().producer_or_acquire() as producer:
-            for kind, ids in jobs:
+            for name, arguments, carried in messages:
                 try:
-                    if kind == "task":
-                        task_queue.publish(producer, task_queue.RUN_TASK, ids[0])
-                    elif len(ids) == 1:
-                        task_queue.publish(producer, task_queue.SEND_EMAIL, ids[0])
-                    else:
-                        task_queue.publish(producer, task_queue.SEND_EMAILS, ids)
+                    task_queue.publish(producer, name, *arguments)
                 except Exception:  # broker down: the next sweep republishes
-                    log.warning("could not publish outbox %s(s) %s; they stay pending", kind, ids, exc_info=True)
-                    failed[kind].extend(ids)
+                    log.warning("could not publish outbox job(s) %s; they stay pending", carried, exc_info=True)
+                    for kind, ids in carried:
+                        failed[kind].extend(ids)
                 tried += 1
     except Exception:  # no producer at all (broker unreachable)
-        log.warning("could not reach the broker; %d outbox job(s) stay pending", len(jobs) - tried, exc_info=True)
-        for kind, ids in jobs[tried:]:
-            failed[kind].extend(ids)
+        log.warning("could not reach the broker; %d outbox job(s) stay pending", len(messages) - tried,
+                    exc_info=True)
+        for _name, _arguments, carried in messages[tried:]:
+            for kind, ids in carried:
+                failed[kind].extend(ids)
     if not any(failed.values()):
         return
     try:

@@ -12,6 +12,7 @@ import base64
 import json
 import secrets
 import unicodedata
+from datetime import datetime
 from typing import Any
 
 from flask import current_app
@@ -106,11 +107,16 @@ def messages_of(endpoint: WebhookEndpoint, limit: int = 50) -> list[WebhookMessa
     ))
 
 
+def message_body(event_type: str, data: dict[str, Any], now: datetime) -> str:
+    """The exact JSON of an event's message (sent and signed as is on every attempt)."""
+    return json.dumps({"type": event_type, "timestamp": now.isoformat().replace("+00:00", "Z"), "data": data},
+                      ensure_ascii=False, separators=(",", ":"))
+
+
 def _queue(endpoint: WebhookEndpoint, event_type: str, data: dict[str, Any]) -> WebhookMessage:
     message_id = "msg_" + secrets.token_hex(16)
     now = utcnow()
-    body = json.dumps({"type": event_type, "timestamp": now.isoformat().replace("+00:00", "Z"), "data": data},
-                      ensure_ascii=False, separators=(",", ":"))
+    body = message_body(event_type, data, now)
     message = WebhookMessage(endpoint=endpoint, message_id=message_id, event_type=event_type, body=body,
                              created_at=now, next_attempt_at=now)
     db.session.add(message)

@@ -11,13 +11,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Flask, Response, request
+from flask import Blueprint, Flask, Response, abort, request, session
 from flask_babel import gettext as _
+from flask_login import current_user
 
 from ..core import payload
 from ..extensions import db
-from ..services import LoginRequired, ServiceError, endorsement_queries, endorsements, endorsers, transactions
-from .endorse import current_endorser, frozen
+from ..models import Declaration, Endorser
+from ..services import (
+    LoginRequired,
+    ServiceError,
+    endorsement_intake,
+    endorsement_queries,
+    endorsements,
+    endorsers,
+    transactions,
+)
+from .endorse import SESSION_KEY, current_endorser, frozen
 
 bp = Blueprint("endorse_json", __name__)
 MAX_PAYLOAD_BYTES = 4096
@@ -52,20 +62,42 @@ def not_cached(response: Response) -> Response:
     return response
 
 
+def _endorser(declaration: Declaration, body: dict[str, Any]) -> Endorser | None:
+    """``current_endorser``; a person of an opened link who gives no name or country is read without the ORM.
+
+    An account (organisation, delegate) and a person whose name or country is stored with the endorsement
+    take ``current_endorser`` (the ORM: the object is changed and committed); the person who only endorses
+    is read with one Core select (``endorsers.read_by_public_id``), the same answers.
+    """
+    if current_user.is_authenticated or isinstance(body.get("name"), str) or isinstance(body.get("country"), str):
+        return current_endorser(declaration)
+    held = session.get(SESSION_KEY)
+    if isinstance(held, dict) and held.get("declaration") == declaration.id:
+        return endorsers.read_by_public_id(str(held.get("endorser", "")))
+    return None
+
+
 @bp.post("/d/<slug>/endorse/submit")
 def submit(slug: str) -> tuple[dict[str, Any], int]:
-    declaration = frozen(slug)
+    declaration = endorsement_intake.frozen(slug)  # read once per process (a frozen declaration never changes)
+    if declaration is None:
+        abort(404)
     body = _body()
-    endorser = current_endorser(declaration)
+    endorser = _endorser(declaration, body)
     if endorser is None:
         raise LoginRequired(_("Open the link from your e-mail again (or log in), then endorse."))
     data, signature, public_key = _signed(body)
+    details = False  # a name or a country to store
     if endorser.kind == "person" and isinstance(body.get("country"), str):
         endorser.country = endorsers.clean_country(body["country"])  # a person says where they are from
+        details = True
     if endorser.kind == "person" and isinstance(body.get("name"), str):
         endorsers.set_name(endorser, body["name"], bool(body.get("show_name")))  # committed with the endorsement
+        details = True
     record = endorsements.accept(declaration, data, signature, public_key, endorser=endorser)
-    if db.session.dirty:  # a replay commits nothing itself; the name (or country) given with it is kept
+    # A new endorsement committed the details with it; a replay commits nothing itself, and its statements'
+    # autoflush already wrote the change (``session.dirty`` is empty): commit what this transaction holds.
+    if details and db.session().in_transaction():
         transactions.commit(keep=(record,))
     # The response is built from the stored row and this process's cached counts (no count over the list).
     return {"payload_sha256": record.payload_sha256, **endorsements.links(declaration, record),

@@ -197,3 +197,43 @@ def test_an_expired_or_unknown_link_is_a_clear_400_and_opens_nothing(app_factory
         assert client.get(f"/d/{frozen.slug}/endorse/sign").status_code == 302  # still no endorsement step
         with pytest.raises(endorsement_links.BadLink):
             endorsement_links.consume(frozen, "short")
+
+
+@BACKENDS
+def test_a_name_and_country_sent_with_a_replay_are_stored_and_the_plain_endorsement_needs_no_orm_endorser(
+        app: Flask) -> None:
+    """The person of an opened link endorses (their endorser read with one Core select, the same answer), then
+    replays the same statement with a name: the replay stores the name (its autoflush left ``dirty`` empty)."""
+    from sqlalchemy import func, select
+
+    from signing.extensions import db
+    from signing.models import Endorsement, Endorser
+    from signing.services import endorsers
+
+    frozen = freeze_one(seed_people())
+    ana = person()
+    client = app.test_client()
+    token = csrf_token(client, f"/d/{frozen.slug}/endorse")
+    with client.session_transaction() as held:
+        held["accord_endorser"] = {"endorser": ana.endorser.public_id, "declaration": frozen.id}
+    signed = ana.signed(frozen)
+    first = _post_json(client, f"/d/{frozen.slug}/endorse/submit", _body(signed), token)
+    assert first.status_code == 201, first.get_json()
+    assert first.get_json()["total"] == 1
+    replay = _post_json(client, f"/d/{frozen.slug}/endorse/submit",
+                        _body(signed, name="Ana Popescu", show_name=True), token)
+    assert replay.status_code == 201 and replay.get_json()["payload_sha256"] == first.get_json()["payload_sha256"]
+    db.session.rollback()  # what the request did not commit is gone (its app context is this test's)
+    stored = db.session.scalar(select(Endorser).where(Endorser.public_id == ana.endorser.public_id))
+    assert stored is not None and (stored.display_name, stored.show_name) == ("Ana Popescu", True)
+    assert db.session.scalar(select(func.count()).select_from(Endorsement)) == 1
+    read = endorsers.read_by_public_id(ana.endorser.public_id)  # transient, the same columns
+    assert read is not None and read not in db.session
+    assert (read.id, read.kind, read.country, read.email, read.display_name) == \
+        (stored.id, stored.kind, stored.country, stored.email, stored.display_name)
+    assert endorsers.read_by_public_id("en_nobody") is None and endorsers.read_by_public_id("x") is None
+    other = app.test_client()  # no opened link: refused as before
+    refused = _post_json(other, f"/d/{frozen.slug}/endorse/submit", _body(signed),
+                         csrf_token(other, f"/d/{frozen.slug}/endorse"))
+    assert refused.status_code == 401 or refused.status_code == 403, refused.get_json()
+
