@@ -31,6 +31,7 @@ from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import make_transient_to_detached
 
 from ..core import log_entry, payload
 from ..extensions import db
@@ -204,8 +205,12 @@ def store(row: Row) -> Stored | None:
     receipt = [("email", result.receipt_id)] if result.receipt_id is not None else []
     tasks = [("task", task_id) for task_id in [result.sequencing_id, *result.attempt_ids]]
     outbox.inserted(receipt + tasks, one_message=True)  # one publish for the request's jobs
-    return Stored(Endorsement(id=result.endorsement_id, declaration_id=row.declaration_id, endorser_id=row.endorser_id,
-                       key_id=result.key_id,
-                       endorser_kind=row.endorser_kind, country=row.country, payload=row.payload,
-                       payload_sha256=row.payload_sha256, signature=row.signature, endorsed_at=row.endorsed_at,
-                       accepted_at=row.accepted_at), new=True)
+    record = Endorsement(id=result.endorsement_id, declaration_id=row.declaration_id, endorser_id=row.endorser_id,
+                         key_id=result.key_id, endorser_kind=row.endorser_kind, country=row.country,
+                         payload=row.payload, payload_sha256=row.payload_sha256, signature=row.signature,
+                         endorsed_at=row.endorsed_at, accepted_at=row.accepted_at)
+    # The stored row as the session's own (no query; the columns not given are read if ever asked for), so that
+    # a caller's later change of it (a moderator hiding it) is an ordinary UPDATE, as with the general path's row.
+    make_transient_to_detached(record)
+    db.session.add(record)
+    return Stored(record, new=True)
