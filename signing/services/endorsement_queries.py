@@ -115,6 +115,11 @@ def _note_changes(session: Session, _context: Any) -> None:
         session.info[_CHANGED] = True
 
 
+def note_change() -> None:
+    """An endorser or endorsement changed by a Core statement (no flush sees it): move the epoch at the commit."""
+    db.session.info[_CHANGED] = True
+
+
 @event.listens_for(Session, "after_commit")
 def _after_commit(session: Session) -> None:
     """After the commit, never before: a page read in between would be kept with the old rows. (A flag left by a

@@ -13,12 +13,12 @@ from functools import cache
 
 from babel import Locale
 from flask_babel import gettext as _
-from sqlalchemy import func, select
+from sqlalchemy import func, inspect, select, update
 
 from ..core import payload
 from ..extensions import db
 from ..models import Endorser, EndorserKey, EndorserKind, User, utcnow
-from . import Forbidden, ServiceError, accounts, audit
+from . import Forbidden, ServiceError, accounts, audit, endorsement_queries
 
 PUBLIC_ID = re.compile(r"^en_[a-z2-7]{26}$")
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
@@ -151,6 +151,28 @@ def set_name(endorser: Endorser, name: str | None, show: bool) -> None:
     endorser.show_name = bool(show and cleaned)
     if cleaned is not None:
         endorser.erased_at = None
+
+
+_DETAILS = ("country", "display_name", "show_name", "erased_at")
+
+
+def give_details(endorser: Endorser, *, country: str | None = None, name: str | None = None,
+                 show: bool = False) -> bool:
+    """A person's country and name as given with their endorsement (caller commits); True if anything changed.
+
+    A loaded endorser is changed as any ORM object; one read with ``read_by_public_id`` (never in the session)
+    is written with one ``UPDATE`` of the changed columns, only if something changed.
+    """
+    before = {column: getattr(endorser, column) for column in _DETAILS}
+    if country is not None:
+        endorser.country = clean_country(country)
+    if name is not None:
+        set_name(endorser, name, show)
+    changed = {column: getattr(endorser, column) for column in _DETAILS if getattr(endorser, column) != before[column]}
+    if changed and inspect(endorser).transient:
+        db.session.execute(update(Endorser).where(Endorser.id == endorser.id).values(**changed))
+        endorsement_queries.note_change()
+    return bool(changed)
 
 
 def erase_name(endorser: Endorser, actor: User | None) -> None:

@@ -62,14 +62,14 @@ def not_cached(response: Response) -> Response:
     return response
 
 
-def _endorser(declaration: Declaration, body: dict[str, Any]) -> Endorser | None:
-    """``current_endorser``; a person of an opened link who gives no name or country is read without the ORM.
+def _endorser(declaration: Declaration) -> Endorser | None:
+    """``current_endorser``; the person of an opened link is read without the ORM (one Core select).
 
-    An account (organisation, delegate) and a person whose name or country is stored with the endorsement
-    take ``current_endorser`` (the ORM: the object is changed and committed); the person who only endorses
-    is read with one Core select (``endorsers.read_by_public_id``), the same answers.
+    An account (organisation, delegate) takes ``current_endorser``; the person's endorser is read with
+    ``endorsers.read_by_public_id`` (the same answers; a name or country given is written by
+    ``endorsers.give_details``).
     """
-    if current_user.is_authenticated or isinstance(body.get("name"), str) or isinstance(body.get("country"), str):
+    if current_user.is_authenticated:
         return current_endorser(declaration)
     held = session.get(SESSION_KEY)
     if isinstance(held, dict) and held.get("declaration") == declaration.id:
@@ -83,20 +83,18 @@ def submit(slug: str) -> tuple[dict[str, Any], int]:
     if declaration is None:
         abort(404)
     body = _body()
-    endorser = _endorser(declaration, body)
+    endorser = _endorser(declaration)
     if endorser is None:
         raise LoginRequired(_("Open the link from your e-mail again (or log in), then endorse."))
     data, signature, public_key = _signed(body)
-    details = False  # a name or a country to store
-    if endorser.kind == "person" and isinstance(body.get("country"), str):
-        endorser.country = endorsers.clean_country(body["country"])  # a person says where they are from
-        details = True
-    if endorser.kind == "person" and isinstance(body.get("name"), str):
-        endorsers.set_name(endorser, body["name"], bool(body.get("show_name")))  # committed with the endorsement
-        details = True
+    details = False  # a name or a country stored with the endorsement (a person's only)
+    if endorser.kind == "person":
+        country, name = body.get("country"), body.get("name")
+        details = endorsers.give_details(endorser, country=country if isinstance(country, str) else None,
+                                         name=name if isinstance(name, str) else None,
+                                         show=bool(body.get("show_name")))
     record = endorsements.accept(declaration, data, signature, public_key, endorser=endorser)
-    # A new endorsement committed the details with it; a replay commits nothing itself, and its statements'
-    # autoflush already wrote the change (``session.dirty`` is empty): commit what this transaction holds.
+    # A new endorsement committed the details with it; a replay commits nothing itself: commit the details.
     if details and db.session().in_transaction():
         transactions.commit(keep=(record,))
     # The response is built from the stored row and this process's cached counts (no count over the list).

@@ -237,3 +237,39 @@ def test_a_name_and_country_sent_with_a_replay_are_stored_and_the_plain_endorsem
                          csrf_token(other, f"/d/{frozen.slug}/endorse"))
     assert refused.status_code == 401 or refused.status_code == 403, refused.get_json()
 
+
+
+@BACKENDS
+def test_a_person_endorsing_with_a_new_country_and_a_name_stores_both_in_the_same_transaction(app: Flask) -> None:
+    """The browser sends the name, the consent and the country with the statement (``endorse.js``): the person's
+    endorser (read without the ORM) gets one UPDATE of what changed, committed with the endorsement; the same
+    details again change nothing."""
+    from sqlalchemy import select
+
+    from signing.extensions import db
+    from signing.models import Endorsement, Endorser
+    from signing.services import endorsement_queries, endorsers
+
+    frozen = freeze_one(seed_people())
+    ana = person()
+    client = app.test_client()
+    token = csrf_token(client, f"/d/{frozen.slug}/endorse")
+    with client.session_transaction() as held:
+        held["accord_endorser"] = {"endorser": ana.endorser.public_id, "declaration": frozen.id}
+    signed = ana.signed(frozen, country="TR")  # the statement names the country the person chose
+    epoch = endorsement_queries.epoch()
+    answer = _post_json(client, f"/d/{frozen.slug}/endorse/submit",
+                        _body(signed, name="  Ayşe Yılmaz ", show_name=True, country="tr"), token)
+    assert answer.status_code == 201, answer.get_json()
+    assert endorsement_queries.epoch() > epoch
+    db.session.rollback()
+    stored = db.session.scalar(select(Endorser).where(Endorser.public_id == ana.endorser.public_id))
+    assert stored is not None and (stored.country, stored.display_name, stored.show_name) == ("TR", "Ayşe Yılmaz", True)
+    record = db.session.scalar(select(Endorsement).where(Endorsement.endorser_id == stored.id))
+    assert record is not None and record.country == "TR"
+    again = endorsers.read_by_public_id(ana.endorser.public_id)
+    assert again is not None
+    assert endorsers.give_details(again, country="TR", name="Ayşe Yılmaz", show=True) is False  # nothing to write
+    refused = _post_json(client, f"/d/{frozen.slug}/endorse/submit",
+                         _body(ana.signed(frozen, country="TR"), country="ZZ"), token)
+    assert refused.status_code == 400 and refused.get_json()["error"]["code"] == "bad_country"
