@@ -13,7 +13,8 @@
 3. Not measured: each person opens their link in their own session (GET the page, POST its form), then the signing
    page (its CSRF token); one person per client endorses as a warm-up.
 4. Measured, ``--clients`` keep-alive clients: ``POST /d/<slug>/endorse/submit`` — the one request that endorses
-   (session cookie, ``X-CSRFToken``, JSON ``{payload, signature, public_key}``: parsed, checked, verified, stored,
+   (session cookie, ``X-CSRFToken``, JSON ``{payload, signature, public_key, name, show_name, country}`` as
+   ``static/js/endorse.js`` sends it: parsed, checked, verified, stored,
    logged, receipt queued). The **ceiling** is ``bench/signing_intake.py``'s: ``POST /bench/ceiling`` on the same
    server (one Ed25519 verification and one INSERT through the app's own session), half before and half after.
 5. Prints both rates and p50/p99 latencies. Targets: rate ratio ≥ 0.5, endorsement p99 ≤ 2 × the ceiling's p99.
@@ -145,8 +146,11 @@ def open_link(port: int, job: tuple[str, tuple[bytes, bytes, bytes]]) -> Any:
 def endorse(client: Client, job: tuple[Session, tuple[bytes, bytes, bytes]]) -> Any:
     """The measured request: one endorsement, as ``static/js/endorse.js`` posts it."""
     session, (data, signature, public) = job
+    # endorse.js also sends the person's name field (left empty here), the consent box and the country the statement
+    # names, which the server stores with the endorsement when they change.
     body = json.dumps({"payload": base64.b64encode(data).decode(), "signature": base64.b64encode(signature).decode(),
-                       "public_key": base64.b64encode(public).decode()}).encode()
+                       "public_key": base64.b64encode(public).decode(), "name": "", "show_name": False,
+                       "country": json.loads(data)["country"]}).encode()
     status, answer = client.request("POST", f"/d/{setup.SLUG}/endorse/submit", body, {
         "Content-Type": "application/json", "Accept": "application/json", "Cookie": session.cookie(),
         "X-CSRFToken": session.csrf})
