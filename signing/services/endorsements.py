@@ -201,8 +201,8 @@ def _store(declaration: Declaration, named: Endorser, signed: Signed, fields: di
         log_entry=entry, event_body=event))
     if stored is None or not stored.new:  # the general path, or a replay (nothing written, nothing to commit)
         return None if stored is None else stored.record
-    transactions.commit(keep=(named, declaration))
     record = stored.record
+    transactions.commit(keep=(record, named, declaration))
     endorsement_queries.changed(declaration.id, record.endorser_kind, record.country, +1)
     return record
 
