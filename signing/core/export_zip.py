@@ -1,0 +1,234 @@
+"""An endorsement export's zip read in parts, each by the process that checks it (``signing.verify --jobs N``).
+
+The parent reads only the end records and walks the central directory once, cutting it into runs of entries
+(``Part``): one run per ``ed25519_pool.CHUNK`` endorsements, cut before an endorsement's ``.json`` only (so that
+each statement's signature, its key when first used, and its withdrawal stay in its run), and the files after
+the statements (``VERIFY.txt``, the platform key, ``SHA256SUMS``, the manifest, the log) in runs of their own.
+Each worker maps the file and reads its runs' members straight from their local headers, checking each entry
+as ``strict_zip`` does on its fast path — the same flags, method, CRC-32, sizes and name in the local header
+and the central directory, members in order without overlapping and before the directory, a deflate stream
+that ends exactly at the member's end with its declared size, no extra field — and then checks the files
+(``ed25519_pool.check_files``). The parent reads the runs without statements itself, meanwhile.
+
+Anything else raises ``Fallback``: the caller then reads the whole archive with ``strict_zip`` (and
+``zipfile``), which decides, reports and says why, as it does for any archive. So are archives whose names are
+not all under one folder, not ASCII, unsafe, duplicated or directories. Standard library and ``signing.core``.
+"""
+
+from __future__ import annotations
+
+import mmap
+import multiprocessing
+import struct
+import zlib
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import ed25519_pool, strict_zip
+from .ed25519_pool import Checked, Facts
+
+_LENGTHS = struct.Struct("<3H")  # name, extra field and comment lengths, at byte 28 of a central header
+_STATEMENT_OR_KEY = (*ed25519_pool.STATEMENT_FOLDERS, ed25519_pool.KEYS)
+
+
+class Fallback(Exception):
+    """The archive is to be read whole by ``strict_zip`` (damaged, unusual, or not laid out as an export)."""
+
+
+@dataclass(frozen=True)
+class Part:
+    """A run of central directory entries: where the first starts, how many, and how many statements."""
+
+    start: int
+    count: int
+    statements: int
+
+
+@dataclass(frozen=True)
+class Layout:
+    path: str
+    folder: str  # the one top-level folder, with its "/"
+    cd_offset: int
+    end: int
+    parts: tuple[Part, ...]
+
+
+def _open(path: str) -> mmap.mmap:
+    with Path(path).open("rb") as file:
+        return mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
+
+
+def layout(path: str, data: mmap.mmap) -> Layout:
+    """The central directory cut into runs (see the module docstring)."""
+    try:
+        entries, cd_offset, end = strict_zip.directory(data)
+        return _cut(path, data, entries, cd_offset, end)
+    except (strict_zip.BadArchive, strict_zip.Unusual, struct.error, ValueError) as exc:
+        raise Fallback(str(exc)) from exc
+
+
+def _cut(path: str, data: mmap.mmap, entries: int, cd_offset: int, end: int) -> Layout:
+    lengths, chunk = _LENGTHS.unpack_from, ed25519_pool.CHUNK
+    first_length = lengths(data, cd_offset + 28)[0] if entries else 0
+    folder = bytes(data[cd_offset + 46 : cd_offset + 46 + first_length]).split(b"/", 1)[0] + b"/"
+    endorsement = folder + ed25519_pool.ENDORSEMENTS.encode()
+    statement_folders = tuple(folder + name.encode() for name in ed25519_pool.STATEMENT_FOLDERS)
+    statement_or_key = tuple(folder + name.encode() for name in _STATEMENT_OR_KEY)
+    parts: list[Part] = []
+    position = start = cd_offset
+    count = statements = 0
+    in_statements = False
+    for _ in range(entries):
+        name_length, extra_length, comment_length = lengths(data, position + 28)
+        name = data[position + 46 : position + 46 + name_length]
+        here = name.startswith(statement_or_key)
+        if count and (here != in_statements or (statements >= chunk and name.startswith(endorsement)
+                                                 and name.endswith(b".json"))):
+            parts.append(Part(start, count, statements))
+            start, count, statements = position, 0, 0
+        in_statements = here
+        count += 1
+        statements += name.startswith(statement_folders) and name.endswith(b".json")
+        position += 46 + name_length + extra_length + comment_length
+        if position > end:
+            raise Fallback("the central directory runs past its end")
+    if position != end:
+        raise Fallback("the central directory is not the size its end record declares")
+    if count:
+        parts.append(Part(start, count, statements))
+    return Layout(path, folder.decode("ascii", "replace"), cd_offset, end, tuple(parts))
+
+
+def read_part(data: mmap.mmap, folder: str, cd_offset: int, part: Part) -> tuple[list[tuple[str, bytes]], int, int]:
+    """The run's files (path inside the folder, content), where its first member starts and where its last ends."""
+    central, local, crc32 = strict_zip._CENTRAL.unpack_from, strict_zip._LOCAL.unpack_from, zlib.crc32
+    central_magic, local_magic = strict_zip._CENTRAL_MAGIC, strict_zip._LOCAL_MAGIC
+    special, methods, limit = strict_zip._SPECIAL, strict_zip._METHODS, MAX_MEMBER_BYTES
+    prefix = folder.encode()
+    cut = len(prefix)
+    files: list[tuple[str, bytes]] = []
+    position, next_free, first = part.start, 0, -1
+    try:
+        for _ in range(part.count):
+            magic, flags, method, crc, compressed, size, name_length, extra_length, comment_length, offset = \
+                central(data, position)
+            name_start = position + 46
+            raw_name = data[name_start : name_start + name_length]
+            start = offset + 30 + name_length
+            local_header = local(data, offset)
+            if (magic != central_magic or flags & special or method not in methods or offset < next_free
+                    or start > cd_offset or size > limit or local_header[0] != local_magic
+                    or extra_length or local_header[2] or local_header[1] != data[position + 6 : position + 30]
+                    or data[start - name_length : start] != raw_name or not raw_name.startswith(prefix)
+                    or not raw_name.isascii()):
+                raise Fallback("an entry the fast reader leaves to strict_zip")
+            first = offset if first < 0 else first
+            position = name_start + name_length + comment_length
+            next_free = start + compressed
+            if next_free > cd_offset:
+                raise Fallback("a member runs past its end")
+            if method:
+                content = _inflate(data[start:next_free], size)
+            elif compressed == size:
+                content = data[start:next_free]
+            else:
+                raise Fallback("a stored member with two different sizes")
+            if crc32(content) != crc:
+                raise Fallback("a CRC-32 mismatch")
+            name = raw_name[cut:].decode("ascii")
+            if not name or name[-1] == "/" or name[0] == "/" or "\x00" in name or ".." in name.split("/"):
+                raise Fallback("a directory entry, or an unsafe name")
+            files.append((name, content))
+    except struct.error as exc:
+        raise Fallback("a header cut short") from exc
+    return files, first, next_free
+
+
+MAX_MEMBER_BYTES = 50 * 1024 * 1024  # as verifier.MAX_MEMBER_BYTES
+
+
+def _inflate(compressed: bytes, size: int) -> bytes:
+    stream = zlib.decompressobj(-zlib.MAX_WBITS)
+    try:
+        content = stream.decompress(compressed, size + 1)
+    except zlib.error as exc:
+        raise Fallback("a damaged deflate stream") from exc
+    if not stream.eof or stream.unused_data or stream.unconsumed_tail or len(content) != size:
+        raise Fallback("a member that does not inflate to exactly its declared size")
+    return content
+
+
+_mapped: dict[str, mmap.mmap] = {}  # in a worker: the archive, mapped once
+
+
+def check_part(path: str, folder: str, cd_offset: int, part: Part, facts: Facts) -> tuple[Checked, int, int, int]:
+    """A worker's task: the run read and checked; with where its members start and end, and how many files."""
+    data = _mapped.get(path)
+    if data is None:
+        data = _mapped[path] = _open(path)
+    files, first, next_free = read_part(data, folder, cd_offset, part)
+    return ed25519_pool.check_files(files, facts), first, next_free, len(files)
+
+
+class Reader:
+    """The runs with statements checked on ``jobs`` processes (here for one), the others read here at once."""
+
+    def __init__(self, found: Layout, data: mmap.mmap, jobs: int) -> None:
+        self.layout, self.data, self.jobs = found, data, jobs
+        self._executor: ProcessPoolExecutor | None = None
+
+    def __enter__(self) -> Reader:
+        if self.jobs > 1:
+            methods = multiprocessing.get_all_start_methods()
+            context = multiprocessing.get_context("fork" if "fork" in methods else None)
+            self._executor = ProcessPoolExecutor(max_workers=self.jobs, mp_context=context)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+
+    def others(self) -> tuple[dict[str, bytes], list[tuple[Part, list[tuple[str, bytes]], int, int]]]:
+        """The files of the runs without statements (contents by path), and those runs as read."""
+        found, runs = self.layout, []
+        contents: dict[str, bytes] = {}
+        for part in found.parts:
+            if not part.statements:
+                files, first, next_free = read_part(self.data, found.folder, found.cd_offset, part)
+                runs.append((part, files, first, next_free))
+                contents.update(files)
+        return contents, runs
+
+    def submit(self, facts: Facts) -> list[Future[tuple[Checked, int, int, int]] | Part]:
+        """The runs with statements sent to the workers (with one job, kept to be checked at ``results``)."""
+        found = self.layout
+        return [self._executor.submit(check_part, found.path, found.folder, found.cd_offset, part, facts)
+                if self._executor is not None else part for part in found.parts if part.statements]
+
+    def results(self, pending: list[Future[tuple[Checked, int, int, int]] | Part], facts: Facts,
+                read: list[tuple[Part, list[tuple[str, bytes]], int, int]]) -> Checked:
+        """Every run's files checked, merged; ``Fallback`` if the runs overlap, are out of order or name a file
+        twice, or a statement's signature or key file is in another run."""
+        found = self.layout
+        by_start: dict[int, tuple[Checked, int, int, int]] = {}
+        for item, part in zip(pending, (p for p in found.parts if p.statements), strict=True):
+            if isinstance(item, Part):
+                files, first, next_free = read_part(self.data, found.folder, found.cd_offset, part)
+                by_start[part.start] = (ed25519_pool.check_files(files, facts), first, next_free, len(files))
+            else:
+                by_start[part.start] = item.result()
+        for part, files, first, next_free in read:
+            by_start[part.start] = (ed25519_pool.check_files(files, facts), first, next_free, len(files))
+        merged, previous_end, total = Checked(), 0, 0
+        for part in found.parts:
+            checked, first, next_free, count = by_start[part.start]
+            if first < previous_end:
+                raise Fallback("members out of order, or overlapping")
+            previous_end, total = next_free, total + count
+            merged.merge(checked)
+        if len(merged.digests) != total:
+            raise Fallback("a name twice")
+        if any(name in merged.digests for name in merged.absent):
+            raise Fallback("a statement's signature or key file in another run")
+        return merged
