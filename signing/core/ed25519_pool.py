@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,8 +31,6 @@ from . import fastparse, payload
 CHUNK = 2048  # endorsements per run a worker reads: large enough that a run's round trip is small beside its work
 ENDORSEMENTS, WITHDRAWALS, KEYS = "endorsements/", "withdrawals/", "keys/"
 STATEMENT_FOLDERS = (ENDORSEMENTS, WITHDRAWALS)
-_STATEMENT = re.compile(r"(?:endorsements|withdrawals)/([0-9a-f]{64})\.(?:json|sig)")
-_NO_HASH = "0" * 64
 
 
 @dataclass(frozen=True)
@@ -86,7 +83,7 @@ def check_files(files: Iterable[tuple[str, bytes]], facts: Facts) -> Checked:
             others[name] = content
     issuer = json.dumps(facts.issuer, ensure_ascii=False).encode("utf-8")
     issuer_members = (b'"issuer":' + issuer + b",", b'"issuer":' + issuer + b"}")
-    outcomes, fullmatch = checked.outcomes, _STATEMENT.fullmatch
+    outcomes = checked.outcomes
     for name in statements:
         data = contents[name]
         signature_name = name[:-5] + ".sig"
@@ -97,9 +94,10 @@ def check_files(files: Iterable[tuple[str, bytes]], facts: Facts) -> Checked:
         key_file = contents.get(key_name)
         if key_file is None:
             absent.add(key_name)
-        match = fullmatch(name)
-        outcomes[name] = check(facts, issuer_members, data, digests[name], match.group(1) if match else _NO_HASH,
-                               signature, key_file, name.startswith(WITHDRAWALS))
+        withdrawal, digest = name.startswith(WITHDRAWALS), digests[name]
+        named = name == (WITHDRAWALS if withdrawal else ENDORSEMENTS) + digest + ".json"  # its own SHA-256
+        outcomes[name] = check(facts, issuer_members, data, digest, digest if named else "", signature, key_file,
+                               withdrawal)
     return checked
 
 
@@ -112,7 +110,8 @@ def fingerprint_named(data: bytes) -> str:
 
 def check(facts: Facts, issuer_members: tuple[bytes, bytes], data: bytes, digest: str, name_hash: str,
           signature: bytes | None, key_file: bytes | None, withdrawal: bool) -> Outcome:
-    """One statement's checks; ``digest``: its hex SHA-256, ``name_hash``: the one its file name says."""
+    """One statement's checks; ``digest``: its hex SHA-256, ``name_hash``: the one its file name says ("" if its
+    name is not ``<folder>/<64 hex digits>.json``)."""
     if signature is None:
         return ["its signature file is missing"], None, None
     if digest != name_hash:

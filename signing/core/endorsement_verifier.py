@@ -39,8 +39,7 @@ from .verifier import Report
 
 ENDORSEMENT_FORMAT = "accord.endorsement/1"
 WITHDRAWAL_FORMAT = "accord.endorsement-withdrawal/1"
-_STATEMENT = re.compile(r"(endorsements|withdrawals)/([0-9a-f]{64})\.(json|sig)")
-_KEY_FILE = re.compile(r"keys/[0-9a-f]{64}\.pem")
+_IN_LAYOUT = re.compile(r"(?:endorsements|withdrawals)/[0-9a-f]{64}\.(?:json|sig)|keys/[0-9a-f]{64}\.pem")
 _FIXED = frozenset((MANIFEST, MANIFEST_SIG, PLATFORM_KEY, VERIFY, SUMS))
 _STATEMENT_FOLDERS = (ENDORSEMENTS, WITHDRAWALS)
 _EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
@@ -85,8 +84,8 @@ def verify_export(files: dict[str, bytes], report: Report, trusted_platform_key:
     report.counted = "standing endorsement(s)"
     try:
         facts = _facts(_parsed(files.get(MANIFEST, b""))) or Facts("", "", "", ENDORSEMENT_FORMAT, WITHDRAWAL_FORMAT)
-        _verify(files, lambda: ed25519_pool.check_files(files.items(), facts), facts, report, trusted_platform_key,
-                log_options or LogOptions())
+        _verify(files, list(files), lambda: ed25519_pool.check_files(files.items(), facts), facts, report,
+                trusted_platform_key, log_options or LogOptions())
     except Exception as exc:  # a bug in the verifier must still never read as a verified export
         report.fail(f"the verifier stopped on an unexpected error: {exc!r}")
 
@@ -115,8 +114,8 @@ def verify_export_file(path: Path | str, trusted_platform_key: str | None = None
                 if facts is None:
                     return None
                 pending = reader.submit(facts)
-                _verify(others, lambda: reader.results(pending, facts, read), facts, report, trusted_platform_key,
-                        log_options or LogOptions())
+                _verify(others, found.names, lambda: reader.results(pending, facts, read), facts, report,
+                        trusted_platform_key, log_options or LogOptions())
         except (export_zip.Fallback, _OtherFacts):
             return None
         except Exception as exc:  # a bug in the verifier must still never read as a verified export
@@ -191,29 +190,33 @@ def _seal(files: dict[str, bytes], manifest: dict[str, Any], report: Report, tru
     return fastparse.public_key_from_pem(files[PLATFORM_KEY])
 
 
-def _check_files(digests: dict[str, str], others: dict[str, bytes], listed: dict[str, Any],
-                 report: Report) -> _Problems:
-    """Extra and missing files, the hashes of every file but the statements and their signatures (checked with
-    the statements), SHA256SUMS, and files outside the layout. Returns the problems of changed files, still open."""
+def _check_listing(present: set[str], others: dict[str, bytes], listed: dict[str, Any], report: Report) -> None:
+    """Extra and missing files, SHA256SUMS, and files outside the layout."""
     expected = set(listed) | {MANIFEST, MANIFEST_SIG}
     extra, missing = _Problems(report), _Problems(report)
-    for name in sorted(digests.keys() - expected):
+    for name in sorted(present - expected):
         extra.add(f"{name}: not listed in the manifest (extra file)")
-    for name in sorted(expected - digests.keys()):
+    for name in sorted(expected - present):
         missing.add(f"{name}: listed in the manifest but missing")
     extra.close()
     missing.close()
+    ordered = sorted(listed.items())
     sums = others.get(SUMS, b"").decode("ascii", "replace")
-    expected_sums = "".join([f"{digest}  {name}\n" for name, digest in sorted(listed.items()) if name != SUMS])
+    expected_sums = "".join([f"{digest}  {name}\n" for name, digest in ordered if name != SUMS])
     report.check(sums == expected_sums, "SHA256SUMS agrees with the manifest")
     strays = _Problems(report)
-    statement, key_file = _STATEMENT.fullmatch, _KEY_FILE.fullmatch
-    for name in sorted(listed):
-        if name not in _FIXED and not statement(name) and not key_file(name):
+    in_layout = _IN_LAYOUT.fullmatch
+    for name, _ in ordered:
+        if name not in _FIXED and not in_layout(name):
             strays.add(f"{name}: a file the export format does not have")
-        elif name.endswith(".sig") and name[:-4] + ".json" not in digests:
+        elif name.endswith(".sig") and name[:-4] + ".json" not in present:
             strays.add(f"{name}: a signature file without its statement")
     strays.close()
+
+
+def _changed(digests: dict[str, str], listed: dict[str, Any], report: Report) -> _Problems:
+    """The hashes of every file but the statements and their signatures (checked with the statements). Returns
+    the problems of changed files, still open."""
     changed = _Problems(report)
     for name, digest in listed.items():
         present = digests.get(name)
@@ -222,10 +225,10 @@ def _check_files(digests: dict[str, str], others: dict[str, bytes], listed: dict
     return changed
 
 
-def _verify(others: dict[str, bytes], checked_files: Callable[[], Checked], facts: Facts, report: Report,
-            trusted: str | None, options: LogOptions) -> None:
-    """The report, from the files outside the statement and key folders (``others``: read at once) and every
-    file's checks (``checked_files``: awaited once the manifest is checked)."""
+def _verify(others: dict[str, bytes], names: list[str], checked_files: Callable[[], Checked], facts: Facts,
+            report: Report, trusted: str | None, options: LogOptions) -> None:
+    """The report, from the files outside the statement and key folders (``others``: read at once), the names of
+    all, and every file's checks (``checked_files``: awaited once the manifest and the file list are checked)."""
     log = endorsement_log.split(others)
     manifest = _manifest(others, report)
     if manifest is None:
@@ -233,27 +236,27 @@ def _verify(others: dict[str, bytes], checked_files: Callable[[], Checked], fact
     if _facts(manifest) != facts:
         raise _OtherFacts
     platform = _seal(others, manifest, report, trusted)
+    listed: dict[str, Any] = manifest["files"]
+    _check_listing(set(names).difference(log), others, listed, report)
     checked = checked_files()
     digests, outcomes = checked.digests, checked.outcomes
     for name in log:
         digests.pop(name, None)
-    listed: dict[str, Any] = manifest["files"]
-    changed = _check_files(digests, others, listed, report)
+    changed = _changed(digests, listed, report)
     problems = _Problems(report)
-    names = [name for folder in (ENDORSEMENTS, WITHDRAWALS)
-             for name in sorted(n for n in outcomes if n.startswith(folder))]
+    statements = [name for folder in (ENDORSEMENTS, WITHDRAWALS)
+                  for name in sorted(n for n in outcomes if n.startswith(folder))]
     endorsers: dict[str, str] = {}  # endorsement file -> its endorser id
     withdrawn: dict[str, str] = {}  # endorsement file -> the withdrawal withdrawing it
     bad_signatures = 0
-    for name in names:
+    for name in statements:
         wrong, endorser, withdraws = outcomes[name]
-        signature_name = name[:-5] + ".sig"
-        for file_name in (name, signature_name):
-            digest = digests.get(file_name)
-            if digest is not None and _differs(listed.get(file_name), digest):
+        for file_name in (name, name[:-5] + ".sig"):
+            digest, expected = digests.get(file_name), listed.get(file_name)
+            if expected != digest and digest is not None and _differs(expected, digest):
                 changed.add(f"{file_name}: SHA-256 differs from the manifest")
-        bad_signatures += any("Ed25519" in problem for problem in wrong)
         if wrong:
+            bad_signatures += any("Ed25519" in problem for problem in wrong)
             problems.add(f"{name}: " + "; ".join(wrong))
         elif name.startswith(ENDORSEMENTS):
             endorsers[name] = str(endorser)
@@ -264,15 +267,16 @@ def _verify(others: dict[str, bytes], checked_files: Callable[[], Checked], fact
         report.ok(f"SHA-256 of every listed file present ({len(digests.keys() & listed.keys())}) matches the "
                   "manifest")
     problems.close()
-    report.check(not bad_signatures, f"{len(names) - bad_signatures} statement(s) signed by the keys they name")
+    report.check(not bad_signatures,
+                 f"{len(statements) - bad_signatures} statement(s) signed by the keys they name")
     report.ok(f"{len(endorsers)} endorsement(s) of {facts.slug} and {len(withdrawn)} withdrawal(s) read; "
               f"the frozen bundle's manifest SHA-256 is {facts.bundle}")
-    _counts(names, manifest, report)
+    _counts(statements, manifest, report)
     standing_ids = [endorser for name, endorser in endorsers.items() if name not in withdrawn]
     report.check(len(standing_ids) == len(set(standing_ids)), "at most one standing endorsement per endorser")
-    statements = {name: (digests[name], digests.get(name[:-5] + ".sig", _EMPTY_SHA256))
-                  for name in [*endorsers, *withdrawn.values()]}
-    endorsement_log.verify(log, statements, manifest, platform, report, options)
+    hashes = {name: (digests[name], digests.get(name[:-5] + ".sig", _EMPTY_SHA256))
+              for name in [*endorsers, *withdrawn.values()]} if log else {}
+    endorsement_log.verify(log, hashes, manifest, platform, report, options)
     if not report.failures:
         report.signatures_ok = len(standing_ids)
 

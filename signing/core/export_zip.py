@@ -52,6 +52,7 @@ class Layout:
     cd_offset: int
     end: int
     parts: tuple[Part, ...]
+    names: list[str]  # every entry's path inside the folder, in the directory's order (as the workers read them)
 
 
 def _open(path: str) -> mmap.mmap:
@@ -76,12 +77,15 @@ def _cut(path: str, data: mmap.mmap, entries: int, cd_offset: int, end: int) -> 
     statement_folders = tuple(folder + name.encode() for name in ed25519_pool.STATEMENT_FOLDERS)
     statement_or_key = tuple(folder + name.encode() for name in _STATEMENT_OR_KEY)
     parts: list[Part] = []
+    names: list[str] = []
+    add_name, cut = names.append, len(folder)
     position = start = cd_offset
     count = statements = 0
     in_statements = False
     for _ in range(entries):
         name_length, extra_length, comment_length = lengths(data, position + 28)
         name = data[position + 46 : position + 46 + name_length]
+        add_name(name[cut:].decode("ascii", "replace"))
         here = name.startswith(statement_or_key)
         if count and (here != in_statements or (statements >= chunk and name.startswith(endorsement)
                                                  and name.endswith(b".json"))):
@@ -97,7 +101,7 @@ def _cut(path: str, data: mmap.mmap, entries: int, cd_offset: int, end: int) -> 
         raise Fallback("the central directory is not the size its end record declares")
     if count:
         parts.append(Part(start, count, statements))
-    return Layout(path, folder.decode("ascii", "replace"), cd_offset, end, tuple(parts))
+    return Layout(path, folder.decode("ascii", "replace"), cd_offset, end, tuple(parts), names)
 
 
 def read_part(data: mmap.mmap, folder: str, cd_offset: int, part: Part) -> tuple[list[tuple[str, bytes]], int, int]:
@@ -137,7 +141,8 @@ def read_part(data: mmap.mmap, folder: str, cd_offset: int, part: Part) -> tuple
             if crc32(content) != crc:
                 raise Fallback("a CRC-32 mismatch")
             name = raw_name[cut:].decode("ascii")
-            if not name or name[-1] == "/" or name[0] == "/" or "\x00" in name or ".." in name.split("/"):
+            if (not name or name[-1] == "/" or name[0] == "/" or "\x00" in name
+                    or ".." in name and ".." in name.split("/")):
                 raise Fallback("a directory entry, or an unsafe name")
             files.append((name, content))
     except struct.error as exc:
