@@ -6,9 +6,11 @@ decides as it always did."""
 from __future__ import annotations
 
 import io
+import json
 import mmap
 import warnings
 import zipfile
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -18,8 +20,8 @@ from signing import verify as verify_cli
 from signing.core import ed25519_pool, endorsement_export, endorsement_verifier, export_zip
 
 from . import synthetic
-from .helpers import members, verify, verify_in_parts
-from .test_export_format import FINGERPRINT, build, failures
+from .helpers import members, rezip, verify, verify_in_parts
+from .test_export_format import FINGERPRINT, FOLDER, PLATFORM, build, failures
 
 
 @pytest.fixture(autouse=True)
@@ -131,3 +133,36 @@ def test_a_bundle_and_an_export_without_statements_are_read_whole(tmp_path: Path
     assert verify_in_parts(tmp_path / "no such file.zip") is None
     assert verify_in_parts(b"") is None
     assert not failures(verify(build(items=[])).lines)
+
+
+def _relisted(archive: bytes, change: Callable[[dict[str, object]], None]) -> list[str]:
+    """The export with its manifest's file list changed and sealed again by the platform: the failures (the same
+    read whole and in parts, which ``verify`` asserts)."""
+    files = members(archive)
+    name = f"{FOLDER}/manifest.json"
+    manifest = json.loads(files[name])
+    change(manifest["files"])
+    files[name] = endorsement_export.manifest_bytes(manifest)
+    files[f"{FOLDER}/manifest.sig"] = PLATFORM.sign(files[name])
+    assert verify_in_parts(rezip(files)) is not None  # read in parts, not left to the reader of whole archives
+    return failures(verify(rezip(files), jobs=2, pinned=FINGERPRINT).lines)
+
+
+def test_a_listed_name_of_two_lines_or_a_signature_without_its_statement_is_not_in_the_layout() -> None:
+    archive = build(12, withdraw_every=0)
+    key = next(name for name in json.loads(members(archive)[f"{FOLDER}/manifest.json"])["files"]
+               if name.startswith("keys/"))
+    lines = _relisted(archive, lambda listed: listed.update({f"{key}\nVERIFY.txt": "00" * 32}))
+    assert f"FAIL  {key}\nVERIFY.txt: a file the export format does not have" in lines, lines
+    lines = _relisted(archive, lambda listed: listed.update({f"endorsements/{'ab' * 32}.sig": "00" * 32}))
+    assert f"FAIL  endorsements/{'ab' * 32}.sig: a signature file without its statement" in lines, lines
+
+
+def test_a_listed_hash_that_is_not_a_string_or_differs_is_reported() -> None:
+    archive = build(12, withdraw_every=0)
+    files = json.loads(members(archive)[f"{FOLDER}/manifest.json"])["files"]
+    statement = next(name for name in files if name.startswith("endorsements/"))
+    lines = _relisted(archive, lambda listed: listed.update({"VERIFY.txt": 7, statement: "00" * 32}))
+    assert "FAIL  SHA256SUMS agrees with the manifest" in lines, lines
+    assert "FAIL  VERIFY.txt: SHA-256 differs from the manifest" in lines, lines
+    assert f"FAIL  {statement}: SHA-256 differs from the manifest" in lines, lines
