@@ -43,7 +43,6 @@ _FIXED = frozenset((MANIFEST, MANIFEST_SIG, PLATFORM_KEY, VERIFY, SUMS))
 _IN_LAYOUT = re.compile(r"(?:endorsements|withdrawals)/[0-9a-f]{64}\.(?:json|sig)|keys/[0-9a-f]{64}\.pem")
 _LAYOUT_LINES = re.compile(r"(?:(?:(?:endorsements|withdrawals)/[0-9a-f]{64}\.(?:json|sig)|keys/[0-9a-f]{64}\.pem|"
                            + "|".join(re.escape(name) for name in sorted(_FIXED)) + r")(?:\n|\Z))*")
-_SIGNATURE_STEMS = re.compile(r"^(.*)\.sig$", re.MULTILINE)
 _STATEMENT_FOLDERS = (ENDORSEMENTS, WITHDRAWALS)
 _EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 _COUNTS = ("endorsements", "withdrawn", "standing")
@@ -209,7 +208,7 @@ def _check_listing(present: set[str], others: dict[str, bytes], listed: dict[str
     # Every name in the layout and every signature with its statement: checked on all the names at once first.
     names = "\n".join(name for name, _ in ordered)
     if names.count("\n") == max(0, len(ordered) - 1) and _LAYOUT_LINES.fullmatch(names) \
-            and all(stem + ".json" in present for stem in _SIGNATURE_STEMS.findall(names)):
+            and all(name[:-4] + ".json" in present for name, _ in ordered if name.endswith(".sig")):
         return
     strays = _Problems(report)
     in_layout = _IN_LAYOUT.fullmatch
