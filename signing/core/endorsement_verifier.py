@@ -107,16 +107,20 @@ def verify_export_file(path: Path | str, trusted_platform_key: str | None = None
     report = Report(counted="standing endorsement(s)")
     with data:
         try:
-            found = export_zip.layout(str(path), data)
-            if not any(part.statements for part in found.parts):
+            # The workers start from the facts of the manifest found by its name (the guard in _verify: the
+            # manifest read with every file and parsed whole must state them), as the directory is walked.
+            manifest = export_zip.find(data, MANIFEST)
+            facts = _facts(_guess(manifest)) if manifest is not None and is_export({MANIFEST: manifest}) else None
+            if facts is None:
                 return None
-            with export_zip.Reader(found, data, max(1, jobs)) as reader:
-                others, read = reader.others()
-                facts = _facts(_guess(others.get(MANIFEST, b""))) if is_export(others) else None
-                if facts is None:
+            with export_zip.Reader(str(path), data, max(1, jobs), facts) as reader:
+                found = reader.layout()
+                if not any(part.statements for part in found.parts):
                     return None
-                pending = reader.submit(facts)
-                _verify(others, found.names, lambda: reader.results(pending, facts, read), facts, report,
+                others, read = reader.others(found)
+                if others.get(MANIFEST) != manifest:  # another member of that name (the archive is read whole)
+                    return None
+                _verify(others, found.names, lambda: reader.results(found, read), facts, report,
                         trusted_platform_key, log_options or LogOptions())
         except (export_zip.Fallback, _OtherFacts):
             return None

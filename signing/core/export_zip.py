@@ -21,6 +21,7 @@ import mmap
 import multiprocessing
 import struct
 import zlib
+from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,19 +61,47 @@ def _open(path: str) -> mmap.mmap:
         return mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
 
 
-def layout(path: str, data: mmap.mmap) -> Layout:
-    """The central directory cut into runs (see the module docstring)."""
+def directory(data: mmap.mmap) -> tuple[int, int, int, bytes]:
+    """The central directory's entry count, start and end (``strict_zip.directory``), and the folder its first
+    entry names (with its "/")."""
     try:
         entries, cd_offset, end = strict_zip.directory(data)
-        return _cut(path, data, entries, cd_offset, end)
+        first_length = _LENGTHS.unpack_from(data, cd_offset + 28)[0] if entries else 0
     except (strict_zip.BadArchive, strict_zip.Unusual, struct.error, ValueError) as exc:
+        raise Fallback(str(exc)) from exc
+    return entries, cd_offset, end, bytes(data[cd_offset + 46 : cd_offset + 46 + first_length]).split(b"/", 1)[0] + b"/"
+
+
+def find(data: mmap.mmap, name: str) -> bytes | None:
+    """The content of one member, found by its name near the central directory's end (the manifest, before the
+    directory is walked): only a guess, as a name could also be found in another entry's fields; None if not found
+    or not read on the fast path."""
+    try:
+        _, cd_offset, end, folder = directory(data)
+        target = folder + name.encode()
+        header = data.rfind(target, cd_offset, end) - 46
+        if header < cd_offset or data[header : header + 4] != strict_zip._CENTRAL_MAGIC \
+                or _LENGTHS.unpack_from(data, header + 28)[0] != len(target):
+            return None
+        files, _, _ = read_part(data, folder.decode("ascii", "replace"), cd_offset, Part(header, 1, 0))
+    except (Fallback, struct.error, ValueError):
+        return None
+    return files[0][1] if files and files[0][0] == name else None
+
+
+def layout(path: str, data: mmap.mmap, cut: Callable[[Part], None] = lambda part: None) -> Layout:
+    """The central directory cut into runs (see the module docstring); ``cut`` is called with each run of
+    statements as soon as it is cut."""
+    entries, cd_offset, end, folder = directory(data)
+    try:
+        return _cut(path, data, entries, cd_offset, end, folder, cut)
+    except (struct.error, ValueError) as exc:
         raise Fallback(str(exc)) from exc
 
 
-def _cut(path: str, data: mmap.mmap, entries: int, cd_offset: int, end: int) -> Layout:
+def _cut(path: str, data: mmap.mmap, entries: int, cd_offset: int, end: int, folder: bytes,
+         on_cut: Callable[[Part], None]) -> Layout:
     lengths, chunk = _LENGTHS.unpack_from, ed25519_pool.CHUNK
-    first_length = lengths(data, cd_offset + 28)[0] if entries else 0
-    folder = bytes(data[cd_offset + 46 : cd_offset + 46 + first_length]).split(b"/", 1)[0] + b"/"
     endorsement = folder + ed25519_pool.ENDORSEMENTS.encode()
     statement_folders = tuple(folder + name.encode() for name in ed25519_pool.STATEMENT_FOLDERS)
     statement_or_key = tuple(folder + name.encode() for name in _STATEMENT_OR_KEY)
@@ -90,6 +119,8 @@ def _cut(path: str, data: mmap.mmap, entries: int, cd_offset: int, end: int) -> 
         if count and (here != in_statements or (statements >= chunk and name.startswith(endorsement)
                                                  and name.endswith(b".json"))):
             parts.append(Part(start, count, statements))
+            if statements:
+                on_cut(parts[-1])
             start, count, statements = position, 0, 0
         in_statements = here
         count += 1
@@ -101,6 +132,8 @@ def _cut(path: str, data: mmap.mmap, entries: int, cd_offset: int, end: int) -> 
         raise Fallback("the central directory is not the size its end record declares")
     if count:
         parts.append(Part(start, count, statements))
+        if statements:
+            on_cut(parts[-1])
     return Layout(path, folder.decode("ascii", "replace"), cd_offset, end, tuple(parts), names)
 
 
@@ -177,11 +210,14 @@ def check_part(path: str, folder: str, cd_offset: int, part: Part, facts: Facts)
 
 
 class Reader:
-    """The runs with statements checked on ``jobs`` processes (here for one), the others read here at once."""
+    """The runs with statements checked on ``jobs`` processes as soon as they are cut (here for one job), the others
+    read here."""
 
-    def __init__(self, found: Layout, data: mmap.mmap, jobs: int) -> None:
-        self.layout, self.data, self.jobs = found, data, jobs
+    def __init__(self, path: str, data: mmap.mmap, jobs: int, facts: Facts) -> None:
+        self.path, self.data, self.jobs, self.facts = path, data, jobs, facts
         self._executor: ProcessPoolExecutor | None = None
+        self._pending: list[tuple[Part, Future[tuple[Checked, int, int, int]] | None]] = []
+        self._folder, self._cd_offset = "", 0
 
     def __enter__(self) -> Reader:
         if self.jobs > 1:
@@ -194,9 +230,20 @@ class Reader:
         if self._executor is not None:
             self._executor.shutdown(wait=True, cancel_futures=True)
 
-    def others(self) -> tuple[dict[str, bytes], list[tuple[Part, list[tuple[str, bytes]], int, int]]]:
+    def layout(self) -> Layout:
+        """The archive's layout, each run of statements sent to a worker as soon as it is cut."""
+        _, self._cd_offset, _, folder = directory(self.data)
+        self._folder = folder.decode("ascii", "replace")
+        return layout(self.path, self.data, self._submit)
+
+    def _submit(self, part: Part) -> None:
+        future = None if self._executor is None else \
+            self._executor.submit(check_part, self.path, self._folder, self._cd_offset, part, self.facts)
+        self._pending.append((part, future))
+
+    def others(self, found: Layout) -> tuple[dict[str, bytes], list[tuple[Part, list[tuple[str, bytes]], int, int]]]:
         """The files of the runs without statements (contents by path), and those runs as read."""
-        found, runs = self.layout, []
+        runs = []
         contents: dict[str, bytes] = {}
         for part in found.parts:
             if not part.statements:
@@ -205,26 +252,18 @@ class Reader:
                 contents.update(files)
         return contents, runs
 
-    def submit(self, facts: Facts) -> list[Future[tuple[Checked, int, int, int]] | Part]:
-        """The runs with statements sent to the workers (with one job, kept to be checked at ``results``)."""
-        found = self.layout
-        return [self._executor.submit(check_part, found.path, found.folder, found.cd_offset, part, facts)
-                if self._executor is not None else part for part in found.parts if part.statements]
-
-    def results(self, pending: list[Future[tuple[Checked, int, int, int]] | Part], facts: Facts,
-                read: list[tuple[Part, list[tuple[str, bytes]], int, int]]) -> Checked:
+    def results(self, found: Layout, read: list[tuple[Part, list[tuple[str, bytes]], int, int]]) -> Checked:
         """Every run's files checked, merged; ``Fallback`` if the runs overlap, are out of order or name a file
         twice, or a statement's signature or key file is in another run."""
-        found = self.layout
         by_start: dict[int, tuple[Checked, int, int, int]] = {}
-        for item, part in zip(pending, (p for p in found.parts if p.statements), strict=True):
-            if isinstance(item, Part):
+        for part, future in self._pending:
+            if future is None:
                 files, first, next_free = read_part(self.data, found.folder, found.cd_offset, part)
-                by_start[part.start] = (ed25519_pool.check_files(files, facts), first, next_free, len(files))
+                by_start[part.start] = (ed25519_pool.check_files(files, self.facts), first, next_free, len(files))
             else:
-                by_start[part.start] = item.result()
+                by_start[part.start] = future.result()
         for part, files, first, next_free in read:
-            by_start[part.start] = (ed25519_pool.check_files(files, facts), first, next_free, len(files))
+            by_start[part.start] = (ed25519_pool.check_files(files, self.facts), first, next_free, len(files))
         merged, previous_end, total = Checked(), 0, 0
         for part in found.parts:
             checked, first, next_free, count = by_start[part.start]
