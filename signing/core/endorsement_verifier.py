@@ -109,15 +109,18 @@ def verify_export_file(path: Path | str, trusted_platform_key: str | None = None
         try:
             # The workers start from the facts of the manifest found by its name (the guard in _verify: the
             # manifest read with every file and parsed whole must state them), as the directory is walked.
-            manifest = export_zip.find(data, MANIFEST)
-            facts = _facts(_guess(manifest)) if manifest is not None and is_export({MANIFEST: manifest}) else None
+            found_manifest = export_zip.find(data, MANIFEST)
+            if found_manifest is None:
+                return None
+            entry, manifest = found_manifest
+            facts = _facts(_guess(manifest)) if is_export({MANIFEST: manifest}) else None
             if facts is None:
                 return None
             with export_zip.Reader(str(path), data, max(1, jobs), facts) as reader:
                 found = reader.layout()
                 if not any(part.statements for part in found.parts):
                     return None
-                others, read = reader.others(found)
+                others, read = reader.others(found, {entry: manifest})
                 if others.get(MANIFEST) != manifest:  # another member of that name (the archive is read whole)
                     return None
                 _verify(others, found.names, lambda: reader.results(found, read), facts, report,

@@ -72,10 +72,10 @@ def directory(data: mmap.mmap) -> tuple[int, int, int, bytes]:
     return entries, cd_offset, end, bytes(data[cd_offset + 46 : cd_offset + 46 + first_length]).split(b"/", 1)[0] + b"/"
 
 
-def find(data: mmap.mmap, name: str) -> bytes | None:
+def find(data: mmap.mmap, name: str) -> tuple[int, bytes] | None:
     """The content of one member, found by its name near the central directory's end (the manifest, before the
-    directory is walked): only a guess, as a name could also be found in another entry's fields; None if not found
-    or not read on the fast path."""
+    directory is walked), and where its central directory entry starts: only a guess, as a name could also be found
+    in another entry's fields; None if not found or not read on the fast path."""
     try:
         _, cd_offset, end, folder = directory(data)
         target = folder + name.encode()
@@ -86,7 +86,7 @@ def find(data: mmap.mmap, name: str) -> bytes | None:
         files, _, _ = read_part(data, folder.decode("ascii", "replace"), cd_offset, Part(header, 1, 0))
     except (Fallback, struct.error, ValueError):
         return None
-    return files[0][1] if files and files[0][0] == name else None
+    return (header, files[0][1]) if files and files[0][0] == name else None
 
 
 def layout(path: str, data: mmap.mmap, cut: Callable[[Part], None] = lambda part: None) -> Layout:
@@ -137,8 +137,10 @@ def _cut(path: str, data: mmap.mmap, entries: int, cd_offset: int, end: int, fol
     return Layout(path, folder.decode("ascii", "replace"), cd_offset, end, tuple(parts), names)
 
 
-def read_part(data: mmap.mmap, folder: str, cd_offset: int, part: Part) -> tuple[list[tuple[str, bytes]], int, int]:
-    """The run's files (path inside the folder, content), where its first member starts and where its last ends."""
+def read_part(data: mmap.mmap, folder: str, cd_offset: int, part: Part,
+              known: dict[int, bytes] | None = None) -> tuple[list[tuple[str, bytes]], int, int]:
+    """The run's files (path inside the folder, content), where its first member starts and where its last ends;
+    ``known``: contents already read by this function, by where their entry starts (not inflated again)."""
     central, local, crc32 = strict_zip._CENTRAL.unpack_from, strict_zip._LOCAL.unpack_from, zlib.crc32
     central_magic, local_magic = strict_zip._CENTRAL_MAGIC, strict_zip._LOCAL_MAGIC
     special, methods, limit = strict_zip._SPECIAL, strict_zip._METHODS, MAX_MEMBER_BYTES
@@ -161,11 +163,13 @@ def read_part(data: mmap.mmap, folder: str, cd_offset: int, part: Part) -> tuple
                     or not raw_name.isascii()):
                 raise Fallback("an entry the fast reader leaves to strict_zip")
             first = offset if first < 0 else first
-            position = name_start + name_length + comment_length
+            entry, position = position, name_start + name_length + comment_length
             next_free = start + compressed
             if next_free > cd_offset:
                 raise Fallback("a member runs past its end")
-            if method:
+            if known is not None and entry in known:
+                content = known[entry]
+            elif method:
                 content = _inflate(data[start:next_free], size)
             elif compressed == size:
                 content = data[start:next_free]
@@ -209,6 +213,9 @@ def check_part(path: str, folder: str, cd_offset: int, part: Part, facts: Facts)
     return ed25519_pool.check_files(files, facts), first, next_free, len(files)
 
 
+Run = tuple[Part, list[tuple[str, bytes]], int, int]  # a run as read: its files, where they start and end
+
+
 class Reader:
     """The runs with statements checked on ``jobs`` processes as soon as they are cut (here for one job), the others
     read here."""
@@ -241,18 +248,19 @@ class Reader:
             self._executor.submit(check_part, self.path, self._folder, self._cd_offset, part, self.facts)
         self._pending.append((part, future))
 
-    def others(self, found: Layout) -> tuple[dict[str, bytes], list[tuple[Part, list[tuple[str, bytes]], int, int]]]:
-        """The files of the runs without statements (contents by path), and those runs as read."""
+    def others(self, found: Layout, known: dict[int, bytes]) -> tuple[dict[str, bytes], list[Run]]:
+        """The files of the runs without statements (contents by path), and those runs as read (``known``: as for
+        ``read_part``)."""
         runs = []
         contents: dict[str, bytes] = {}
         for part in found.parts:
             if not part.statements:
-                files, first, next_free = read_part(self.data, found.folder, found.cd_offset, part)
+                files, first, next_free = read_part(self.data, found.folder, found.cd_offset, part, known)
                 runs.append((part, files, first, next_free))
                 contents.update(files)
         return contents, runs
 
-    def results(self, found: Layout, read: list[tuple[Part, list[tuple[str, bytes]], int, int]]) -> Checked:
+    def results(self, found: Layout, read: list[Run]) -> Checked:
         """Every run's files checked, merged; ``Fallback`` if the runs overlap, are out of order or name a file
         twice, or a statement's signature or key file is in another run."""
         by_start: dict[int, tuple[Checked, int, int, int]] = {}
