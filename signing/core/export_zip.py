@@ -1,18 +1,19 @@
 """An endorsement export's zip read in parts, each by the process that checks it (``signing.verify --jobs N``).
 
-The parent reads only the end records and walks the central directory once, cutting it into runs of entries
-(``Part``): one run per ``ed25519_pool.CHUNK`` endorsements, cut before an endorsement's ``.json`` only (so that
-each statement's signature, its key when first used, and its withdrawal stay in its run), and the files after
-the statements (``VERIFY.txt``, the platform key, ``SHA256SUMS``, the manifest, the log) in runs of their own.
-Each worker maps the file and reads its runs' members straight from their local headers, checking each entry
-as ``strict_zip`` does on its fast path — the same flags, method, CRC-32, sizes and name in the local header
-and the central directory, members in order without overlapping and before the directory, a deflate stream
-that ends exactly at the member's end with its declared size, no extra field — and then checks the files
-(``ed25519_pool.check_files``). The parent reads the runs without statements itself, meanwhile.
+The parent reads only the end records and the manifest (``find``: by its name, for the facts the statements must
+name) and walks the central directory once, cutting it into runs of entries (``Part``): one run per
+``ed25519_pool.CHUNK`` endorsements, cut before an endorsement's ``.json`` only (so that each statement's signature,
+its key when first used, and its withdrawal stay in its run), and the files after the statements (``VERIFY.txt``,
+the platform key, ``SHA256SUMS``, the manifest, the log) in runs of their own. Each run of statements goes to a
+worker as soon as it is cut (``Reader``). Each worker maps the file and reads its runs' members straight from their
+local headers, checking each entry as ``strict_zip`` does on its fast path — the same flags, method, CRC-32, sizes
+and name in the local header and the central directory, members in order without overlapping and before the
+directory, a deflate stream that ends exactly at the member's end with its declared size, no extra field — and then
+checks the files (``ed25519_pool.check_files``). The parent reads the runs without statements itself, meanwhile.
 
-Anything else raises ``Fallback``: the caller then reads the whole archive with ``strict_zip`` (and
-``zipfile``), which decides, reports and says why, as it does for any archive. So are archives whose names are
-not all under one folder, not ASCII, unsafe, duplicated or directories. Standard library and ``signing.core``.
+Anything else raises ``Fallback``: the caller then reads the whole archive with ``strict_zip`` (and ``zipfile``),
+which decides, reports and says why, as it does for any archive. So are archives whose names are not all under one
+folder, not ASCII, unsafe, duplicated or directories. Standard library and ``signing.core``.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from pathlib import Path
 
 from . import ed25519_pool, strict_zip
 from .ed25519_pool import Checked, Facts
+from .verifier import MAX_MEMBER_BYTES
 
 _LENGTHS = struct.Struct("<3H")  # name, extra field and comment lengths, at byte 28 of a central header
 _STATEMENT_OR_KEY = (*ed25519_pool.STATEMENT_FOLDERS, ed25519_pool.KEYS)
@@ -185,9 +187,6 @@ def read_part(data: mmap.mmap, folder: str, cd_offset: int, part: Part,
     except struct.error as exc:
         raise Fallback("a header cut short") from exc
     return files, first, next_free
-
-
-MAX_MEMBER_BYTES = 50 * 1024 * 1024  # as verifier.MAX_MEMBER_BYTES
 
 
 def _inflate(compressed: bytes, size: int) -> bytes:
