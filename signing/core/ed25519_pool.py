@@ -56,12 +56,14 @@ class Checked:
     others: dict[str, bytes] = field(default_factory=dict)  # files outside the statement and key folders
     outcomes: dict[str, Outcome] = field(default_factory=dict)  # every statement (a .json in their folders)
     absent: set[str] = field(default_factory=set)  # signature and key files named but not in the run
+    unresolved: dict[str, tuple[bytes, bytes | None]] = field(default_factory=dict)  # their statements, signatures
 
     def merge(self, other: Checked) -> None:
         self.digests.update(other.digests)
         self.others.update(other.others)
         self.outcomes.update(other.outcomes)
         self.absent |= other.absent
+        self.unresolved.update(other.unresolved)
 
 
 def check_files(files: Iterable[tuple[str, bytes]], facts: Facts) -> Checked:
@@ -81,8 +83,7 @@ def check_files(files: Iterable[tuple[str, bytes]], facts: Facts) -> Checked:
             contents[name] = content
         else:
             others[name] = content
-    issuer = json.dumps(facts.issuer, ensure_ascii=False).encode("utf-8")
-    issuer_members = (b'"issuer":' + issuer + b",", b'"issuer":' + issuer + b"}")
+    issuer_members = members_naming(facts.issuer)
     outcomes = checked.outcomes
     for name in statements:
         data = contents[name]
@@ -94,11 +95,19 @@ def check_files(files: Iterable[tuple[str, bytes]], facts: Facts) -> Checked:
         key_file = contents.get(key_name)
         if key_file is None:
             absent.add(key_name)
+        if key_file is None or signature is None:
+            checked.unresolved[name] = (data, signature)
         withdrawal, digest = name.startswith(WITHDRAWALS), digests[name]
         named = name == (WITHDRAWALS if withdrawal else ENDORSEMENTS) + digest + ".json"  # its own SHA-256
         outcomes[name] = check(facts, issuer_members, data, digest, digest if named else "", signature, key_file,
                                withdrawal)
     return checked
+
+
+def members_naming(issuer: str) -> tuple[bytes, bytes]:
+    """The canonical JSON member "issuer" naming ``issuer``, followed by the next member or by the end."""
+    text = json.dumps(issuer, ensure_ascii=False).encode("utf-8")
+    return b'"issuer":' + text + b",", b'"issuer":' + text + b"}"
 
 
 def fingerprint_named(data: bytes) -> str:

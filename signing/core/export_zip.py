@@ -56,6 +56,7 @@ class Layout:
     end: int
     parts: tuple[Part, ...]
     names: list[str]  # every entry's path inside the folder, in the directory's order (as the workers read them)
+    starts: list[int]  # and where each entry starts in the central directory
 
 
 def _open(path: str) -> mmap.mmap:
@@ -109,7 +110,8 @@ def _cut(path: str, data: mmap.mmap, entries: int, cd_offset: int, end: int, fol
     statement_or_key = tuple(folder + name.encode() for name in _STATEMENT_OR_KEY)
     parts: list[Part] = []
     names: list[str] = []
-    add_name, cut = names.append, len(folder)
+    starts: list[int] = []
+    add_name, add_start, cut = names.append, starts.append, len(folder)
     position = start = cd_offset
     count = statements = 0
     in_statements = False
@@ -117,6 +119,7 @@ def _cut(path: str, data: mmap.mmap, entries: int, cd_offset: int, end: int, fol
         name_length, extra_length, comment_length = lengths(data, position + 28)
         name = data[position + 46 : position + 46 + name_length]
         add_name(name[cut:].decode("ascii", "replace"))
+        add_start(position)
         here = name.startswith(statement_or_key)
         if count and (here != in_statements or (statements >= chunk and name.startswith(endorsement)
                                                  and name.endswith(b".json"))):
@@ -136,7 +139,7 @@ def _cut(path: str, data: mmap.mmap, entries: int, cd_offset: int, end: int, fol
         parts.append(Part(start, count, statements))
         if statements:
             on_cut(parts[-1])
-    return Layout(path, folder.decode("ascii", "replace"), cd_offset, end, tuple(parts), names)
+    return Layout(path, folder.decode("ascii", "replace"), cd_offset, end, tuple(parts), names, starts)
 
 
 def read_part(data: mmap.mmap, folder: str, cd_offset: int, part: Part,
@@ -281,5 +284,25 @@ class Reader:
         if len(merged.digests) != total:
             raise Fallback("a name twice")
         if any(name in merged.digests for name in merged.absent):
-            raise Fallback("a statement's signature or key file in another run")
+            self._resolve(found, merged)
         return merged
+
+    def _resolve(self, found: Layout, merged: Checked) -> None:
+        """The statements whose signature or key file is in another run (a key file is written once, with the first
+        statement of its key: an endorser who withdrew and endorsed again), checked again here with those files."""
+        where = dict(zip(found.names, found.starts, strict=True))
+        issuer_members = ed25519_pool.members_naming(self.facts.issuer)
+
+        def content(name: str) -> bytes | None:
+            if name not in merged.digests:
+                return None
+            files, _, _ = read_part(self.data, found.folder, found.cd_offset, Part(where[name], 1, 0))
+            return files[0][1]
+
+        for name, (data, signature) in merged.unresolved.items():
+            digest, withdrawal = merged.digests[name], name.startswith(ed25519_pool.WITHDRAWALS)
+            named = name == (ed25519_pool.WITHDRAWALS if withdrawal else ed25519_pool.ENDORSEMENTS) + digest + ".json"
+            merged.outcomes[name] = ed25519_pool.check(
+                self.facts, issuer_members, data, digest, digest if named else "",
+                signature if signature is not None else content(name[:-5] + ".sig"),
+                content(f"{ed25519_pool.KEYS}{ed25519_pool.fingerprint_named(data)}.pem"), withdrawal)

@@ -5,6 +5,7 @@ decides as it always did."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import mmap
@@ -74,9 +75,10 @@ def test_a_damaged_member_in_the_second_workers_range_fails_as_when_read_whole(
     assert f"FAIL  cannot read the archive: member '{info.filename}': CRC-32 mismatch" in out, out
 
 
-def test_a_key_file_first_written_in_an_earlier_part_is_read_whole(tmp_path: Path,
-                                                                   capsys: pytest.CaptureFixture[str]) -> None:
-    """An endorser who withdrew and endorsed again: their key file is written once, with the first endorsement."""
+def test_a_key_file_first_written_in_an_earlier_part_is_read_from_there(tmp_path: Path,
+                                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """An endorser who withdrew and endorsed again: their key file is written once, with the first endorsement;
+    the second is checked again with it once every part is read."""
     items = list(synthetic.items(20))
     who = synthetic.endorser(0)
     first, first_signature = synthetic.endorsement(who, synthetic.SNAPSHOT - timedelta(days=2))
@@ -85,11 +87,20 @@ def test_a_key_file_first_written_in_an_earlier_part_is_read_whole(tmp_path: Pat
                                             synthetic.withdrawal(who, first, synthetic.SNAPSHOT - timedelta(days=2))))
     items.append(endorsement_export.Item(again, again_signature, synthetic.raw(who.key)))
     archive = build(items=items)
-    path, _ = _layout(archive, tmp_path)
-    assert verify_in_parts(path, jobs=2) is None
-    assert verify(archive).failures == 0
+    path, found = _layout(archive, tmp_path)
+    again_name = f"endorsements/{hashlib.sha256(again).hexdigest()}.json"
+    key_name = endorsement_export.key_name(synthetic.raw(who.key))
+    parts = [part for part in found.parts if part.statements]
+    assert found.starts[found.names.index(key_name)] < parts[-1].start <= found.starts[found.names.index(again_name)]
+    in_parts = verify_in_parts(path, jobs=2, pinned=FINGERPRINT)
+    assert in_parts is not None and in_parts.failures == 0, in_parts
+    assert verify(archive, jobs=2).failures == 0  # the same report as read whole
     status, out = _cli(path, 2, capsys)
     assert status == 0 and "VERIFIED: 21 standing endorsement(s)" in out, out
+    files = members(archive)  # the key file removed: the statements that name it fail, read in parts or whole
+    del files[f"{FOLDER}/{key_name}"]
+    lines = failures(verify(rezip(files), jobs=2).lines)
+    assert sum(f"no key file holds its key sha256:{key_name[5:-4]}" in line for line in lines) == 3, lines
 
 
 def test_a_name_twice_in_two_parts_is_refused_as_when_read_whole(tmp_path: Path,
