@@ -101,11 +101,15 @@ def main(argv: list[str] | None = None) -> int:
         except ValueError as exc:
             parser.error(str(exc))
     options, jobs = log_options(parser, args), args.jobs or os.cpu_count() or 1
-    report, files = read_archive(args.bundle)
-    if files and endorsement_verifier.is_export(files):  # an endorsement export (core.endorsement_export)
-        endorsement_verifier.verify_export(files, report, pinned, jobs=jobs, log_options=options)
-    elif files:
-        verify_files(files, report, pinned, jobs=jobs, log_options=options)
+    # An endorsement export is read in parts by the processes that check them; anything else (a bundle, or an
+    # export to read whole: damaged, unusual) is read whole, then checked.
+    report = endorsement_verifier.verify_export_file(args.bundle, pinned, jobs=jobs, log_options=options)
+    if report is None:
+        report, files = read_archive(args.bundle)
+        if files and endorsement_verifier.is_export(files):  # an endorsement export (core.endorsement_export)
+            endorsement_verifier.verify_export(files, report, pinned, jobs=jobs, log_options=options)
+        elif files:
+            verify_files(files, report, pinned, jobs=jobs, log_options=options)
     for line in report.lines:
         print(line)
     print("\n" + summary(report, pinned))

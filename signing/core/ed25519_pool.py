@@ -1,24 +1,26 @@
-"""The per-statement checks of an endorsement export, on several processes (``signing.verify --jobs N``).
+"""The per-file checks of an endorsement export (``signing.verify``), for one run of the archive's files.
 
-Everything that is done once per statement runs here, in the workers: its SHA-256 and its signature file's
-against the manifest and its name, parsing it (``fastparse``), the facts it must name, and the Ed25519 check
-with the key file the parent picked by the fingerprint it names. The parent reads the archive and the key files and
-sends the statements in chunks, each one ``bytes`` object (a small JSON header with the facts, then for each
-statement its flags, hashes, key, signature and bytes), never one pickled object per statement; a worker answers
-a chunk with one JSON document (a small list per statement). The parent submits a chunk as soon as it has
-gathered it, so that the workers check while it goes on. With one job the same function runs in the parent.
-Standard library, ``cryptography`` and ``signing.core`` only.
+``check_files`` takes a run of files (path inside the export's folder, content) and gives back what the rest of
+the verification needs, never the statements themselves: every file's SHA-256 (the parent compares them with
+the manifest and ``SHA256SUMS``), the contents of the few files that are neither statements, signatures nor keys
+(the manifest, ``SHA256SUMS``, ``VERIFY.txt``, the platform key, the log), and for every statement its outcome:
+that it is named by its own SHA-256, parses as its format (``fastparse``), names this declaration, this issuer
+and the frozen bundle's manifest hash, and is signed by the key its fingerprint names, checked with the key file
+of that name. A statement's signature file and key file are looked for in the same run (the export writes each
+statement's next to it, and ``core.export_zip`` cuts runs before an endorsement only); those a run does not hold
+are listed in ``absent``, the outcome saying they are missing, and the caller decides whether they are.
+
+``core.export_zip`` runs this in worker processes on the ranges of the zip they read themselves; with the files
+already in memory (``verifier.read_archive``), it runs once over all of them. Standard library, ``cryptography``
+and ``signing.core`` only.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import multiprocessing
-import struct
-from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import dataclass
-from types import TracebackType
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
@@ -26,10 +28,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from . import fastparse, payload
 
-CHUNK = 1024  # statements per chunk: large enough that a chunk's round trip is small beside its Ed25519 work
-_LENGTHS = struct.Struct("<BHLL")  # flags, key file length, signature length, statement length
-_ZERO = bytes(32)
-JSON_LISTED, SIG_LISTED, SIG_PRESENT, KEY_PRESENT, WITHDRAWAL = 1, 2, 4, 8, 16
+CHUNK = 2048  # endorsements per run a worker reads: large enough that a run's round trip is small beside its work
+ENDORSEMENTS, WITHDRAWALS, KEYS = "endorsements/", "withdrawals/", "keys/"
+STATEMENT_FOLDERS = (ENDORSEMENTS, WITHDRAWALS)
 
 
 @dataclass(frozen=True)
@@ -43,86 +44,92 @@ class Facts:
     withdrawal_format: str
 
 
-@dataclass(frozen=True)
-class Statement:
-    """One statement to check: its bytes, signature (or none), the key it names (or none), the hashes it must have."""
-
-    data: bytes
-    signature: bytes | None
-    key_file: bytes | None  # keys/<the fingerprint it names>.pem, if there is such a file
-    name_sha256: bytes  # the hash its file name says
-    listed_sha256: bytes | None  # the manifest's hash of the statement file (None: not listed)
-    listed_signature_sha256: bytes | None  # and of its signature file
-    withdrawal: bool
+# A statement's outcome: (its problems, its endorser id, the statement it withdraws).
+Outcome = tuple[list[str], str | None, Any]
 
 
-# A statement's outcome: [problems with the manifest's hashes, other problems, endorser id, withdrawn statement].
-Outcome = list[Any]
+@dataclass
+class Checked:
+    """What a run of files gave."""
+
+    digests: dict[str, str] = field(default_factory=dict)  # every file's hex SHA-256, in the run's order
+    others: dict[str, bytes] = field(default_factory=dict)  # files outside the statement and key folders
+    outcomes: dict[str, Outcome] = field(default_factory=dict)  # every statement (a .json in their folders)
+    absent: set[str] = field(default_factory=set)  # signature and key files named but not in the run
+    unresolved: dict[str, tuple[bytes, bytes | None]] = field(default_factory=dict)  # their statements, signatures
+
+    def merge(self, other: Checked) -> None:
+        self.digests.update(other.digests)
+        self.others.update(other.others)
+        self.outcomes.update(other.outcomes)
+        self.absent |= other.absent
+        self.unresolved.update(other.unresolved)
 
 
-def pack(facts: Facts, statements: list[Statement]) -> bytes:
-    head = json.dumps([facts.slug, facts.bundle, facts.issuer, facts.endorsement_format,
-                       facts.withdrawal_format]).encode("utf-8")
-    parts = [struct.pack("<L", len(head)), head]
-    for item in statements:
-        flags = ((JSON_LISTED if item.listed_sha256 is not None else 0)
-                 | (SIG_LISTED if item.listed_signature_sha256 is not None else 0)
-                 | (SIG_PRESENT if item.signature is not None else 0)
-                 | (KEY_PRESENT if item.key_file is not None else 0)
-                 | (WITHDRAWAL if item.withdrawal else 0))
-        signature, key_file = item.signature or b"", (item.key_file or b"")[:1024]
-        parts += (_LENGTHS.pack(flags, len(key_file), len(signature), len(item.data)), item.name_sha256,
-                  item.listed_sha256 or _ZERO, item.listed_signature_sha256 or _ZERO, key_file, signature, item.data)
-    return b"".join(parts)
-
-
-def _unpack(chunk: bytes) -> tuple[Facts, list[Statement]]:
-    (size,) = struct.unpack_from("<L", chunk)
-    facts = Facts(*json.loads(chunk[4 : 4 + size]))
-    position, items = 4 + size, []
-    while position < len(chunk):
-        flags, key_size, signature_size, data_size = _LENGTHS.unpack_from(chunk, position)
-        position += _LENGTHS.size
-        name, listed, listed_signature = (chunk[position + 32 * i : position + 32 * (i + 1)] for i in range(3))
-        position += 96
-        key_file = chunk[position : position + key_size]
-        position += key_size
-        signature = chunk[position : position + signature_size]
-        data = chunk[position + signature_size : position + signature_size + data_size]
-        position += signature_size + data_size
-        items.append(Statement(data, signature if flags & SIG_PRESENT else None,
-                               key_file if flags & KEY_PRESENT else None,
-                               name, listed if flags & JSON_LISTED else None,
-                               listed_signature if flags & SIG_LISTED else None, bool(flags & WITHDRAWAL)))
-    return facts, items
-
-
-def check_chunk(chunk: bytes) -> bytes:
-    """Every statement of the chunk checked: a JSON list of outcomes, in order."""
-    facts, items = _unpack(chunk)
-    issuer = json.dumps(facts.issuer, ensure_ascii=False).encode("utf-8")
-    issuer_members = (b'"issuer":' + issuer + b",", b'"issuer":' + issuer + b"}")
-    return json.dumps([_check(facts, issuer_members, item) for item in items], ensure_ascii=False).encode("utf-8")
-
-
-def _check(facts: Facts, issuer_members: tuple[bytes, bytes], item: Statement) -> Outcome:
+def check_files(files: Iterable[tuple[str, bytes]], facts: Facts) -> Checked:
+    """Hash every file of the run and check every statement in it (see the module docstring)."""
     sha256 = hashlib.sha256
-    digest = sha256(item.data).digest()
-    listing = []
-    if item.listed_sha256 is not None and digest != item.listed_sha256:
-        listing.append("")  # the statement file differs from the manifest
-    if item.signature is not None and item.listed_signature_sha256 is not None \
-            and sha256(item.signature).digest() != item.listed_signature_sha256:
-        listing.append(".sig")  # its signature file differs
-    if item.signature is None:
-        return [listing, ["its signature file is missing"], None, None]
-    if digest != item.name_sha256:
-        return [listing, ["not named by its SHA-256"], None, None]
+    checked = Checked()
+    digests, others, absent = checked.digests, checked.others, checked.absent
+    contents: dict[str, bytes] = {}  # the statement folders' and the keys' files
+    statements: list[str] = []
+    for name, content in files:
+        digests[name] = sha256(content).hexdigest()
+        if name.startswith(STATEMENT_FOLDERS):
+            contents[name] = content
+            if name.endswith(".json"):
+                statements.append(name)
+        elif name.startswith(KEYS):
+            contents[name] = content
+        else:
+            others[name] = content
+    issuer_members = members_naming(facts.issuer)
+    outcomes = checked.outcomes
+    for name in statements:
+        data = contents[name]
+        signature_name = name[:-5] + ".sig"
+        signature = contents.get(signature_name)
+        if signature is None:
+            absent.add(signature_name)
+        key_name = f"{KEYS}{fingerprint_named(data)}.pem"
+        key_file = contents.get(key_name)
+        if key_file is None:
+            absent.add(key_name)
+        if key_file is None or signature is None:
+            checked.unresolved[name] = (data, signature)
+        withdrawal, digest = name.startswith(WITHDRAWALS), digests[name]
+        named = name == (WITHDRAWALS if withdrawal else ENDORSEMENTS) + digest + ".json"  # its own SHA-256
+        outcomes[name] = check(facts, issuer_members, data, digest, digest if named else "", signature, key_file,
+                               withdrawal)
+    return checked
+
+
+def members_naming(issuer: str) -> tuple[bytes, bytes]:
+    """The canonical JSON member "issuer" naming ``issuer``, followed by the next member or by the end."""
+    text = json.dumps(issuer, ensure_ascii=False).encode("utf-8")
+    return b'"issuer":' + text + b",", b'"issuer":' + text + b"}"
+
+
+def fingerprint_named(data: bytes) -> str:
+    """The hex key fingerprint a statement names, read without parsing it (``check`` parses it and checks it
+    against the key file's key)."""
+    start = data.find(b'"key_fingerprint":"sha256:')
+    return "" if start < 0 else data[start + 26 : start + 90].decode("ascii", "replace")
+
+
+def check(facts: Facts, issuer_members: tuple[bytes, bytes], data: bytes, digest: str, name_hash: str,
+          signature: bytes | None, key_file: bytes | None, withdrawal: bool) -> Outcome:
+    """One statement's checks; ``digest``: its hex SHA-256, ``name_hash``: the one its file name says ("" if its
+    name is not ``<folder>/<64 hex digits>.json``)."""
+    if signature is None:
+        return ["its signature file is missing"], None, None
+    if digest != name_hash:
+        return ["not named by its SHA-256"], None, None
     try:
-        fields = fastparse.parse_payload(item.data)
+        fields = fastparse.parse_payload(data)
     except payload.PayloadError as exc:
-        return [listing, [str(exc)], None, None]
-    wanted = facts.withdrawal_format if item.withdrawal else facts.endorsement_format
+        return [str(exc)], None, None
+    wanted = facts.withdrawal_format if withdrawal else facts.endorsement_format
     wrong = []
     if fields["format"] != wanted:
         wrong.append(f"not an {wanted} statement")
@@ -133,15 +140,15 @@ def _check(facts: Facts, issuer_members: tuple[bytes, bytes], item: Statement) -
     # The fast reader returns only the fields that tell formats apart; in canonical JSON the member
     # "issuer" can only be the issuer field, followed by the next member or the end.
     if (fields["issuer"] != facts.issuer) if "issuer" in fields else \
-            (issuer_members[0] not in item.data and issuer_members[1] not in item.data):
+            (issuer_members[0] not in data and issuer_members[1] not in data):
         wrong.append("issued by another platform")
     fingerprint = fields.get("key_fingerprint")
-    key = fastparse.public_key_from_pem(item.key_file) if item.key_file is not None else None
-    if key is None or fingerprint != "sha256:" + sha256(key).hexdigest():
+    key = fastparse.public_key_from_pem(key_file[:1024]) if key_file is not None else None
+    if key is None or fingerprint != "sha256:" + hashlib.sha256(key).hexdigest():
         wrong.append(f"no key file holds its key {fingerprint}")
-    elif len(item.signature) != payload.SIGNATURE_BYTES or not _verifies(key, item.signature, item.data):
+    elif len(signature) != payload.SIGNATURE_BYTES or not _verifies(key, signature, data):
         wrong.append("Ed25519 signature does not verify with the key it names")
-    return [listing, wrong, str(fields.get("endorser_id")), fields.get("withdraws_payload_sha256")]
+    return wrong, str(fields.get("endorser_id")), fields.get("withdraws_payload_sha256")
 
 
 def _verifies(key: bytes, signature: bytes, data: bytes) -> bool:
@@ -150,51 +157,3 @@ def _verifies(key: bytes, signature: bytes, data: bytes) -> bool:
     except (InvalidSignature, ValueError):
         return False
     return True
-
-
-class Pool:
-    """``jobs`` worker processes (none for 1: the chunks are then checked in this process, at ``results``)."""
-
-    def __init__(self, jobs: int, facts: Facts) -> None:
-        self.jobs, self.facts = jobs, facts
-        self._executor: ProcessPoolExecutor | None = None
-        self._chunks: list[tuple[bytes | Future[bytes], int]] = []
-        self._batch: list[Statement] = []
-
-    def __enter__(self) -> Pool:
-        if self.jobs > 1:
-            methods = multiprocessing.get_all_start_methods()
-            context = multiprocessing.get_context("fork" if "fork" in methods else None)
-            self._executor = ProcessPoolExecutor(max_workers=self.jobs, mp_context=context)
-        return self
-
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
-                 trace: TracebackType | None) -> None:
-        if self._executor is not None:
-            self._executor.shutdown(wait=True, cancel_futures=True)
-
-    def add(self, statement: Statement) -> None:
-        """Queue a statement; a full chunk goes to a worker at once."""
-        self._batch.append(statement)
-        if len(self._batch) >= CHUNK:
-            self._flush()
-
-    def _flush(self) -> None:
-        if not self._batch:
-            return
-        chunk = pack(self.facts, self._batch)
-        self._chunks.append((chunk if self._executor is None else self._executor.submit(check_chunk, chunk),
-                             len(self._batch)))
-        self._batch = []
-
-    def results(self) -> list[Outcome]:
-        """Every statement's outcome, in the order added."""
-        self._flush()
-        outcomes: list[Outcome] = []
-        for chunk, count in self._chunks:
-            answer = json.loads(check_chunk(chunk) if isinstance(chunk, bytes) else chunk.result())
-            if not isinstance(answer, list) or len(answer) != count:
-                raise RuntimeError("a worker answered a chunk with the wrong number of outcomes")
-            outcomes += answer
-        self._chunks.clear()
-        return outcomes

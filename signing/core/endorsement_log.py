@@ -18,7 +18,6 @@ Standard library, ``cryptography`` and ``signing.core`` only.
 from __future__ import annotations
 
 import base64
-import hashlib
 import re
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -45,9 +44,10 @@ def split(files: dict[str, bytes]) -> dict[str, bytes]:
     return {name: files.pop(name) for name in [n for n in files if n.startswith(LOG_DIR)]}
 
 
-def verify(log: dict[str, bytes], statements: dict[str, tuple[bytes, bytes]], manifest: dict[str, Any],
+def verify(log: dict[str, bytes], statements: dict[str, tuple[str, str]], manifest: dict[str, Any],
            platform_key: bytes | None, report: Report, options: LogOptions) -> None:
-    """Check the ``log/`` evidence; ``statements``: path of each statement -> (its bytes, its signature)."""
+    """Check the ``log/`` evidence; ``statements``: path of each statement -> the hex SHA-256 of its bytes and of
+    its signature."""
     if not log:
         (report.fail if options.strict else report.ok)("no transparency-log evidence (log/) in this export")
         return
@@ -62,10 +62,9 @@ def verify(log: dict[str, bytes], statements: dict[str, tuple[bytes, bytes]], ma
         report.fail(f"log/: {exc}")
 
 
-def _entries(log: dict[str, bytes], statements: dict[str, tuple[bytes, bytes]], manifest: dict[str, Any],
+def _entries(log: dict[str, bytes], statements: dict[str, tuple[str, str]], manifest: dict[str, Any],
              checkpoint: note.Checkpoint, report: Report, options: LogOptions) -> None:
-    by_hashes = {(hashlib.sha256(data).hexdigest(), hashlib.sha256(signature).hexdigest()): name
-                 for name, (data, signature) in statements.items()}
+    by_hashes = {hashes: name for name, hashes in statements.items()}
     logged: set[str] = set()
     bad = 0
     for name in sorted(n for n in log if n != CHECKPOINT and not _PROOF.fullmatch(n)):

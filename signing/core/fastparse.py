@@ -126,24 +126,34 @@ def _compile(table: Mapping[str, statements.StatementFormat]) -> tuple[_Form, ..
                  for entry in table.values() if entry.scalar)
 
 
-_cache: list[tuple[Mapping[str, statements.StatementFormat], tuple[_Form, ...]]] = []
+_cache: list[tuple[Mapping[str, statements.StatementFormat], dict[str, _Form]]] = []
+_FORMAT_MEMBER = '"format":"'
 
 
-def _forms() -> tuple[_Form, ...]:
-    """The patterns of ``statements.FORMATS`` as it is now (compiled once per table)."""
+def _forms() -> dict[str, _Form]:
+    """The patterns of ``statements.FORMATS`` as it is now by format name (compiled once per table)."""
     table = statements.FORMATS
     if not _cache or _cache[0][0] is not table:
-        _cache[:] = [(table, _compile(table))]
+        _cache[:] = [(table, {form.entry.name: form for form in _compile(table)})]
     return _cache[0][1]
 
 
 def _recognise(text: str) -> tuple[_Form, re.Match[str]] | None:
-    """The format whose canonical pattern ``text`` matches, and the match; None if none does."""
-    for form in _forms():
-        match = form.pattern.fullmatch(text)
-        if match is not None:
-            return form, match
-    return None
+    """The format whose canonical pattern ``text`` matches, and the match; None if none does.
+
+    Only the pattern of the format the text names is tried: in a text that matches a pattern, every unescaped
+    quote delimits a member or a value, so the first ``"format":"`` is that of its one member "format", whose
+    value (up to the next quote) is the format's name in its pattern.
+    """
+    start = text.find(_FORMAT_MEMBER)
+    if start < 0:
+        return None
+    start += len(_FORMAT_MEMBER)
+    form = _forms().get(text[start : text.find('"', start)])
+    if form is None:
+        return None
+    match = form.pattern.fullmatch(text)
+    return None if match is None else (form, match)
 
 
 def parse_payload(data: bytes) -> dict[str, Any]:

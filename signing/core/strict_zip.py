@@ -26,6 +26,7 @@ form ``zipfile`` writes.
 from __future__ import annotations
 
 import io
+import mmap
 import struct
 import zipfile
 import zlib
@@ -68,6 +69,16 @@ def read_members(data: bytes, max_member_bytes: int) -> dict[str, bytes]:
 
     Raises ``BadArchive`` or ``Unusual`` (see the module docstring).
     """
+    entries, cd_offset, end = directory(data)
+    try:
+        return _read_entries(data, entries, cd_offset, end, max_member_bytes)
+    except struct.error as exc:  # a header cut short by the end of the archive
+        raise BadArchive("the archive is truncated or its central directory is damaged") from exc
+
+
+def directory(data: bytes | mmap.mmap) -> tuple[int, int, int]:
+    """The central directory's entry count, where it starts and where it ends (its end record's start), from the
+    end records; raises ``BadArchive`` or ``Unusual`` as ``read_members`` does."""
     end = len(data) - _END.size
     if end < 0 or data[end : end + 4] != _END_MAGIC:
         if data.rfind(_END_MAGIC, max(0, end - 0xFFFF)) >= 0:
@@ -88,14 +99,11 @@ def read_members(data: bytes, max_member_bytes: int) -> dict[str, bytes]:
         if cd_offset + cd_size < end:
             raise Unusual("bytes before the archive or after its central directory")
         raise BadArchive("the central directory runs past its end record")
-
-    try:
-        return _read_entries(data, entries, cd_offset, end, max_member_bytes)
-    except struct.error as exc:  # a header cut short by the end of the archive
-        raise BadArchive("the archive is truncated or its central directory is damaged") from exc
+    return entries, cd_offset, end
 
 
-def _zip64_end(data: bytes, end: int, entries: int, cd_size: int, cd_offset: int) -> tuple[int, int, int, int]:
+def _zip64_end(data: bytes | mmap.mmap, end: int, entries: int, cd_size: int,
+               cd_offset: int) -> tuple[int, int, int, int]:
     """The entry count, directory size and offset of the zip64 end record, and where that record starts.
 
     Only the form ``zipfile`` writes is read here: one disk, the record right before its locator, no

@@ -7,13 +7,14 @@ import io
 import json
 import re
 import subprocess
+import tempfile
 import zipfile
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from signing.core import endorsement_export
-from signing.core.endorsement_verifier import verify_export
+from signing.core.endorsement_verifier import verify_export, verify_export_file
 from signing.core.verifier import Report, read_archive
 
 COMMAND_TIMEOUT = 120
@@ -48,10 +49,26 @@ def reseal(files: dict[str, bytes], folder: str, key: Ed25519PrivateKey, **manif
 
 
 def verify(archive: bytes | Path, jobs: int = 1, pinned: str | None = None) -> Report:
+    """The report of the files read whole (``verify_export``); read in parts as ``signing.verify`` reads an export
+    (``verify_export_file``, on ``jobs`` processes), unless it leaves the archive to be read whole, it must be the
+    same."""
     report, files = read_archive(archive)
     if files:
         verify_export(files, report, pinned, jobs=jobs)
+    in_parts = verify_in_parts(archive, jobs, pinned)
+    if in_parts is not None:
+        assert (in_parts.lines, in_parts.failures, in_parts.signatures_ok) == \
+            (report.lines, report.failures, report.signatures_ok)
     return report
+
+
+def verify_in_parts(archive: bytes | Path, jobs: int = 1, pinned: str | None = None) -> Report | None:
+    if isinstance(archive, Path):
+        return verify_export_file(archive, pinned, jobs=jobs)
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "export.zip"
+        path.write_bytes(archive)
+        return verify_export_file(path, pinned, jobs=jobs)
 
 
 def recipe(verify_txt: str) -> list[tuple[str, str]]:
