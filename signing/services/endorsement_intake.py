@@ -29,32 +29,26 @@ from typing import Any
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import select, text
+from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import make_transient_to_detached
 
 from ..core import log_entry, payload
 from ..extensions import db
 from ..models import Declaration, Endorsement, Endorser, Status
-from . import Conflict, outbox, tlog, transactions, webhook_delivery, webhooks
+from . import Conflict, endorsement_queries, outbox, tlog, transactions, webhook_delivery, webhooks
 
-_FACTS: dict[tuple[str, str], tuple[int, str, str, str]] = {}  # (database, slug) -> id, slug, title, status
 EVENT = "endorsement.accepted"
 RECEIPT_TEMPLATE = "endorsement_receipt"
 
 
 def frozen(slug: str) -> Declaration | None:
-    """The frozen declaration of this slug (a transient object made from facts read once), or None."""
-    key = (str(db.engine.url), slug)
-    facts = _FACTS.get(key)
+    """The frozen declaration of this slug as a transient ``Declaration`` (never written), made from the facts
+    ``endorsement_queries.frozen_declaration`` keeps per process; None if there is none or it is not frozen yet."""
+    facts = endorsement_queries.frozen_declaration(slug)
     if facts is None:
-        row = db.session.execute(select(Declaration.id, Declaration.slug, Declaration.title, Declaration.status)
-                                 .where(Declaration.slug == slug)).first()
-        if row is None or row.status != Status.FROZEN.value:
-            return None
-        facts = _FACTS[key] = (row.id, row.slug, row.title, row.status)
-    declaration_id, declaration_slug, title, status = facts
-    return Declaration(id=declaration_id, slug=declaration_slug, title=title, status=status)
+        return None
+    return Declaration(id=facts.id, slug=facts.slug, title=facts.title, status=Status.FROZEN.value)
 
 
 def links(declaration: Declaration, sha256: str) -> dict[str, str]:

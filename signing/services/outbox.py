@@ -205,10 +205,7 @@ class Relay:
     one_message: bool = False
 
     def __call__(self) -> None:
-        if self.one_message:
-            relay(self.items, one_message=True)
-        else:
-            relay(self.items)
+        relay(self.items, one_message=self.one_message)
 
 
 def _collect() -> Relay | None:

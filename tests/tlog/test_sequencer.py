@@ -55,7 +55,7 @@ def test_entries_are_sequenced_in_batches_each_checkpoint_consistent(app: Flask,
     from signing.services import outbox, tlog, transactions
 
     monkeypatch.setattr(tlog, "BATCH", 7)
-    monkeypatch.setattr(outbox, "relay", lambda items: None)  # leave the sequencing to this test
+    monkeypatch.setattr(outbox, "relay", lambda items, **options: None)  # leave the sequencing to this test
     for n in range(30):
         tlog.append(log_entry.KEY_REVOKED, city=f"c{n}", key_fingerprint="ed25519:x", key_use="signing")
     transactions.commit()
@@ -75,7 +75,7 @@ def test_a_stored_tree_that_does_not_extend_the_last_checkpoint_is_never_signed(
     from signing.extensions import db
     from signing.services import outbox, tlog, transactions
 
-    monkeypatch.setattr(outbox, "relay", lambda items: None)
+    monkeypatch.setattr(outbox, "relay", lambda items, **options: None)
     for n in range(5):
         tlog.append(log_entry.KEY_REVOKED, city=f"c{n}", key_fingerprint="ed25519:x", key_use="signing")
     transactions.commit()
@@ -124,7 +124,7 @@ def test_a_sequencer_killed_between_steps_loses_and_duplicates_nothing(
     from signing.core import log_entry
     from signing.services import outbox, tlog, transactions
 
-    monkeypatch.setattr(outbox, "relay", lambda items: None)
+    monkeypatch.setattr(outbox, "relay", lambda items, **options: None)
     for n in range(3):
         tlog.append(log_entry.KEY_REVOKED, city=f"c{n}", key_fingerprint="ed25519:x", key_use="signing")
     transactions.commit()
@@ -151,7 +151,7 @@ def test_concurrent_sequencers_sign_one_consistent_history(app_factory: Any, app
     from signing.extensions import db
     from signing.services import outbox, tlog, transactions
 
-    monkeypatch.setattr(outbox, "relay", lambda items: None)
+    monkeypatch.setattr(outbox, "relay", lambda items, **options: None)
     monkeypatch.setattr(tlog, "BATCH", 5)
     for n in range(60):
         tlog.append(log_entry.KEY_REVOKED, city=f"c{n}", key_fingerprint="ed25519:x", key_use="signing")
